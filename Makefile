@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both build .venv when needed.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# No telemetry anywhere (no network here, and none wanted in production either).
+export BENTOML_DO_NOT_TRACK := true
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+export OTEL_SDK_DISABLED := true
+export PYTHONUNBUFFERED := 1
+
+.PHONY: venv demo test bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/autovalue demo
+
+# pytest exits 5 when it collects no test: that is a failure of the suite, said plainly.
+test: venv
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: no tests were collected"; fi; exit $$status
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) data/raw/* data/processed/* models/* mlflow.db mlartifacts

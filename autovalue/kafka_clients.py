@@ -1,0 +1,88 @@
+"""kafka-python clients configured from settings: the same code talks to tansu or Apache Kafka."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from autovalue.settings import Settings
+
+
+def admin(settings: Settings, timeout_ms: int = 5000) -> KafkaAdminClient:
+    return KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap,
+        request_timeout_ms=timeout_ms,
+        client_id="autovalue-admin",
+    )
+
+
+def broker_answers(settings: Settings, timeout_ms: int = 2000) -> bool:
+    """True when something at the bootstrap address answers a Kafka metadata request."""
+    host, port = settings.kafka_host_port
+    try:
+        # The admin client retries a refused bootstrap for 30 s: ask the socket first.
+        socket.create_connection((host, port), timeout=timeout_ms / 1000).close()
+    except OSError:
+        return False
+    try:
+        client = admin(settings, timeout_ms)
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        client.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create the system's topics when missing; returns the ones this call created."""
+    names = [settings.topic_listings, settings.topic_valuations, settings.topic_dead_letters]
+    client = admin(settings)
+    try:
+        missing = [name for name in names if name not in set(client.list_topics())]
+        for name in missing:
+            try:
+                client.create_topics([NewTopic(name, settings.topic_partitions, 1)])
+            except TopicAlreadyExistsError:
+                pass  # another process won the race
+        return missing
+    finally:
+        client.close()
+
+
+def json_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    config: dict[str, Any] = dict(
+        bootstrap_servers=settings.kafka_bootstrap,
+        key_serializer=lambda key: key.encode() if isinstance(key, str) else key,
+        value_serializer=lambda value: value if isinstance(value, bytes) else json.dumps(value, default=str).encode(),
+        linger_ms=5,
+        acks="all",
+        # A restarted in-memory broker makes an idempotent producer fail every send for good.
+        enable_idempotence=False,
+    )
+    config.update(overrides)
+    return KafkaProducer(**config)
+
+
+def group_consumer(settings: Settings, *topics: str, group_id: str | None = None, **overrides: Any) -> KafkaConsumer:
+    """A consumer-group member with manual commits; values stay raw bytes (the caller validates)."""
+    config: dict[str, Any] = dict(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=group_id or settings.consumer_group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+    )
+    config.update(overrides)
+    return KafkaConsumer(*topics, **config)

@@ -1,0 +1,13 @@
+"""Logging set-up shared by every command and service."""
+
+from __future__ import annotations
+
+import logging
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )

@@ -1,0 +1,105 @@
+"""One settings object for the whole system, read from AUTOVALUE_* environment variables.
+
+Embedded defaults run everything on one machine (tansu broker, SQLite, local files);
+production overrides point the same code at Apache Kafka, PostgreSQL, Redis and MLflow.
+Nothing is read or created at import time: call `get_settings()`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, computed_field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTOVALUE_", env_file=".env", extra="ignore")
+
+    # Where the project keeps its generated files; everything else defaults below it.
+    home: Path = Field(default_factory=Path.cwd)
+
+    # Market
+    market_currency: str = "IDR"
+    market_seed: int = 42
+    market_listings: int = 200_000
+    market_days: int = 730
+
+    # Kafka (tansu embedded, Apache Kafka in production)
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    topic_listings: str = "listings"
+    topic_valuations: str = "valuations"
+    topic_dead_letters: str = "listings.dlq"
+    topic_partitions: int = 3
+    # tansu needs about half the session timeout to finish a group join: keep it short.
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 1000
+    kafka_fetch_max_wait_ms: int = 10
+    kafka_max_poll_interval_ms: int = 60_000
+    consumer_group: str = "autovalue-scorer"
+
+    # Database holding the valuations table
+    database_url: str | None = None
+
+    # Feast
+    feast_mode: Literal["embedded", "production"] = "embedded"
+    feast_registry_url: str | None = None
+    feast_redis: str = "127.0.0.1:6379,db=0"
+    feast_project: str = "autovalue"
+
+    # MLflow
+    mlflow_tracking_uri: str | None = None
+    mlflow_model_name: str = "autovalue-price"
+
+    # BentoML valuation service
+    service_url: str = "http://127.0.0.1:3000"
+    service_port: int = 3000
+    api_key: str | None = None
+    max_batch_size: int = 1000
+
+    # Streaming scorer micro-batches
+    scorer_batch_size: int = 500
+    scorer_batch_ms: int = 50
+
+    log_level: str = "INFO"
+
+    @computed_field
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @computed_field
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @computed_field
+    @property
+    def processed_dir(self) -> Path:
+        return self.data_dir / "processed"
+
+    @computed_field
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'autovalue.db'}"
+
+    @property
+    def mlflow_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def kafka_host_port(self) -> tuple[str, int]:
+        first = self.kafka_bootstrap.split(",")[0]
+        host, _, port = first.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,75 @@
+"""The database tables every part agrees on (SQLite embedded, PostgreSQL in production).
+
+`valuations` grows the seed's `car_history(id, brand, year, mileage, predicted_price,
+created_at)` with everything a valuation carries. One row per listing version and model
+version: a replay upserts the same row, a rescore with a new champion adds a new one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+)
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+valuations = Table(
+    "valuations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("listing_id", String(128), nullable=False, index=True),
+    Column("listed_at", DateTime(timezone=True), nullable=False),
+    Column("brand", String(64), nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("mileage", Float, nullable=False),
+    Column("fuel", String(16)),
+    Column("transmission", String(16)),
+    Column("body_type", String(16)),
+    Column("region", String(64)),
+    Column("seller_type", String(16)),
+    Column("asking_price", Float),
+    Column("predicted_price", Float, nullable=False),
+    Column("price_low", Float),
+    Column("price_high", Float),
+    Column("deal_rating", String(16)),
+    Column("fallback", String(16)),
+    Column("model_version", String(64), nullable=False),
+    Column("feature_service", String(64)),
+    Column("produced_at", DateTime(timezone=True)),
+    Column("scored_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("listing_id", "listed_at", "model_version", name="uq_valuation_version"),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("listing_id", String(128)),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("topic", "partition", "offset", name="uq_dead_letter_position"),
+)
+
+
+def connect(url: str) -> Engine:
+    """An engine with the tables created; safe to call from several processes."""
+    engine = create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine, checkfirst=True)
+    return engine
