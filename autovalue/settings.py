@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     # Database holding the valuations table
     database_url: str | None = None
 
-    # Feast
+    # Feast: the feature service is the one contract between training and serving.
+    feature_service: str = "valuation_v1"
+    market_source: str = "market"  # which data/raw/<source>.parquet feeds the features
     feast_mode: Literal["embedded", "production"] = "embedded"
     feast_registry_url: str | None = None
     feast_redis: str = "127.0.0.1:6379,db=0"
@@ -52,6 +54,10 @@ class Settings(BaseSettings):
     # MLflow
     mlflow_tracking_uri: str | None = None
     mlflow_model_name: str = "autovalue-price"
+
+    # Model export and the BentoML model store (kept inside the project unless set).
+    bentoml_home: Path | None = None
+    bento_model_name: str = "autovalue-price"
 
     # BentoML valuation service
     service_url: str = "http://127.0.0.1:3000"
@@ -84,6 +90,10 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def bentoml_store(self) -> Path:
+        return self.bentoml_home or self.data_dir / "bentoml"
 
     @property
     def database(self) -> str:

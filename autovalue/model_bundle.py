@@ -1,0 +1,96 @@
+"""The exported model: an XGBoost booster in its own format plus JSON metadata. Never pickle.
+
+Training writes it, the service and the scorer load it. The metadata carries everything needed
+to turn feature rows into the model's input matrix the same way training did: the ordered
+feature list and, for categorical features, their levels (codes are positions in that list;
+an unseen level becomes missing, which XGBoost routes down its default branch).
+
+Layout of a bundle directory (`models/<version>/` and the BentoML model store entry):
+    model.ubj      the booster predicting log(price)
+    metadata.json  version, features, categorical levels, interval offsets, metrics, lineage
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+MODEL_FILE = "model.ubj"
+METADATA_FILE = "metadata.json"
+
+
+@dataclass
+class ModelBundle:
+    booster: xgb.Booster
+    metadata: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return self.metadata["version"]
+
+    @property
+    def features(self) -> list[str]:
+        return self.metadata["features"]
+
+    @property
+    def categorical(self) -> dict[str, list[str]]:
+        return self.metadata.get("categorical", {})
+
+    def encode(self, rows: pd.DataFrame | Mapping[str, Sequence]) -> np.ndarray:
+        """Feature columns (a frame or a dict of lists) -> float32 matrix in training order."""
+        columns = rows if isinstance(rows, Mapping) else {c: rows[c] for c in rows.columns}
+        n = len(next(iter(columns.values()))) if columns else 0
+        matrix = np.full((n, len(self.features)), np.nan, dtype=np.float32)
+        for j, name in enumerate(self.features):
+            values = columns.get(name)
+            if values is None:
+                continue
+            levels = self.categorical.get(name)
+            if levels is not None:
+                index = {level: code for code, level in enumerate(levels)}
+                matrix[:, j] = [index.get(v, np.nan) if v is not None else np.nan for v in values]
+            else:
+                matrix[:, j] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float32)
+        return matrix
+
+    def predict_log(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.inplace_predict(matrix)
+
+    def predict(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Price estimate and the 80% interval, in the market's currency."""
+        log_price = self.predict_log(matrix)
+        interval = self.metadata["interval"]
+        return (np.exp(log_price),
+                np.exp(log_price + interval["lower_log_offset"]),
+                np.exp(log_price + interval["upper_log_offset"]))
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Per-feature contributions to log(price); the last column is the bias."""
+        dmatrix = xgb.DMatrix(matrix, feature_names=self.features,
+                              feature_types=self.feature_types, enable_categorical=True)
+        return self.booster.predict(dmatrix, pred_contribs=True)
+
+    @property
+    def feature_types(self) -> list[str]:
+        return ["c" if name in self.categorical else "q" for name in self.features]
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(directory / MODEL_FILE)
+        (directory / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, default=str))
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> "ModelBundle":
+        booster = xgb.Booster()
+        booster.load_model(directory / MODEL_FILE)
+        metadata = json.loads((directory / METADATA_FILE).read_text())
+        booster.set_param({"nthread": metadata.get("nthread", 1)})
+        return cls(booster, metadata)
