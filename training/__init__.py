@@ -1,0 +1,1 @@
+"""Training: point-in-time datasets from Feast, XGBoost against baselines, MLflow, model export."""
