@@ -14,3 +14,7 @@ def normalize(text: str) -> str:
 def model_key(brand: str, model: str) -> str:
     """`Toyota`, ` Avanza ` -> `toyota|avanza`: one key per car model across all sources."""
     return f"{normalize(brand)}|{normalize(model)}"
+
+
+def brand_key(brand: str) -> str:
+    return normalize(brand)

@@ -1,0 +1,52 @@
+"""What the feature service needs for a listing: its entity keys and its request-time fields.
+
+The trainer builds its entity dataframe with this, the service its online entity rows, and
+the scorer its pushes: one function, so their inputs cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import pandas as pd
+
+from autovalue.keys import brand_key, model_key
+
+ENTITY_KEYS = ["model_key", "brand_key", "segment"]
+REQUEST_FIELDS = ["listed_at_epoch", "year", "mileage_km", "brand", "model", "fuel",
+                  "transmission", "body_type", "region", "seller_type"]
+
+
+def _epoch(value) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return pd.Timestamp(value).timestamp()
+
+
+def feature_inputs(columns: Mapping[str, Sequence]) -> dict[str, list]:
+    """Canonical listing columns (dict of equal-length lists) -> entity keys + request fields."""
+    brands = [str(b) for b in columns["brand"]]
+    models = [str(m) for m in columns["model"]]
+    listed_at = columns["listed_at"]
+    if isinstance(listed_at, pd.Series) and pd.api.types.is_datetime64_any_dtype(listed_at):
+        epochs = (listed_at.astype("int64") / 1e9).tolist()
+    else:
+        epochs = [_epoch(v) for v in listed_at]
+    return {
+        "model_key": [model_key(b, m) for b, m in zip(brands, models)],
+        "brand_key": [brand_key(b) for b in brands],
+        "segment": [str(v) for v in columns["body_type"]],
+        "listed_at_epoch": epochs,
+        "year": [int(v) for v in columns["year"]],
+        "mileage_km": [float(v) for v in columns["mileage_km"]],
+        "brand": brands,
+        "model": models,
+        "fuel": [str(v) for v in columns["fuel"]],
+        "transmission": [str(v) for v in columns["transmission"]],
+        "body_type": [str(v) for v in columns["body_type"]],
+        "region": [str(v) for v in columns["region"]],
+        "seller_type": [str(v) for v in columns["seller_type"]],
+    }

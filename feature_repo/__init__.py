@@ -1,0 +1,1 @@
+"""The Feast repository: market features defined once for training and serving."""

@@ -1,0 +1,50 @@
+"""`autovalue features`: build the market tables, apply the repo, materialize the online store."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+
+import pandas as pd
+from feast import FeatureStore
+
+from autovalue.settings import Settings
+from feature_repo.config import feature_store
+from feature_repo.definitions import build_definitions, stats_path
+from feature_repo.market_stats import LEVELS, build_market_stats
+
+log = logging.getLogger(__name__)
+
+
+def write_market_tables(settings: Settings, raw: pd.DataFrame, progress: bool = True) -> dict[str, int]:
+    settings.processed_dir.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    for level, table in build_market_stats(raw, progress=progress).items():
+        target = stats_path(settings, level)
+        partial = f"{target}.{os.getpid()}.partial"
+        table.to_parquet(partial, index=False)
+        os.replace(partial, target)  # a reader never sees half a table
+        counts[level] = len(table)
+    return counts
+
+
+def apply_definitions(store: FeatureStore, settings: Settings) -> None:
+    objects = build_definitions(settings)
+    store.apply([obj for group in objects.values() for obj in group])
+
+
+def materialize(store: FeatureStore, settings: Settings, end: datetime | None = None) -> None:
+    """Load the batch tables into the online store, from their first row to `end` (now)."""
+    end = end or datetime.now(timezone.utc)
+    start = min(pd.read_parquet(stats_path(settings, level), columns=["event_timestamp"])["event_timestamp"].min()
+                for level in LEVELS)
+    store.materialize(start_date=start.to_pydatetime(), end_date=end)
+
+
+def build_features(settings: Settings, raw: pd.DataFrame, progress: bool = True) -> dict[str, int]:
+    counts = write_market_tables(settings, raw, progress)
+    store = feature_store(settings)
+    apply_definitions(store, settings)
+    materialize(store, settings)
+    return counts
