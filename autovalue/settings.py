@@ -65,9 +65,12 @@ class Settings(BaseSettings):
     api_key: str | None = None
     max_batch_size: int = 1000
 
-    # Streaming scorer micro-batches
+    # Streaming scorer micro-batches; the service is retried with backoff while unreachable.
     scorer_batch_size: int = 500
     scorer_batch_ms: int = 50
+    service_timeout_s: float = 10.0
+    service_backoff_max_s: float = 2.0
+    market_push_interval_s: float = 5.0
 
     log_level: str = "INFO"
 

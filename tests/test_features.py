@@ -155,3 +155,26 @@ def test_production_configuration_redis_online_postgres_registry(embedded, tmp_p
     assert production["model_ask_index_30d"] == pytest.approx(embedded_read["model_ask_index_30d"])
     assert production["segment_listings_30d"] == embedded_read["segment_listings_30d"]
     store.teardown()
+
+
+def test_streamed_listings_are_pushed_as_fresh_market_statistics(embedded):
+    from autovalue.schema import Listing
+    from feature_repo.live import LiveMarket
+
+    settings, raw = embedded
+    store = feature_store(settings)
+    history = raw.copy()
+    # Shift the history so that it ends now, as a live market's would.
+    shift = pd.Timestamp.now(tz="UTC") - history["listed_at"].max()
+    history["listed_at"] += shift
+    history["sold_at"] += shift
+    live = LiveMarket(settings, store, history)
+    before = _online(settings, [_listing(brand="Wuling", model="Air ev", body_type="hatchback")])
+    expensive = [Listing(listing_id=f"push-{i}", brand="Wuling", model="Air ev", year=2024, mileage_km=1000.0,
+                         body_type="hatchback", asking_price=2e9) for i in range(400)]
+    live.add(expensive)
+    assert live.maybe_push(force=True) == 1
+    after = _online(settings, [_listing(brand="Wuling", model="Air ev", body_type="hatchback")])
+    assert after["model_listings_7d"][0] >= 400
+    assert after["model_ask_median_7d"][0] == pytest.approx(2e9)
+    assert after["model_ask_median_7d"][0] != before["model_ask_median_7d"][0]

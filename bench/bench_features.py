@@ -1,0 +1,125 @@
+"""Feast benchmark: point-in-time dataset for 1M entity rows (time, peak memory) and online
+reads of the feature service for 1 and 500 entities, SQLite versus Redis.
+
+    python -m bench.bench_features [--entities 1000000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench.common import median, percentiles, write_result
+
+
+def _settings(home: Path, production: bool = False, project: str = "autovalue"):
+    from autovalue.settings import Settings
+
+    if production:
+        return Settings(home=home, feast_mode="production", feast_project=project,
+                        feast_registry_url="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    return Settings(home=home)
+
+
+def prepare(home: Path, listings: int) -> None:
+    from feature_repo.pipeline import build_features
+    from market.generate import generate_market
+    from market.io import read_source
+
+    settings = _settings(home)
+    generate_market(settings.raw_dir, listings, 42, date.today() - timedelta(days=1), 730, progress=False)
+    build_features(settings, read_source(settings.raw_dir, "market"), progress=False)
+
+
+def dataset_child(home: Path, entities: int) -> None:
+    """Run in a fresh process so ru_maxrss is this step's peak."""
+    from training.dataset import build_dataset
+
+    settings = _settings(home)
+    started = time.perf_counter()
+    data = build_dataset(settings, limit=entities)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": len(data.frame), "seconds": seconds, "peak_mb": peak_mb}))
+
+
+def online_reads(settings, calls: int) -> dict:
+    import pandas as pd
+
+    from autovalue.feature_inputs import feature_inputs
+    from feature_repo.config import feature_store
+    from market.io import read_source
+
+    store = feature_store(settings)
+    service = store.get_feature_service(settings.feature_service)
+    raw = read_source(settings.raw_dir, "market").sample(500, random_state=1)
+    raw["listed_at"] = pd.Timestamp.now(tz="UTC")
+    columns = {c: raw[c].tolist() for c in ["brand", "model", "listed_at", "year", "mileage_km", "fuel",
+                                             "transmission", "body_type", "region", "seller_type"]}
+    out = {}
+    for size in (1, 500):
+        rows = feature_inputs({k: v[:size] for k, v in columns.items()})
+        for _ in range(20):
+            store.get_online_features(features=service, entity_rows=rows)
+        gc.collect()
+        gc.freeze()  # as the service does after warm-up: long-lived objects leave the GC's scans
+        samples = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            store.get_online_features(features=service, entity_rows=rows).to_dict()
+            samples.append((time.perf_counter() - started) * 1000)
+        out[f"{size}_entities"] = percentiles(samples)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entities", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        dataset_child(Path(args.child[0]), int(args.child[1]))
+        return
+
+    home = Path(tempfile.mkdtemp(prefix="bench-features-"))
+    # Enough listings that more than `entities` of them are sales.
+    started = time.perf_counter()
+    prepare(home, int(args.entities * 1.7))
+    prepare_s = time.perf_counter() - started
+    runs = []
+    for _ in range(args.runs):
+        output = subprocess.run([sys.executable, "-m", "bench.bench_features", "--child", str(home), str(args.entities)],
+                                check=True, capture_output=True, text=True).stdout
+        runs.append(json.loads(output.strip().splitlines()[-1]))
+
+    from feature_repo.pipeline import build_features
+    from market.io import read_source
+
+    embedded = _settings(home)
+    production = _settings(home, production=True, project=f"bench_{uuid.uuid4().hex[:6]}")
+    build_features(production, read_source(embedded.raw_dir, "market"), progress=False)
+    online = {"sqlite": online_reads(embedded, args.calls), "redis": online_reads(production, args.calls)}
+    from feature_repo.config import feature_store
+
+    feature_store(production).teardown()
+    write_result("features", {
+        "generate_and_build_features_s": round(prepare_s, 1),
+        "dataset": {"entity_rows": runs[0]["rows"], "seconds_median": round(median([r["seconds"] for r in runs]), 2),
+                    "peak_mb_median": round(median([r["peak_mb"] for r in runs])), "runs": runs},
+        "online": online,
+    })
+
+
+if __name__ == "__main__":
+    main()

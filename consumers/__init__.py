@@ -1,0 +1,1 @@
+"""Kafka consumers: the streaming scorer, the rescorer and the listing simulator."""

@@ -1,0 +1,151 @@
+"""`autovalue score`: value every listing on the topic, exactly once in the database.
+
+One micro-batch at a time: poll, validate, value through the service, write the database,
+produce valuations and dead letters, push market statistics, and only then commit offsets.
+A crash anywhere before the commit replays the batch; the upserts make the replay harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from collections import defaultdict
+
+from kafka import OffsetAndMetadata, TopicPartition
+
+from autovalue.kafka_clients import group_consumer, json_producer
+from autovalue.settings import Settings
+from consumers.messages import Accepted, DeadLetter, parse_record
+from consumers.service_client import ServiceRejected, ValuationClient
+from consumers.sink import ValuationStore
+
+log = logging.getLogger(__name__)
+
+
+class Scorer:
+    def __init__(self, settings: Settings, group_id: str | None = None, market_updates=None) -> None:
+        self.settings = settings
+        self.consumer = group_consumer(settings, settings.topic_listings, group_id=group_id,
+                                       max_poll_records=settings.scorer_batch_size)
+        self.producer = json_producer(settings)
+        self.store = ValuationStore(settings.database)
+        self.client = ValuationClient(settings)
+        self.market_updates = market_updates
+        self.stopping = False
+        self.counts = defaultdict(int)
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum, frame):
+            log.info("signal %s: finishing the current batch, then leaving the group", signum)
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def run(self, idle_exit_s: float | None = None) -> None:
+        """Score until stopped (or, with `idle_exit_s`, until nothing arrived for that long)."""
+        last_record = time.monotonic()
+        try:
+            while not self.stopping:
+                polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
+                records = [r for batch in polled.values() for r in batch]
+                if records:
+                    self.process(records)
+                    last_record = time.monotonic()
+                elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:
+                    break
+                if self.market_updates is not None:
+                    self.market_updates.maybe_push()
+        finally:
+            self.close()
+
+    def process(self, records) -> bool:
+        """One batch end to end; False when abandoned (stopping while the service was down)."""
+        parsed = [parse_record(r) for r in records]
+        accepted = [p for p in parsed if isinstance(p, Accepted)]
+        dead = [p for p in parsed if isinstance(p, DeadLetter)]
+        valued, rejected = self._valuate(accepted)
+        if valued is None:
+            return False
+        dead += rejected
+        accepted = [a for a in accepted if a.listing.listing_id in valued]
+        rows = [valued[a.listing.listing_id] for a in accepted]
+        if not self._with_retry(lambda: self.store.write(accepted, rows, dead)):
+            return False
+        for valuation in rows:
+            self.producer.send(self.settings.topic_valuations, key=valuation["listing_id"], value=valuation)
+        for letter in dead:
+            self.producer.send(self.settings.topic_dead_letters, key=letter.listing_id, value=letter.message())
+        self.producer.flush()
+        if self.market_updates is not None:
+            self.market_updates.add([a.listing for a in accepted])
+        self._commit(records)
+        self.counts["valued"] += len(rows)
+        self.counts["dead_lettered"] += len(dead)
+        return True
+
+    def _valuate(self, accepted: list[Accepted]) -> tuple[dict | None, list[DeadLetter]]:
+        if not accepted:
+            return {}, []
+        listings = [a.listing for a in accepted]
+        try:
+            result = self.client.valuate(listings, self._keep_alive)
+        except ServiceRejected:
+            # The service refused something our schema let through: find which, one by one.
+            return self._valuate_one_by_one(accepted)
+        if result is None:
+            return None, []
+        return {v["listing_id"]: v for v in result}, []
+
+    def _valuate_one_by_one(self, accepted: list[Accepted]) -> tuple[dict | None, list[DeadLetter]]:
+        valued, dead = {}, []
+        for item in accepted:
+            try:
+                result = self.client.valuate([item.listing], self._keep_alive)
+            except ServiceRejected as error:
+                dead.append(DeadLetter(self.settings.topic_listings, item.partition, item.offset,
+                                       f"rejected by the valuation service: {error.detail}",
+                                       item.listing.model_dump_json(), item.listing.listing_id))
+                continue
+            if result is None:
+                return None, []
+            valued[result[0]["listing_id"]] = result[0]
+        return valued, dead
+
+    def _keep_alive(self) -> bool:
+        """Stay in the group while waiting: poll with every partition paused."""
+        assignment = self.consumer.assignment()
+        self.consumer.pause(*assignment)
+        self.consumer.poll(timeout_ms=0)
+        self.consumer.resume(*assignment)
+        return not self.stopping
+
+    def _with_retry(self, action) -> bool:
+        delay = 0.1
+        while True:
+            try:
+                action()
+                return True
+            except Exception as error:  # the database is down or locked: wait, keep the batch
+                log.warning("database write failed (%s); retrying in %.1f s", error, delay)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:
+                if not self._keep_alive():
+                    return False
+                time.sleep(0.1)
+            delay = min(delay * 2, self.settings.service_backoff_max_s)
+
+    def _commit(self, records) -> None:
+        offsets = {}
+        for record in records:
+            partition = TopicPartition(record.topic, record.partition)
+            offsets[partition] = max(offsets.get(partition, -1), record.offset + 1)
+        self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.producer.close()
+        self.client.close()
+        log.info("scorer stopped: %s", json.dumps(dict(self.counts)))
