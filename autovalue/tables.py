@@ -7,6 +7,8 @@ version: a replay upserts the same row, a rescore with a new champion adds a new
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -71,5 +73,7 @@ dead_letters = Table(
 def connect(url: str) -> Engine:
     """An engine with the tables created; safe to call from several processes."""
     engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
     metadata.create_all(engine, checkfirst=True)
     return engine

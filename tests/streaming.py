@@ -1,0 +1,67 @@
+"""Helpers for streaming tests: isolated topics per test, reading topics and tables back."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from sqlalchemy import func, select
+
+from autovalue.kafka_clients import ensure_topics, json_producer
+from autovalue.settings import Settings
+from autovalue.tables import connect, dead_letters, valuations
+
+
+def isolated(settings: Settings, **overrides) -> Settings:
+    """The same broker and home, with topics and group of this test only."""
+    tag = uuid.uuid4().hex[:8]
+    isolated_settings = settings.model_copy(update={
+        "topic_listings": f"listings-{tag}", "topic_valuations": f"valuations-{tag}",
+        "topic_dead_letters": f"dlq-{tag}", "consumer_group": f"scorer-{tag}", **overrides})
+    ensure_topics(isolated_settings)
+    return isolated_settings
+
+
+def produce(settings: Settings, payloads: list) -> None:
+    producer = json_producer(settings)
+    for payload in payloads:
+        producer.send(settings.topic_listings, value=payload)
+    producer.flush()
+    producer.close()
+
+
+def read_topic(settings: Settings, topic: str, expect: int, timeout_s: float = 20) -> list[dict]:
+    from kafka import KafkaConsumer, TopicPartition
+    import time
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                             enable_auto_commit=False, fetch_max_wait_ms=50)
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning(*partitions)
+    out, deadline = [], time.monotonic() + timeout_s
+    while len(out) < expect and time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=200).values():
+            out += [json.loads(r.value) for r in batch]
+    # A little longer, to see anything beyond what was expected.
+    for batch in consumer.poll(timeout_ms=500).values():
+        out += [json.loads(r.value) for r in batch]
+    consumer.close()
+    return out
+
+
+def table_ids(settings: Settings) -> tuple[list[str], list[dict]]:
+    engine = connect(settings.database)
+    with engine.connect() as connection:
+        valued = [row[0] for row in connection.execute(select(valuations.c.listing_id))]
+        dead = [dict(row._mapping) for row in connection.execute(select(dead_letters))]
+    engine.dispose()
+    return valued, dead
+
+
+def count(settings: Settings) -> int:
+    engine = connect(settings.database)
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(valuations)).scalar_one()
+    engine.dispose()
+    return total

@@ -1,0 +1,42 @@
+"""Malformed messages go to the dead-letter topic and table with the reason; nothing crashes."""
+
+from __future__ import annotations
+
+import json
+
+from consumers.scorer import Scorer
+from consumers.simulator import MALFORMED_KINDS, _malformed
+from tests.streaming import isolated, produce, read_topic, table_ids
+
+GOOD = {"listing_id": "x", "listed_at": "2026-05-01T10:00:00Z", "brand": "Toyota", "model": "Avanza",
+        "year": 2020, "mileage_km": 50_000, "fuel": "petrol", "transmission": "manual", "body_type": "mpv",
+        "region": "Bali", "seller_type": "dealer", "asking_price": 180e6}
+
+EXPECTED_REASON = {
+    "not_json": "not JSON", "not_utf8": "not JSON", "not_object": "not a JSON object",
+    "missing_field": "brand: Field required", "negative_mileage": "mileage_km", "future_year": "year",
+    "unknown_fuel": "fuel", "wrong_type": "year",
+}
+
+
+def test_malformed_corpus_is_dead_lettered_with_reasons(settings):
+    settings = isolated(settings)
+    corpus = [_malformed(kind, {**GOOD, "listing_id": f"bad-{i}-{kind}"}) for i in range(5) for kind in MALFORMED_KINDS]
+    corpus += [b"", b"null", b"{}", json.dumps({**GOOD, "mileage_km": None}).encode()]
+    produce(settings, corpus)
+
+    scorer = Scorer(settings)
+    scorer.run(idle_exit_s=4)
+
+    letters = read_topic(settings, settings.topic_dead_letters, expect=len(corpus))
+    assert len(letters) == len(corpus)
+    assert {(m["partition"], m["offset"]) for m in letters}.__len__() == len(corpus)
+    for message in letters:
+        assert message["reason"] and message["topic"] == settings.topic_listings
+    by_id = {m["listing_id"]: m["reason"] for m in letters if m["listing_id"]}
+    for kind in ["missing_field", "negative_mileage", "future_year", "unknown_fuel", "wrong_type"]:
+        assert EXPECTED_REASON[kind] in by_id[f"bad-0-{kind}"], (kind, by_id[f"bad-0-{kind}"])
+    valued, dead = table_ids(settings)
+    assert valued == [] and len(dead) == len(corpus)
+    # The original payload travels with the reason.
+    assert any(letter["payload"].startswith('{"listing_id": "bad-0-not_json"') for letter in letters)
