@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     service_backoff_max_s: float = 2.0
     market_push_interval_s: float = 5.0
 
+    # Streamlit dashboard
+    dashboard_port: int = 8501
+
     log_level: str = "INFO"
 
     @computed_field

@@ -1,36 +1,113 @@
-"""`autovalue demo`: the whole pipeline on the embedded default, until Ctrl-C."""
+"""`autovalue demo`: the whole pipeline on the embedded default, until Ctrl-C.
+
+broker -> market (generated once) -> features -> model (trained when none) -> service ->
+scorer -> simulator -> dashboard. Long-running parts are child processes of this command,
+each in its own process group, all stopped together.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
 
-from autovalue.settings import get_settings
+import httpx
+
+from autovalue.settings import Settings, get_settings
 from autovalue_cli.common import today, wait_for_signal
+
+
+def _autovalue(*args: str) -> list[str]:
+    return [sys.executable, "-m", "autovalue_cli.main", *args]
+
+
+def _start(name: str, command: list[str], log_dir) -> subprocess.Popen:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    output = open(log_dir / f"{name}.log", "ab")
+    print(f"  {name}: logging to {log_dir / f'{name}.log'}")
+    return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(processes: dict[str, subprocess.Popen]) -> None:
+    for process in reversed(list(processes.values())):
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for name, process in processes.items():
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_ready(settings: Settings, process: subprocess.Popen, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("the valuation service exited; see its log")
+        try:
+            if httpx.get(f"{settings.service_url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit("the valuation service did not become ready")
+
+
+def _has_model(settings: Settings) -> bool:
+    return settings.models_dir.is_dir() and any((p / "model.ubj").exists() for p in settings.models_dir.iterdir())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from broker.embedded import EmbeddedBroker
     from market.generate import generate_market
-    from market.io import table_path
+    from market.io import read_source, table_path
 
     settings = get_settings()
     market = table_path(settings.raw_dir, settings.market_source)
     if not market.exists():
+        print("market: generating")
         generate_market(settings.raw_dir, settings.market_listings, settings.market_seed, today(),
                         settings.market_days)
     broker = EmbeddedBroker(settings).start()
     print(f"broker: {settings.kafka_bootstrap}{' (reused)' if broker.reused else ''}")
-    print(f"market: {market}")
-    if args.no_wait:
+    if not (settings.processed_dir / "model_market.parquet").exists():
+        from feature_repo.pipeline import build_features
+
+        print("features: building, applying, materializing")
+        build_features(settings, read_source(settings.raw_dir, settings.market_source))
+    if not _has_model(settings):
+        print("model: training the first champion")
+        subprocess.run(_autovalue("train"), check=True)
+
+    processes: dict[str, subprocess.Popen] = {}
+    logs = settings.data_dir / "logs"
+    try:
+        processes["service"] = _start("service", _autovalue("serve"), logs)
+        _wait_ready(settings, processes["service"])
+        print(f"service: {settings.service_url} ready")
+        processes["scorer"] = _start("scorer", _autovalue("score"), logs)
+        processes["simulator"] = _start("simulator", _autovalue(
+            "simulate", "--rate", str(args.rate), "--duration", str(args.duration), "--bad-share", "0.02"), logs)
+        processes["dashboard"] = _start("dashboard", _autovalue("dashboard"), logs)
+        print(f"dashboard: http://127.0.0.1:{settings.dashboard_port}")
+        if args.no_wait:
+            time.sleep(args.settle)
+        else:
+            print("running; Ctrl-C stops everything")
+            wait_for_signal()
+    finally:
+        _stop(processes)
         broker.stop()
-        return 0
-    print("running; Ctrl-C stops everything")
-    wait_for_signal()
-    broker.stop()
     return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("demo", help="the whole pipeline on the embedded default, until Ctrl-C")
-    p.add_argument("--no-wait", action="store_true", help="set everything up, then stop")
+    p.add_argument("--rate", type=float, default=20.0, help="simulated listings per second")
+    p.add_argument("--duration", type=float, default=86_400.0, help="seconds of simulated listings")
+    p.add_argument("--no-wait", action="store_true", help="start everything, run --settle seconds, stop")
+    p.add_argument("--settle", type=float, default=20.0)
     p.set_defaults(func=cmd_demo)
