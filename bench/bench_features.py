@@ -59,25 +59,33 @@ def online_reads(settings, calls: int) -> dict:
     from feature_repo.config import feature_store
     from market.io import read_source
 
+    from feature_repo.online import OnlineFeatures
+
     store = feature_store(settings)
     service = store.get_feature_service(settings.feature_service)
+    reader = OnlineFeatures(store, settings.feature_service)
     raw = read_source(settings.raw_dir, "market").sample(500, random_state=1)
     raw["listed_at"] = pd.Timestamp.now(tz="UTC")
     columns = {c: raw[c].tolist() for c in ["brand", "model", "listed_at", "year", "mileage_km", "fuel",
                                              "transmission", "body_type", "region", "seller_type"]}
+    readers = {
+        "feast_get_online_features": lambda rows: store.get_online_features(features=service, entity_rows=rows).to_dict(),
+        "online_features_reader": lambda rows: reader.read(rows, with_timestamps=True),
+    }
     out = {}
-    for size in (1, 500):
-        rows = feature_inputs({k: v[:size] for k, v in columns.items()})
-        for _ in range(20):
-            store.get_online_features(features=service, entity_rows=rows)
-        gc.collect()
-        gc.freeze()  # as the service does after warm-up: long-lived objects leave the GC's scans
-        samples = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            store.get_online_features(features=service, entity_rows=rows).to_dict()
-            samples.append((time.perf_counter() - started) * 1000)
-        out[f"{size}_entities"] = percentiles(samples)
+    for name, read in readers.items():
+        for size in (1, 500):
+            rows = feature_inputs({k: v[:size] for k, v in columns.items()})
+            for _ in range(20):
+                read(rows)
+            gc.collect()
+            gc.freeze()  # as the service does after warm-up: long-lived objects leave the GC's scans
+            samples = []
+            for _ in range(calls):
+                started = time.perf_counter()
+                read(rows)
+                samples.append((time.perf_counter() - started) * 1000)
+            out[f"{name}_{size}_entities"] = percentiles(samples)
     return out
 
 
