@@ -59,18 +59,18 @@ def online_reads(settings, calls: int) -> dict:
     from feature_repo.config import feature_store
     from market.io import read_source
 
-    from feature_repo.online import OnlineFeatures
+    from feature_repo.service_features import ServiceFeatures
 
     store = feature_store(settings)
     service = store.get_feature_service(settings.feature_service)
-    reader = OnlineFeatures(store, settings.feature_service)
+    reader = ServiceFeatures(store, settings.feature_service)
     raw = read_source(settings.raw_dir, "market").sample(500, random_state=1)
     raw["listed_at"] = pd.Timestamp.now(tz="UTC")
     columns = {c: raw[c].tolist() for c in ["brand", "model", "listed_at", "year", "mileage_km", "fuel",
                                              "transmission", "body_type", "region", "seller_type"]}
     readers = {
         "feast_get_online_features": lambda rows: store.get_online_features(features=service, entity_rows=rows).to_dict(),
-        "online_features_reader": lambda rows: reader.read(rows, with_timestamps=True),
+        "service_features_read_online": lambda rows: reader.read_online(rows, with_timestamps=True),
     }
     out = {}
     for name, read in readers.items():

@@ -18,7 +18,8 @@ from feature_repo.market_stats import keyed_listings
 from feature_repo.pipeline import build_features
 from market.generate import generate_market
 from market.io import read_source
-from training.dataset import build_dataset, service_features
+from feature_repo.service_features import ServiceFeatures
+from training.dataset import build_dataset
 
 END = date(2026, 6, 30)
 
@@ -40,7 +41,8 @@ def dataset(embedded):
 
 def test_feature_service_is_the_single_contract(embedded, dataset):
     settings, _ = embedded
-    names, categorical, _ = service_features(feature_store(settings), settings.feature_service)
+    spec = ServiceFeatures(feature_store(settings), settings.feature_service)
+    names, categorical = spec.features, spec.categorical
     assert dataset.features == names and dataset.categorical == categorical
     assert {"model_sold_index_30d", "brand_ask_index_30d", "segment_ask_index_30d", "age_years"} <= set(names)
     assert "car_model" in categorical and "age_years" not in categorical
@@ -178,3 +180,34 @@ def test_streamed_listings_are_pushed_as_fresh_market_statistics(embedded):
     assert after["model_listings_7d"][0] >= 400
     assert after["model_ask_median_7d"][0] == pytest.approx(2e9)
     assert after["model_ask_median_7d"][0] != before["model_ask_median_7d"][0]
+
+
+def test_batch_reader_returns_exactly_what_feast_returns(embedded):
+    settings, raw = embedded
+    store = feature_store(settings)
+    listings = raw.sample(60, random_state=3).to_dict("records") + [_listing(brand="Nopebrand", model="Ghost")]
+    inputs = feature_inputs({k: [row[k] for row in listings] for k in _listing()})
+    expected = store.get_online_features(features=store.get_feature_service(settings.feature_service),
+                                         entity_rows=inputs).to_dict()
+    got = ServiceFeatures(store, settings.feature_service).read_online(inputs)
+    assert set(got) == set(expected)
+    for name in expected:
+        assert got[name] == expected[name], name
+
+
+def test_dataset_equals_feasts_own_join_through_the_feature_service(embedded, dataset):
+    settings, raw = embedded
+    store = feature_store(settings)
+    sample = dataset.frame.sample(200, random_state=5).reset_index(drop=True)
+    source = raw.set_index("listing_id").loc[sample["listing_id"]].reset_index()
+    entity = pd.DataFrame(feature_inputs({k: source[k] for k in _listing()}))
+    entity["row_id"] = range(len(entity))
+    entity["event_timestamp"] = sample["event_timestamp"]
+    expected = store.get_historical_features(entity_df=entity, features=store.get_feature_service(settings.feature_service),
+                                             filter_by_created_timestamp=True).to_df()
+    expected = expected.sort_values("row_id").reset_index(drop=True)
+    for name in dataset.features:
+        if name in dataset.categorical:
+            assert expected[name].tolist() == sample[name].tolist(), name
+        else:
+            assert np.allclose(expected[name].astype(float), sample[name].astype(float), equal_nan=True), name

@@ -30,27 +30,6 @@ LABEL = "label"
 ROW_ID = "row_id"
 
 
-def service_features(store, service_name: str, dated: bool = True) -> tuple[list[str], list[str], list[str]]:
-    """(feature names, the categorical ones, Feast feature refs) of a feature service.
-
-    Undated data has no market at its listing date: only the request-time views apply.
-    """
-    from feast.types import String
-
-    service = store.get_feature_service(service_name)
-    on_demand = {view.name for view in store.list_on_demand_feature_views()}
-    names, categorical, refs = [], [], []
-    for projection in service.feature_view_projections:
-        if not dated and projection.name not in on_demand:
-            continue
-        for feature in projection.features:
-            names.append(feature.name)
-            refs.append(f"{projection.name_to_use()}:{feature.name}")
-            if feature.dtype == String:
-                categorical.append(feature.name)
-    return names, categorical, refs
-
-
 def observations(raw: pd.DataFrame, dated: bool) -> pd.DataFrame:
     """What a model learns from: sales at their sale time; else asking prices at listing time."""
     if dated and raw["sold_price"].notna().any():
@@ -72,8 +51,9 @@ def observations(raw: pd.DataFrame, dated: bool) -> pd.DataFrame:
 
 def build_dataset(settings, source: str | None = None, store=None, limit: int | None = None) -> TrainingData:
     """Point-in-time-correct training data for `source` through the feature service."""
-    from autovalue.feature_inputs import feature_inputs
+    from autovalue.feature_inputs import ENTITY_KEYS, feature_inputs
     from feature_repo.config import feature_store
+    from feature_repo.service_features import ServiceFeatures
     from market.io import read_meta, read_source
 
     source = source or settings.market_source
@@ -83,20 +63,20 @@ def build_dataset(settings, source: str | None = None, store=None, limit: int | 
     if limit:
         rows = rows.sample(n=min(limit, len(rows)), random_state=0).reset_index(drop=True)
     store = store or feature_store(settings)
-    names, categorical, refs = service_features(store, settings.feature_service, dated)
+    spec = ServiceFeatures(store, settings.feature_service)
+    # Undated data has no market at its listing date: only the request-time views apply.
+    names = spec.features if dated else spec.request_features
+    categorical = [name for name in spec.categorical if name in names]
 
-    entity = pd.DataFrame(feature_inputs({c: rows[c] for c in
-                                          ["brand", "model", "listed_at", "year", "mileage_km", "fuel",
-                                           "transmission", "body_type", "region", "seller_type"]}))
+    columns = feature_inputs({c: rows[c] for c in ["brand", "model", "listed_at", "year", "mileage_km", "fuel",
+                                                   "transmission", "body_type", "region", "seller_type"]})
+    entity = pd.DataFrame({k: columns[k] for k in ENTITY_KEYS})
     entity[ROW_ID] = range(len(rows))
     entity["event_timestamp"] = pd.to_datetime(rows["event_timestamp"], utc=True)
-    joined = store.get_historical_features(
-        entity_df=entity, features=refs,
-        # Late corrections created after the event must not be used.
-        filter_by_created_timestamp=True,
-    ).to_df()
-    # Feast returns rows in its own order: put them back by our row id.
-    joined = joined.sort_values(ROW_ID).reset_index(drop=True)
+    if dated:
+        joined = spec.historical(entity, columns)
+    else:
+        joined = entity.assign(**spec.transform(columns))
     frame = pd.DataFrame({
         "listing_id": rows["listing_id"].to_numpy(),
         "model_key": joined["model_key"].to_numpy(),

@@ -1,0 +1,82 @@
+"""The feature service as the service and the trainer use it: market views read by key,
+request-time views computed by their registered transformation.
+
+Feast converts every online value between protobuf and Python one by one, and carries every
+request column through each point-in-time join. Both are avoided here without leaving Feast:
+market views are read (online) or joined (offline) on the entity keys only, each distinct
+key once online, and the on-demand views run the transformation Feast registered for them,
+over the whole batch. The results equal `get_online_features(service).to_dict()` and
+`get_historical_features(service)` (tests/test_features.py checks both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+from feast.types import String
+
+from autovalue.feature_inputs import ENTITY_KEYS, REQUEST_FIELDS
+
+
+class ServiceFeatures:
+    def __init__(self, store, service_name: str) -> None:
+        self.store = store
+        self.name = service_name
+        service = store.get_feature_service(service_name)
+        on_demand = {view.name: view for view in store.list_on_demand_feature_views()}
+        self.market_refs: list[str] = []
+        self.transforms = []
+        self.features: list[str] = []
+        self.categorical: list[str] = []
+        for projection in service.feature_view_projections:
+            names = [feature.name for feature in projection.features]
+            self.features += names
+            self.categorical += [f.name for f in projection.features if f.dtype == String]
+            if projection.name in on_demand:
+                self.transforms.append((on_demand[projection.name], names))
+            else:
+                self.market_refs += [f"{projection.name_to_use()}:{name}" for name in names]
+        self.market_features = [ref.split(":", 1)[1] for ref in self.market_refs]
+        self.request_features = [name for _, names in self.transforms for name in names]
+
+    def transform(self, request: Mapping[str, Sequence]) -> dict[str, list]:
+        """The on-demand views' outputs for request fields given as a dict of columns."""
+        columns = {k: list(request[k]) for k in REQUEST_FIELDS}
+        out = {}
+        for view, names in self.transforms:
+            transformed = view.feature_transformation.udf(columns)
+            out.update({name: list(transformed[name]) for name in names})
+        return out
+
+    def read_online(self, inputs: Mapping[str, Sequence], with_timestamps: bool = False) -> dict[str, list]:
+        """`inputs`: entity keys + request fields (autovalue.feature_inputs) of n listings.
+        With timestamps, each market feature also has `<name>__ts` (epoch seconds)."""
+        keys = list(zip(*(inputs[k] for k in ENTITY_KEYS)))
+        distinct = list(dict.fromkeys(keys))
+        response = self.store.get_online_features(
+            features=self.market_refs,
+            entity_rows={k: [key[i] for key in distinct] for i, k in enumerate(ENTITY_KEYS)},
+        ).to_dict(include_event_timestamps=with_timestamps)
+        position = {key: i for i, key in enumerate(distinct)}
+        rows = [position[key] for key in keys]
+        out: dict[str, list] = {k: list(inputs[k]) for k in ENTITY_KEYS}
+        for name, values in response.items():
+            if name not in ENTITY_KEYS and not name.endswith(tuple(f"{k}__ts" for k in ENTITY_KEYS)):
+                out[name] = [values[i] for i in rows]
+        out.update(self.transform(inputs))
+        return out
+
+    def historical(self, entity: pd.DataFrame, request: Mapping[str, Sequence]) -> pd.DataFrame:
+        """Point-in-time join of the market views for `entity` (row_id, entity keys,
+        event_timestamp), plus the request-time features; rows in `entity`'s order."""
+        joined = self.store.get_historical_features(
+            entity_df=entity[["row_id", *ENTITY_KEYS, "event_timestamp"]], features=self.market_refs,
+            # Late corrections created after the event must not be used.
+            filter_by_created_timestamp=True,
+        ).to_df()
+        # Feast returns rows in its own order: put them back by our row id.
+        joined = joined.set_index("row_id").reindex(entity["row_id"]).reset_index()
+        for name, values in self.transform(request).items():
+            joined[name] = values
+        return joined
