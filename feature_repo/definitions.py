@@ -16,7 +16,10 @@ from autovalue.settings import Settings
 from feature_repo.market_stats import WINDOWS_DAYS
 
 MODEL_PUSH_SOURCE = "model_market_push"
-STATS_TTL = timedelta(days=14)
+# Rows are stamped every midnight, so the latest one is at most a day old: a short TTL keeps
+# the point-in-time join small (it scans every row inside the TTL) and marks a stalled
+# pipeline as missing data rather than serving old prices. Whole days only (ibis interval).
+STATS_TTL = timedelta(days=2)
 
 
 def stats_path(settings: Settings, level: str) -> str:

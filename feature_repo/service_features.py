@@ -67,14 +67,20 @@ class ServiceFeatures:
         out.update(self.transform(inputs))
         return out
 
-    def historical(self, entity: pd.DataFrame, request: Mapping[str, Sequence]) -> pd.DataFrame:
+    def historical(self, entity: pd.DataFrame, request: Mapping[str, Sequence],
+                   chunk_rows: int = 250_000) -> pd.DataFrame:
         """Point-in-time join of the market views for `entity` (row_id, entity keys,
-        event_timestamp), plus the request-time features; rows in `entity`'s order."""
-        joined = self.store.get_historical_features(
-            entity_df=entity[["row_id", *ENTITY_KEYS, "event_timestamp"]], features=self.market_refs,
-            # Late corrections created after the event must not be used.
-            filter_by_created_timestamp=True,
-        ).to_df()
+        event_timestamp), plus the request-time features; rows in `entity`'s order.
+        Joined in chunks: the join's memory grows with the rows it holds at once."""
+        columns = ["row_id", *ENTITY_KEYS, "event_timestamp"]
+        parts = []
+        for start in range(0, len(entity), chunk_rows):
+            parts.append(self.store.get_historical_features(
+                entity_df=entity[columns].iloc[start:start + chunk_rows], features=self.market_refs,
+                # Late corrections created after the event must not be used.
+                filter_by_created_timestamp=True,
+            ).to_df())
+        joined = pd.concat(parts, ignore_index=True)
         # Feast returns rows in its own order: put them back by our row id.
         joined = joined.set_index("row_id").reindex(entity["row_id"]).reset_index()
         for name, values in self.transform(request).items():
