@@ -11,12 +11,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, computed_field
+from pydantic import Field, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUTOVALUE_", env_file=".env", extra="ignore")
+    # No .env file is read: docker compose passes its .env as environment, and a developer's
+    # compose .env must not silently point the local tools at production.
+    model_config = SettingsConfigDict(env_prefix="AUTOVALUE_", extra="ignore")
 
     # Where the project keeps its generated files; everything else defaults below it.
     home: Path = Field(default_factory=Path.cwd)
@@ -76,6 +78,11 @@ class Settings(BaseSettings):
     dashboard_port: int = 8501
 
     log_level: str = "INFO"
+
+    @field_validator("api_key", "database_url", "feast_registry_url", "mlflow_tracking_uri", "bentoml_home", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        return None if value == "" else value
 
     @computed_field
     @property

@@ -25,6 +25,15 @@ def cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_topics(args: argparse.Namespace) -> int:
+    from autovalue.kafka_clients import ensure_topics
+
+    settings = get_settings()
+    created = ensure_topics(settings)
+    print(f"topics on {settings.kafka_bootstrap}: created {created or 'none (all exist)'}")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from market.generate import generate_market
 
@@ -52,6 +61,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     settings = get_settings()
     p = commands.add_parser("broker", help="run the embedded Kafka broker (tansu) and create the topics")
     p.set_defaults(func=cmd_broker)
+
+    p = commands.add_parser("topics", help="create the system's topics on any Kafka (Apache Kafka in production)")
+    p.set_defaults(func=cmd_topics)
 
     p = commands.add_parser("generate", help="write the simulated market to data/raw/market.parquet")
     p.add_argument("--listings", type=int, default=settings.market_listings)

@@ -60,27 +60,36 @@ def _has_model(settings: Settings) -> bool:
     return settings.models_dir.is_dir() and any((p / "model.ubj").exists() for p in settings.models_dir.iterdir())
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from broker.embedded import EmbeddedBroker
+def setup(settings: Settings) -> None:
+    """What a fresh deployment needs once: market data, features in both stores, a champion."""
+    from feature_repo.pipeline import build_features
     from market.generate import generate_market
     from market.io import read_source, table_path
 
-    settings = get_settings()
-    market = table_path(settings.raw_dir, settings.market_source)
-    if not market.exists():
+    if not table_path(settings.raw_dir, settings.market_source).exists():
         print("market: generating")
         generate_market(settings.raw_dir, settings.market_listings, settings.market_seed, today(),
                         settings.market_days)
-    broker = EmbeddedBroker(settings).start()
-    print(f"broker: {settings.kafka_bootstrap}{' (reused)' if broker.reused else ''}")
     if not (settings.processed_dir / "model_market.parquet").exists():
-        from feature_repo.pipeline import build_features
-
         print("features: building, applying, materializing")
         build_features(settings, read_source(settings.raw_dir, settings.market_source))
     if not _has_model(settings):
         print("model: training the first champion")
         subprocess.run(_autovalue("train"), check=True)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    setup(get_settings())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from broker.embedded import EmbeddedBroker
+
+    settings = get_settings()
+    broker = EmbeddedBroker(settings).start()
+    print(f"broker: {settings.kafka_bootstrap}{' (reused)' if broker.reused else ''}")
+    setup(settings)
 
     processes: dict[str, subprocess.Popen] = {}
     logs = settings.data_dir / "logs"
@@ -105,6 +114,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("setup", help="generate the market, build features, train a champion: each only when missing")
+    p.set_defaults(func=cmd_setup)
+
     p = commands.add_parser("demo", help="the whole pipeline on the embedded default, until Ctrl-C")
     p.add_argument("--rate", type=float, default=20.0, help="simulated listings per second")
     p.add_argument("--duration", type=float, default=86_400.0, help="seconds of simulated listings")

@@ -36,11 +36,21 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feast_config(args: argparse.Namespace) -> int:
+    from feature_repo.config import write_feature_store_yaml
+
+    print(f"wrote {write_feature_store_yaml(get_settings())} (for `feast plan` / `feast apply` in feature_repo/)")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("features", help="build market feature tables, feast apply, materialize")
     p.add_argument("--source", help="data/raw/<source>.parquet (default: the settings' market source)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_features)
+
+    p = commands.add_parser("feast-config", help="write feature_repo/feature_store.yaml from the settings")
+    p.set_defaults(func=cmd_feast_config)
 
     p = commands.add_parser("dataset", help="write a point-in-time-correct training dataset")
     p.add_argument("--out", required=True, help="FILE.parquet (a FILE.json sidecar lists the features)")
