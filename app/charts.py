@@ -89,7 +89,8 @@ def feature_age(ages: pd.DataFrame, stale_after_s: float) -> alt.Chart:
     bars = alt.Chart(data).mark_bar().encode(
         y=alt.Y("car:N", title=None), x=alt.X("hours:Q", title="age of the oldest market feature (hours)"),
         yOffset="level:N",
-        color=alt.Color("level:N", legend=alt.Legend(orient="top", title="market level")),
+        color=alt.Color("level:N", legend=alt.Legend(orient="top", title="market level"),
+                        scale=alt.Scale(domain=["model", "brand", "segment"], range=["#1565c0", "#64b5f6", "#90a4ae"])),
         tooltip=["car", "level", alt.Tooltip("hours:Q", format=".1f")])
     rule = alt.Chart(pd.DataFrame({"x": [stale_after_s / 3600]})).mark_rule(
         strokeDash=[4, 4], color="#c62828").encode(x="x:Q")

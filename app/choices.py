@@ -25,6 +25,9 @@ class Choices:
     def brands(self) -> list[str]:
         return sorted(self.models["brand"].unique())
 
+    def most_listed_brand(self) -> str:
+        return str(self.models.groupby("brand")["listings"].sum().idxmax())
+
     def models_of(self, brand: str) -> list[str]:
         return sorted(self.models.loc[self.models["brand"] == brand, "model"])
 

@@ -60,7 +60,7 @@ def now() -> datetime:
 
 
 def latest_valuations(engine: Engine, limit: int = 20) -> pd.DataFrame:
-    return _read(engine, select(valuations).order_by(desc(valuations.c.id)).limit(limit))
+    return _read(engine, select(valuations).order_by(desc(valuations.c.created_at), desc(valuations.c.id)).limit(limit))
 
 
 def valuations_since(engine: Engine, minutes: float, limit: int = 50_000) -> pd.DataFrame:

@@ -10,12 +10,13 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="AutoValue", page_icon="🚗", layout="wide")
+st.set_page_config(page_title="AutoValue", page_icon=":material/directions_car:", layout="wide")
 
 PAGES = [
-    st.Page("screens/live.py", title="Live", icon="📈", url_path="live", default=True),
-    st.Page("screens/value.py", title="Value a car", icon="🚗", url_path="value"),
-    st.Page("screens/model.py", title="Model", icon="🧠", url_path="model"),
-    st.Page("screens/drift.py", title="Drift and freshness", icon="🌡️", url_path="drift"),
+    # Material icons ship with Streamlit; emoji need fonts a server's browser may lack.
+    st.Page("screens/live.py", title="Live", icon=":material/monitoring:", default=True),  # at /
+    st.Page("screens/value.py", title="Value a car", icon=":material/directions_car:", url_path="value"),
+    st.Page("screens/model.py", title="Model", icon=":material/model_training:", url_path="model"),
+    st.Page("screens/drift.py", title="Drift and freshness", icon=":material/thermostat:", url_path="drift"),
 ]
 st.navigation(PAGES).run()

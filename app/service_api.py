@@ -50,9 +50,12 @@ def valuate(settings: Settings, listing: dict) -> Valuation:
     try:
         response = httpx.post(url, json=request_body(listing), headers=_headers(settings),
                               timeout=settings.service_timeout_s)
+    except httpx.TimeoutException as error:
+        raise ServiceUnavailable(f"the valuation service at {settings.service_url} did not answer within "
+                                 f"{settings.service_timeout_s:g} s. Try again in a moment.") from error
     except httpx.HTTPError as error:
         raise ServiceUnavailable(f"the valuation service at {settings.service_url} is unavailable "
-                                 f"({type(error).__name__}). Try again once it is running.") from error
+                                 "(nothing answers there). Try again once it is running.") from error
     if response.status_code >= 500 or response.status_code == 429:
         raise ServiceUnavailable(f"the valuation service at {settings.service_url} is unavailable "
                                  f"(HTTP {response.status_code}). Try again in a moment.")

@@ -23,6 +23,8 @@ def metric_text(name: str, value) -> str:
         return display.money(value, settings.market_currency)
     if name == "r2":
         return f"{value:.3f}"
+    if name == "fit_rows":
+        return f"{value:,.0f}"
     return f"{value:.2%}"
 
 
@@ -47,7 +49,9 @@ with shown_safely("Model registry"):
 
         st.markdown("**All models on the champion's holdout**")
         table = pd.DataFrame(champion.metrics).T
-        st.dataframe(table.style.format(lambda v: "–" if pd.isna(v) else f"{v:,.4g}"), width="stretch")
+        for column in table.columns:
+            table[column] = [metric_text(column, None if pd.isna(v) else v) for v in table[column]]
+        st.dataframe(table, width="stretch")
 
         st.subheader("Compared with the previous champion")
         if previous is None:

@@ -24,7 +24,8 @@ st.caption(f"Brands and models from {choices.source}. The valuation comes from t
 
 # Brand and model sit outside the form: the model list has to follow the brand at once.
 left, right = st.columns(2)
-brand = left.selectbox("Brand", choices.brands(), key="brand")
+brands = choices.brands()
+brand = left.selectbox("Brand", brands, index=brands.index(choices.most_listed_brand()), key="brand")
 model = right.selectbox("Model", choices.models_of(brand), key="model")
 body_type = choices.body_type(brand, model)
 
