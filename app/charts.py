@@ -1,0 +1,97 @@
+"""Altair charts of the dashboard. Money axes are in the market's display unit (Rp juta)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from app.display import money, unit
+
+STATE_COLOURS = alt.Scale(domain=["stable", "watch", "warn", "no data"],
+                          range=["#2e7d32", "#f9a825", "#c62828", "#9e9e9e"])
+
+
+def _money_title(currency: str) -> str:
+    symbol, suffix, _ = unit(currency)
+    return f"{symbol} {suffix}".strip()
+
+
+def throughput(buckets: pd.DataFrame) -> alt.Chart:
+    return alt.Chart(buckets).mark_bar(color="#1565c0").encode(
+        x=alt.X("time:T", title=None), y=alt.Y("per_second:Q", title="valuations / s"),
+        tooltip=[alt.Tooltip("time:T", format="%H:%M:%S"), alt.Tooltip("per_second:Q", format=".1f")],
+    ).properties(height=200)
+
+
+def freshness(buckets: pd.DataFrame) -> alt.Chart:
+    long = buckets.melt(id_vars="time", value_vars=["p50", "p95"], var_name="percentile", value_name="seconds")
+    return alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("time:T", title=None), y=alt.Y("seconds:Q", title="produce → stored (s)"),
+        color=alt.Color("percentile:N", legend=alt.Legend(orient="top", title=None)),
+        tooltip=["percentile", alt.Tooltip("seconds:Q", format=".2f")],
+    ).properties(height=200)
+
+
+def price_by_model(frame: pd.DataFrame, currency: str, top: int = 12) -> alt.Chart:
+    """Box plot of estimated prices for the most listed models."""
+    _, _, size = unit(currency)
+    frame = frame.assign(car=frame["brand"] + " " + frame["model"], price=frame["predicted_price"] / size)
+    busiest = frame["car"].value_counts().head(top).index
+    frame = frame[frame["car"].isin(busiest)]
+    order = frame.groupby("car")["price"].median().sort_values(ascending=False).index.tolist()
+    return alt.Chart(frame[["car", "price"]]).mark_boxplot(extent="min-max", color="#1565c0").encode(
+        y=alt.Y("car:N", sort=order, title=None),
+        x=alt.X("price:Q", title=f"estimated price ({_money_title(currency)})"),
+    ).properties(height=max(160, 26 * len(order)))
+
+
+def value_waterfall(predicted: float, drivers: list, currency: str) -> alt.Chart:
+    """Waterfall from the base value through the top contributions to the estimate. The base
+    is whatever the shown drivers do not explain (the model's base and the smaller drivers)."""
+    _, _, size = unit(currency)
+    base = predicted - sum(d.amount for d in drivers)
+    steps = [("base value", 0.0, base, "base")]
+    level = base
+    for driver in drivers:
+        steps.append((driver.label or driver.feature, level, level + driver.amount,
+                      "raises" if driver.amount >= 0 else "lowers"))
+        level += driver.amount
+    steps.append(("estimate", 0.0, predicted, "estimate"))
+    frame = pd.DataFrame(steps, columns=["step", "start", "end", "effect"])
+    frame["text"] = [money(e, currency) if k in ("base", "estimate") else
+                     ("+" if e >= s else "−") + money(abs(e - s), currency)
+                     for s, e, k in zip(frame["start"], frame["end"], frame["effect"])]
+    frame[["start", "end"]] = frame[["start", "end"]] / size
+    frame["order"] = range(len(frame))
+    colours = alt.Scale(domain=["base", "raises", "lowers", "estimate"],
+                        range=["#90a4ae", "#2e7d32", "#c62828", "#1565c0"])
+    x = alt.X("step:N", sort=alt.SortField("order"), title=None, axis=alt.Axis(labelAngle=0, labelLimit=180))
+    bars = alt.Chart(frame).mark_bar(size=46).encode(
+        x=x, y=alt.Y("start:Q", title=_money_title(currency)), y2="end:Q",
+        color=alt.Color("effect:N", scale=colours, legend=None), tooltip=["step", "text"])
+    labels = alt.Chart(frame).mark_text(dy=-8).encode(
+        x=x, y=alt.Y("end:Q"), text="text:N")
+    return (bars + labels).properties(height=320)
+
+
+def psi_bars(table: pd.DataFrame, watch: float, warn: float) -> alt.Chart:
+    data = table.assign(psi=table["psi"].fillna(0))
+    bars = alt.Chart(data).mark_bar().encode(
+        y=alt.Y("feature:N", sort="-x", title=None), x=alt.X("psi:Q", title="population stability index"),
+        color=alt.Color("state:N", scale=STATE_COLOURS, legend=alt.Legend(orient="top", title=None)),
+        tooltip=["feature", alt.Tooltip("psi:Q", format=".3f"), "state"])
+    rules = alt.Chart(pd.DataFrame({"x": [watch, warn]})).mark_rule(strokeDash=[4, 4], color="#616161").encode(x="x:Q")
+    return (bars + rules).properties(height=30 * len(data) + 40)
+
+
+def feature_age(ages: pd.DataFrame, stale_after_s: float) -> alt.Chart:
+    data = ages.assign(hours=ages["age_s"] / 3600, stale=ages["age_s"] > stale_after_s)
+    bars = alt.Chart(data).mark_bar().encode(
+        y=alt.Y("car:N", title=None), x=alt.X("hours:Q", title="age of the oldest market feature (hours)"),
+        yOffset="level:N",
+        color=alt.Color("level:N", legend=alt.Legend(orient="top", title="market level"),
+                        scale=alt.Scale(domain=["model", "brand", "segment"], range=["#1565c0", "#64b5f6", "#90a4ae"])),
+        tooltip=["car", "level", alt.Tooltip("hours:Q", format=".1f")])
+    rule = alt.Chart(pd.DataFrame({"x": [stale_after_s / 3600]})).mark_rule(
+        strokeDash=[4, 4], color="#c62828").encode(x="x:Q")
+    return (bars + rule).properties(height=max(160, 48 * data["car"].nunique()))

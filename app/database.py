@@ -1,0 +1,99 @@
+"""Reads of the core's `valuations` and `dead_letters` tables as DataFrames.
+
+Every failure to reach the database becomes DatabaseUnavailable with a plain message; a SQLite
+file that does not exist yet is reported as such instead of being created empty.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import desc, func, inspect, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.guard import DatabaseUnavailable, NoData
+from autovalue.tables import dead_letters, valuations
+
+TIME_COLUMNS = ["listed_at", "produced_at", "scored_at", "created_at"]
+
+
+def describe(url: str) -> str:
+    """The database as a person would name it, without any password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite file {parsed.database}"
+    return f"{parsed.get_backend_name()} database {parsed.database} at {parsed.host}:{parsed.port or ''}"
+
+
+def check_sqlite_exists(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).exists():
+            raise NoData(f"No valuations database yet ({describe(url)} does not exist): "
+                         "the scorer creates it when it stores its first valuation.")
+
+
+def _read(engine: Engine, statement) -> pd.DataFrame:
+    url = engine.url.render_as_string(hide_password=True)
+    check_sqlite_exists(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table(statement.get_final_froms()[0].name):
+                raise NoData(f"The {describe(url)} has no {statement.get_final_froms()[0].name} "
+                             "table yet: the scorer creates it when it starts.")
+            frame = pd.DataFrame(connection.execute(statement).mappings().all())
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise DatabaseUnavailable(f"the database is unreachable ({describe(url)}): {reason}") from error
+    for column in TIME_COLUMNS:
+        if column in frame.columns:
+            # SQLite gives naive UTC strings, PostgreSQL aware datetimes: one form for both.
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="mixed")
+    return frame
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def latest_valuations(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    return _read(engine, select(valuations).order_by(desc(valuations.c.created_at), desc(valuations.c.id)).limit(limit))
+
+
+def valuations_since(engine: Engine, minutes: float, limit: int = 50_000) -> pd.DataFrame:
+    since = now() - timedelta(minutes=minutes)
+    return _read(engine, select(valuations).where(valuations.c.created_at >= since)
+                 .order_by(desc(valuations.c.id)).limit(limit))
+
+
+def recent_valuations(engine: Engine, limit: int) -> pd.DataFrame:
+    """The newest `limit` rows, whenever they were stored (drift compares these)."""
+    return _read(engine, select(valuations).order_by(desc(valuations.c.id)).limit(limit))
+
+
+def dead_letter_reasons(engine: Engine) -> pd.DataFrame:
+    """Dead letters grouped by reason (the part before the first ':', e.g. a field name)."""
+    frame = _read(engine, select(dead_letters.c.reason, dead_letters.c.created_at))
+    if frame.empty:
+        return pd.DataFrame(columns=["reason", "count", "example", "last_seen"])
+    frame["kind"] = frame["reason"].str.split(":", n=1).str[0].str.strip()
+    grouped = frame.sort_values("created_at").groupby("kind").agg(
+        count=("reason", "size"), example=("reason", "last"), last_seen=("created_at", "max"))
+    return grouped.reset_index().rename(columns={"kind": "reason"}).sort_values("count", ascending=False)
+
+
+def comparables(engine: Engine, brand: str, model: str, year: int, mileage: float,
+                days: int = 90, limit: int = 8) -> pd.DataFrame:
+    """Recent valuations of the same car model within two model years, nearest mileage first."""
+    since = now() - timedelta(days=days)
+    statement = (select(valuations)
+                 .where(func.lower(valuations.c.brand) == brand.lower(),
+                        func.lower(valuations.c.model) == model.lower(),
+                        valuations.c.year.between(year - 2, year + 2),
+                        valuations.c.created_at >= since)
+                 .order_by(func.abs(valuations.c.mileage - mileage))
+                 .limit(limit))
+    return _read(engine, statement)

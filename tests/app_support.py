@@ -1,0 +1,132 @@
+"""Real parts for the app tests: a SQLite valuations database filled through autovalue.tables,
+a small simulated market with its Feast store, and the dashboard's environment."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autovalue.settings import Settings
+from autovalue.tables import connect, dead_letters, valuations
+from autovalue.valuation import deal_rating
+
+REPO = Path(__file__).resolve().parents[1]
+APP_DIR = REPO / "app"
+DEAD_LETTER_REASONS = ["year: model year 2031 is after the listing date 2026-01-01",
+                       "mileage_km: Input should be greater than or equal to 0", "not JSON: Expecting value"]
+
+
+def build_market(settings: Settings, listings: int = 3000, days: int = 60) -> pd.DataFrame:
+    """A small simulated market ending today, with its feature tables applied and materialized."""
+    from feature_repo.pipeline import build_features
+    from market.generate import generate_market
+    from market.io import read_source
+
+    generate_market(settings.raw_dir, listings, seed=7, end=datetime.now(timezone.utc).date(), days=days,
+                    progress=False)
+    raw = read_source(settings.raw_dir, settings.market_source)
+    build_features(settings, raw, progress=False)
+    return raw
+
+
+def fill_database(url: str, market: pd.DataFrame, rows: int = 400, seed: int = 3,
+                  model_version: str = "v2") -> pd.DataFrame:
+    """`rows` valuations of listings drawn from `market`, stored over the last 8 minutes, plus
+    dead letters; estimates scatter around the asking price so every deal rating occurs."""
+    rng = np.random.default_rng(seed)
+    sample = market.dropna(subset=["asking_price"]).sample(rows, random_state=seed).reset_index(drop=True)
+    now = datetime.now(timezone.utc)
+    records = []
+    for i, car in sample.iterrows():
+        stored = now - timedelta(seconds=float(rng.uniform(1, 480)))
+        asking = float(car["asking_price"])
+        predicted = asking * float(rng.uniform(0.8, 1.2))
+        low, high = predicted * 0.9, predicted * 1.1
+        records.append({
+            "listing_id": f"test-{i:05d}", "listed_at": stored - timedelta(seconds=2), "brand": car["brand"],
+            "model": car["model"], "year": int(car["year"]), "mileage": float(car["mileage_km"]),
+            "fuel": car["fuel"], "transmission": car["transmission"], "body_type": car["body_type"],
+            "region": car["region"], "seller_type": car["seller_type"], "asking_price": asking,
+            "predicted_price": predicted, "price_low": low, "price_high": high,
+            "deal_rating": deal_rating(asking, predicted, low, high).value, "fallback": "model",
+            "model_version": model_version, "feature_service": "valuation_v1",
+            "produced_at": stored - timedelta(seconds=float(rng.uniform(0.02, 0.4))), "scored_at": stored,
+            "created_at": stored,
+        })
+    engine = connect(url)
+    with engine.begin() as connection:
+        connection.execute(valuations.insert(), records)
+        connection.execute(dead_letters.insert(), [
+            {"topic": "listings", "partition": 0, "offset": i, "listing_id": None,
+             "reason": DEAD_LETTER_REASONS[i % 3], "payload": "{}", "created_at": now} for i in range(7)])
+    engine.dispose()
+    return pd.DataFrame(records)
+
+
+def dashboard_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """AUTOVALUE_* for a dashboard reading `settings` (AppTest runs in this process, so the
+    tests set these in os.environ; a streamlit process gets them as its environment)."""
+    env = {
+        "AUTOVALUE_HOME": str(settings.home), "AUTOVALUE_DATABASE_URL": settings.database,
+        "AUTOVALUE_SERVICE_URL": settings.service_url, "AUTOVALUE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "AUTOVALUE_MLFLOW_TRACKING_URI": settings.mlflow_uri,
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "BENTOML_DO_NOT_TRACK": "true",
+    }
+    env.update(overrides)
+    return env
+
+
+def set_env(values: dict[str, str], monkeypatch) -> None:
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    os.environ.pop("AUTOVALUE_API_KEY", None)
+
+
+def record_models(settings: Settings) -> None:
+    """Two trained models in a real MLflow store, as the trainer records them: runs with holdout
+    metrics, registered versions 1 and 2, the `champion` alias on 2, and v2's exported bundle
+    metadata and a plot under models/v2/."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
+    experiment = client.create_experiment("autovalue", artifact_location=(settings.home / "mlartifacts").as_uri())
+    client.create_registered_model(settings.mlflow_model_name)
+    for version, mape, promoted in [(1, 0.121, "true"), (2, 0.094, "true")]:
+        run = client.create_run(experiment, run_name=f"train-{version}")
+        metrics = {"mape": mape, "median_ape": mape * 0.7, "mae": mape * 150e6, "r2": 0.95 - mape,
+                   "interval_coverage": 0.80 + version / 100, "interval_mean_relative_width": 0.3}
+        for name, value in metrics.items():
+            client.log_metric(run.info.run_id, f"xgboost_{name}", value)
+        client.log_metric(run.info.run_id, "linear_regression_mape", 0.25)
+        client.log_param(run.info.run_id, "rows", "2500")
+        client.set_tag(run.info.run_id, "promoted", promoted)
+        if version == 2:
+            client.set_tag(run.info.run_id, "champion_decision", "holdout MAPE 0.0940 beats champion v1 (0.1180)")
+            client.set_tag(run.info.run_id, "champion_mape_on_this_holdout", "0.118000")
+        client.set_terminated(run.info.run_id)
+        registered = client.create_model_version(settings.mlflow_model_name, f"runs:/{run.info.run_id}/model",
+                                                 run_id=run.info.run_id)
+        client.set_model_version_tag(settings.mlflow_model_name, registered.version, "promoted_at_training", promoted)
+    client.set_registered_model_alias(settings.mlflow_model_name, "champion", "2")
+    bundle = settings.models_dir / "v2"
+    (bundle / "plots").mkdir(parents=True, exist_ok=True)
+    (bundle / "metadata.json").write_text(json.dumps({
+        "version": "v2", "rows": 2500, "feature_service": "valuation_v1", "trained_at": "2026-01-02T03:04:05+00:00",
+        "metrics": {"xgboost": {"mape": 0.094, "median_ape": 0.066, "mae": 14.1e6, "r2": 0.856,
+                                "interval_coverage": 0.82, "interval_mean_relative_width": 0.3},
+                    "linear_regression": {"mape": 0.25, "median_ape": 0.2, "mae": 40e6, "r2": 0.6}}}))
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([1, 2, 3], [1, 2, 3])
+    ax.set_title("Holdout: predicted vs actual")
+    fig.savefig(bundle / "plots" / "predicted_vs_actual.png")
+    plt.close(fig)

@@ -1,0 +1,293 @@
+"""The dashboard against real parts: every page through Streamlit's AppTest on a SQLite database
+filled through autovalue.tables, a real Feast store and a real MLflow store; plain messages
+when the service, the broker or the database is down; one run in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from autovalue.settings import Settings
+from tests.app_support import APP_DIR, REPO, build_market, dashboard_env, fill_database, record_models, set_env
+from tests.conftest import free_port
+
+PAGES = ["live", "value", "model", "drift"]
+OUTPUT = REPO / "test-output" / "app"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def nothing_at() -> str:
+    return f"127.0.0.1:{free_port()}"  # a port nobody listens on: the part is "down"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Home with a small market and its Feast store, 400 stored valuations and 7 dead letters,
+    and two models in MLflow (champion v2). Service and broker are down unless a test starts them."""
+    settings = Settings(home=tmp_path_factory.mktemp("app"), service_url=f"http://{nothing_at()}",
+                        kafka_bootstrap=nothing_at())
+    market = build_market(settings)
+    stored = fill_database(settings.database, market)
+    record_models(settings)
+    return settings, market, stored
+
+
+@pytest.fixture
+def env(stack, monkeypatch):
+    settings = stack[0]
+    set_env(dashboard_env(settings), monkeypatch)
+    return settings
+
+
+def run(page: str) -> AppTest:
+    at = AppTest.from_file(str(APP_DIR / "screens" / f"{page}.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest, kind: str) -> str:
+    return "\n".join(str(element.value) for element in getattr(at, kind))
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def test_live_page(env, stack):
+    _, _, stored = stack
+    at = run("live")
+    shown = metrics(at)
+    assert shown[f"Valuations, last 10 min"] == f"{len(stored):,}"
+    assert shown["Dead letters"] == "7" and shown["Champion model in use"] == "v2"
+    latest = at.dataframe[0].value
+    assert len(latest) == 20 and set(latest["rating"]) <= {"great deal", "good deal", "fair price", "high price",
+                                                          "overpriced"}
+    assert latest["estimate"].str.match(r"^Rp [\d,]+\.\d jt$").all()
+    assert "Rp" in texts(at, "markdown") and "below" in texts(at, "markdown")  # the deal feed
+    assert "broker at" in texts(at, "warning") and "unreachable" in texts(at, "warning")
+    reasons = at.dataframe[1].value
+    assert set(reasons["reason"]) == {"year", "mileage_km", "not JSON"} and reasons["count"].sum() == 7
+
+
+def test_value_page_has_dependent_choices(env, stack):
+    _, market, _ = stack
+    at = run("value")
+    brand, model = at.selectbox(key="brand"), at.selectbox(key="model")
+    assert set(brand.options) == set(market["brand"])
+    brand.select("Honda").run()
+    assert set(at.selectbox(key="model").options) == set(market.loc[market["brand"] == "Honda", "model"])
+    assert at.button[0].label == "Value this car"
+
+
+def test_value_form_says_plainly_when_the_service_is_down(env):
+    at = run("value")
+    at.number_input[1].set_value(85_000)
+    at.number_input[2].set_value(150.0)
+    at.button[0].click().run()
+    assert not at.exception
+    assert "Valuation service unavailable" in texts(at, "error")
+    assert not at.metric  # no stale valuation on screen
+
+
+def test_model_page(env):
+    at = run("model")
+    shown = metrics(at)
+    assert shown["Holdout MAPE"] == "9.40%" and shown["R²"] == "0.856"
+    compared = at.dataframe[1].value
+    assert list(compared.columns) == ["metric", "v2", "v1", "change"]
+    assert compared.set_index("metric").loc["mape", "change"] == "−2.70%"
+    assert "11.80%" in texts(at, "caption")  # previous champion on this holdout
+    assert len(at.dataframe[2].value) == 2  # both MLflow runs
+    assert [image.captions for image in at.get("image")] == [["predicted vs actual"]]  # champion plot
+
+
+def test_drift_page(env):
+    at = run("drift")
+    table = at.dataframe[0].value
+    assert set(table["feature"]) == {"year", "mileage", "asking_price", "brand", "fuel", "transmission",
+                                     "body_type", "region", "seller_type"}
+    # Incoming rows are a sample of the training market: no feature has drifted.
+    assert (table["psi"] < 0.1).all() and "No feature has moved" in texts(at, "success")
+    ages = metrics(at)
+    assert ages["Car models × levels without online features"] == "0"
+    assert ages["Oldest market feature"].endswith(" h")  # daily rows, stamped at midnight
+
+
+def test_drift_page_warns_when_incoming_listings_shift(env, stack, tmp_path, monkeypatch):
+    _, market, _ = stack
+    shifted = market[market["brand"] == "Toyota"]
+    monkeypatch.setenv("AUTOVALUE_DATABASE_URL", f"sqlite:///{tmp_path / 'shifted.db'}")
+    fill_database(f"sqlite:///{tmp_path / 'shifted.db'}", shifted, rows=300)
+    at = run("drift")
+    assert "Drift warning" in texts(at, "error") and "brand" in texts(at, "error")
+
+
+def test_navigation_reaches_every_page(env):
+    at = AppTest.from_file(str(APP_DIR / "main.py"), default_timeout=60).run()
+    assert not at.exception and at.title[0].value == "Live valuations"
+    for page, title in [("value", "Value a car"), ("model", "Model"), ("drift", "Drift and freshness")]:
+        at.switch_page(f"screens/{page}.py").run()
+        assert not at.exception and at.title[0].value == title
+
+
+def test_every_page_says_plainly_when_the_database_is_down(env, monkeypatch):
+    monkeypatch.setenv("AUTOVALUE_DATABASE_URL", f"postgresql+psycopg://autovalue@{nothing_at()}/autovalue")
+    live = run("live")
+    assert "the database is unreachable" in texts(live, "warning")
+    assert "Consumer lag" in texts(live, "subheader")  # the rest of the page still works
+    value = run("value")
+    assert value.button[0].label == "Value this car"
+    drift = run("drift")
+    assert "the database is unreachable" in texts(drift, "warning")
+    assert drift.metric  # feature ages still shown from the market's busiest models
+
+
+def test_pages_on_a_fresh_install_say_what_is_missing(tmp_path, monkeypatch):
+    settings = Settings(home=tmp_path, service_url=f"http://{nothing_at()}", kafka_bootstrap=nothing_at())
+    set_env(dashboard_env(settings), monkeypatch)
+    assert "No valuations database yet" in texts(run("live"), "info")
+    assert run("value").selectbox(key="brand").options  # from the built-in catalog
+    assert "No MLflow runs yet" in texts(run("model"), "info")
+    drift = texts(run("drift"), "info")
+    assert "No training data yet" in drift and "No valuations database yet" in drift
+
+
+# ---- the real valuation service (bento/, merged from the service branch) -------------------------------
+
+@pytest.mark.slow
+def test_value_form_shows_a_valuation_from_the_real_service(tmp_path, monkeypatch):
+    if not (REPO / "bento" / "service.py").exists():
+        pytest.skip("bento/service.py is absent: the valuation service arrives with the service branch")
+    port = free_port()
+    settings = Settings(home=tmp_path, service_url=f"http://127.0.0.1:{port}", kafka_bootstrap=nothing_at())
+    build_market(settings, listings=6000, days=120)
+    env = dashboard_env(settings, BENTOML_HOME=str(settings.bentoml_store), OTEL_SDK_DISABLED="true")
+    cli = [sys.executable, "-m", "autovalue_cli.main"]
+    subprocess.run([*cli, "train", "--quiet"], env=env, cwd=REPO, check=True, timeout=600)
+    service = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=REPO, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"{settings.service_url}/readyz", service, 120)
+        set_env(env, monkeypatch)
+        at = run("value")
+        at.selectbox(key="brand").select("Toyota").run()
+        at.selectbox(key="model").select("Avanza").run()
+        at.number_input[2].set_value(150.0)
+        at.button[0].click().run()
+        assert not at.exception and not at.error, texts(at, "error")
+        shown = metrics(at)
+        assert shown["Estimated price"].startswith("Rp ") and shown["Estimated price"].endswith(" jt")
+        assert shown["Deal rating"] in {"great deal", "good deal", "fair price", "high price", "overpriced"}
+    finally:
+        stop_group(service)
+
+
+# ---- one real browser run -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's chromium, installed here when missing (never a downloaded browser)."""
+    if not CHROMIUM.exists():
+        installed = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+                                   capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        if installed.returncode != 0 or not CHROMIUM.exists():
+            pytest.skip(f"chromium is not installed and `apt-get install chromium` failed: {installed.stderr[-300:]}")
+    return CHROMIUM
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"{process.args} exited with {process.returncode}"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not ready after {timeout_s} s")
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+@pytest.fixture
+def dashboard(stack):
+    """`streamlit run app/main.py` for real, on a free port, against the test stack."""
+    settings = stack[0]
+    port = free_port()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    log = open(OUTPUT / "streamlit.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP_DIR / "main.py"), "--server.headless", "true",
+         "--server.port", str(port), "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "type"],
+        env={**os.environ, **dashboard_env(settings)}, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", process, 60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_group(process)
+        log.close()
+
+
+def shoot(page, name: str) -> None:
+    page.wait_for_timeout(1500)  # charts draw after the data arrives
+    for bad in ("Traceback", "Page not found"):
+        assert page.get_by_text(bad, exact=False).count() == 0, f"{name}: {bad!r} on screen"
+    assert page.locator("[data-testid='stException']").count() == 0, f"{name}: an exception box on screen"
+    page.screenshot(path=OUTPUT / f"{name}.png")
+
+
+def test_browser_fills_the_form_and_screenshots_every_page(chromium, dashboard):
+    from playwright.sync_api import expect, sync_playwright
+
+    profile = OUTPUT / "chromium-profile"
+    shutil.rmtree(profile, ignore_errors=True)
+    with sync_playwright() as playwright:
+        # A fresh --user-data-dir: Playwright passes it as the persistent context's profile.
+        browser = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=str(chromium), args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 2000})
+        try:
+            page = browser.new_page()
+            page.goto(dashboard)  # Live is the default page, at /
+            expect(page.get_by_text("Latest valuations")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Deal feed")).to_be_visible()
+            shoot(page, "live")
+
+            page.goto(f"{dashboard}/value")
+            page.get_by_label("Mileage (km)").fill("85000")
+            page.get_by_label("Asking price (Rp jt, optional)").fill("150")
+            page.get_by_role("button", name="Value this car").click()
+            expect(page.get_by_text("Valuation service unavailable")).to_be_visible(timeout=20_000)
+            shoot(page, "value")
+
+            for name, marker in [("model", "Compared with the previous champion"),
+                                 ("drift", "Incoming listings vs training data")]:
+                page.goto(f"{dashboard}/{name}")
+                expect(page.get_by_text(marker)).to_be_visible(timeout=30_000)
+                shoot(page, name)
+        finally:
+            browser.close()
+            shutil.rmtree(profile, ignore_errors=True)
+    for name in PAGES:
+        assert (OUTPUT / f"{name}.png").stat().st_size > 20_000

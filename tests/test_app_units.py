@@ -1,0 +1,90 @@
+"""The dashboard's building blocks: money format, PSI, the service's refusal messages, the deal
+feed, the dashboard command, and consumer lag read from a real broker."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pandas as pd
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from app import display, drift
+from app.consumer_lag import consumer_lag
+from app.live_metrics import deal_feed
+from app.service_api import rejection_message, request_body
+from autovalue_cli.app_commands import dashboard_argv
+from tests.streaming import isolated, produce
+
+
+def test_money_in_rupiah_juta_and_other_currencies():
+    assert display.money(185_400_000, "IDR") == "Rp 185.4 jt"
+    assert display.money(1_250_000_000, "IDR") == "Rp 1,250.0 jt"
+    assert display.signed_money(-8_200_000, "IDR") == "−Rp 8.2 jt"
+    assert display.money(23_456.7, "USD") == "USD 23,457"
+    assert display.money(None, "IDR") == "–" and display.money(float("nan"), "IDR") == "–"
+
+
+def test_psi_is_zero_for_the_same_population_and_warns_on_a_shift():
+    rng = np.random.default_rng(0)
+    training = pd.Series(rng.normal(60_000, 20_000, 20_000))
+    assert drift.numeric_psi(training, pd.Series(rng.normal(60_000, 20_000, 2_000))) < drift.WATCH
+    assert drift.state(drift.numeric_psi(training, pd.Series(rng.normal(90_000, 20_000, 2_000)))) == "warn"
+    fuels = pd.Series(["petrol"] * 900 + ["diesel"] * 100)
+    assert drift.categorical_psi(fuels, fuels.sample(frac=1, random_state=1)) < 1e-9
+    # A category the training data never saw counts as drift, and stays finite.
+    shifted = drift.categorical_psi(fuels, pd.Series(["electric"] * 500 + ["petrol"] * 500))
+    assert np.isfinite(shifted) and drift.state(shifted) == "warn"
+    assert drift.state(0.1) == "watch" and drift.state(0.099) == "stable" and drift.state(float("nan")) == "no data"
+
+
+def test_a_refused_listing_names_its_fields():
+    response = httpx.Response(422, json={"error": "invalid input", "message": "listing.year: too new",
+                                         "fields": [{"field": "listing.year", "message": "too new"},
+                                                    {"field": "listing.mileage_km", "message": "must be >= 0"}]})
+    assert rejection_message(response) == "year: too new; mileage_km: must be >= 0"
+    assert rejection_message(httpx.Response(422, json={"message": "bad listing"})) == "bad listing"
+    assert rejection_message(httpx.Response(400, text="not json")) == "not json"
+    assert request_body({"brand": "Toyota"}) == {"listing": {"brand": "Toyota"}}
+
+
+def test_deal_feed_puts_the_most_underpriced_share_first():
+    frame = pd.DataFrame({"listing_id": ["a", "b", "c", "d"], "asking_price": [90.0, 50.0, 120.0, None],
+                          "predicted_price": [100.0, 100.0, 100.0, 100.0]})
+    assert deal_feed(frame)["listing_id"].tolist() == ["b", "a"]
+
+
+def test_dashboard_command_runs_streamlit_headless_without_telemetry():
+    argv = dashboard_argv(8599)
+    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("app/main.py")
+    options = dict(zip(argv[5::2], argv[6::2]))
+    assert options == {"--server.port": "8599", "--server.headless": "true", "--browser.gatherUsageStats": "false",
+                       "--client.showErrorDetails": "type"}
+
+
+def test_consumer_lag_from_a_real_broker(settings):
+    settings = isolated(settings)
+    produce(settings, [{"listing_id": str(i)} for i in range(12)])
+    partitions = [TopicPartition(settings.topic_listings, p) for p in range(settings.topic_partitions)]
+    # Commit the first 2 records of partition 0 for the scorer's group, as the scorer would.
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.consumer_group,
+                             enable_auto_commit=False)
+    consumer.assign(partitions)
+    consumer.commit({partitions[0]: OffsetAndMetadata(2, "", -1)})
+    consumer.close()
+    lag = consumer_lag(settings).set_index("partition")
+    assert lag["end"].sum() == 12
+    assert lag.loc[0, "committed"] == 2 and lag["lag"].sum() == 10
+
+
+def test_value_waterfall_runs_from_the_base_through_the_drivers_to_the_estimate():
+    from app.charts import value_waterfall
+    from autovalue.valuation import ValueDriver
+
+    drivers = [ValueDriver(feature="age_years", label="age −Rp 20.0 jt", amount=-20e6),
+               ValueDriver(feature="car_model", label="model +Rp 35.0 jt", amount=35e6)]
+    chart = value_waterfall(180e6, drivers, "IDR")
+    steps = pd.DataFrame(chart.to_dict()["datasets"][next(iter(chart.to_dict()["datasets"]))])
+    assert steps["step"].tolist() == ["base value", "age −Rp 20.0 jt", "model +Rp 35.0 jt", "estimate"]
+    assert steps["end"].tolist() == [165.0, 145.0, 180.0, 180.0]  # Rp juta
+    assert steps["text"].tolist() == ["Rp 165.0 jt", "−Rp 20.0 jt", "+Rp 35.0 jt", "Rp 180.0 jt"]
