@@ -8,6 +8,7 @@ The rescorer reads partitions directly (no group, no commits): it never moves th
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 from kafka import KafkaConsumer, TopicPartition
@@ -16,6 +17,9 @@ from autovalue.settings import Settings
 from consumers.scorer import Scorer
 
 log = logging.getLogger(__name__)
+
+# The range ends when nothing older than the start of the rescore arrives for this long.
+IDLE_END_S = 2.0
 
 
 class Rescorer(Scorer):
@@ -36,21 +40,28 @@ class Rescorer(Scorer):
         topic = self.settings.topic_listings
         partitions = [TopicPartition(topic, p) for p in sorted(self.consumer.partitions_for_topic(topic) or [])]
         self.consumer.assign(partitions)
-        end = self.consumer.end_offsets(partitions)
+        started_ms = int(time.time() * 1000)
         if since is not None:
             found = self.consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})
             for tp in partitions:
-                self.consumer.seek(tp, found[tp].offset if found.get(tp) else end[tp])
+                if found.get(tp):
+                    self.consumer.seek(tp, found[tp].offset)
+                else:
+                    self.consumer.seek_to_end(tp)
         else:
             for tp in partitions:
-                self.consumer.seek(tp, min(from_offset or 0, end[tp]))
-        done = 0
+                self.consumer.seek(tp, from_offset or 0)
+        # Read up to what was there when the rescore began. Log ends are not asked for: tansu
+        # reports the last batch's base offset + 1 as the end. Record timestamps decide instead.
+        done, idle_since = 0, time.monotonic()
         try:
-            while not self.stopping and any(self.consumer.position(tp) < end[tp] for tp in partitions):
-                polled = self.consumer.poll(timeout_ms=500)
-                records = [r for tp, batch in polled.items() for r in batch if r.offset < end[tp]]
+            while not self.stopping and time.monotonic() - idle_since < IDLE_END_S:
+                polled = self.consumer.poll(timeout_ms=200)
+                records = [r for batch in polled.values() for r in batch if r.timestamp <= started_ms]
                 if records and self.process(records):
                     done += len(records)
+                if records:
+                    idle_since = time.monotonic()
         finally:
             self.close()
         return done
