@@ -18,6 +18,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not market.exists():
         generate_market(settings.raw_dir, settings.market_listings, settings.market_seed, today(),
                         settings.market_days)
+    from autovalue_cli.training_commands import ensure_champion
+
+    ensure_champion(settings)
     broker = EmbeddedBroker(settings).start()
     print(f"broker: {settings.kafka_bootstrap}{' (reused)' if broker.reused else ''}")
     print(f"market: {market}")

@@ -8,9 +8,9 @@ import sys
 
 from autovalue.logs import setup_logging
 from autovalue.settings import get_settings
-from autovalue_cli import data_commands, demo
+from autovalue_cli import data_commands, demo, training_commands
 
-COMMAND_MODULES = [data_commands, demo]
+COMMAND_MODULES = [data_commands, demo, training_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
