@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +44,7 @@ class TrainingResult:
     run_id: str
     directory: Path
     bento_tag: str
+    seconds: dict[str, float]  # wall time per step
 
     @property
     def promoted(self) -> bool:
@@ -62,16 +64,21 @@ class _Steps:
 
     def __init__(self, progress: bool) -> None:
         self.bar = tqdm(total=len(STEPS), desc="train", unit="step", disable=not progress)
-        self.started = False
+        self.seconds: dict[str, float] = {}  # per step, for the run's record and the benchmark
+        self.current: str | None = None
+        self.started_at = time.perf_counter()
 
-    def __call__(self, name: str) -> None:
-        if self.started:
+    def __call__(self, name: str | None) -> None:
+        now = time.perf_counter()
+        if self.current is not None:
+            self.seconds[self.current] = round(now - self.started_at, 3)
             self.bar.update(1)
-        self.started = True
-        self.bar.set_postfix_str(name)
+        self.current, self.started_at = name, now
+        if name:
+            self.bar.set_postfix_str(name)
 
     def close(self) -> None:
-        self.bar.update(1)
+        self(None)
         self.bar.close()
 
 
@@ -120,8 +127,9 @@ def train(settings: Settings, data: TrainingData, split: SplitKind = "time", see
         champion.set_champion(client, settings, registered)
     _tag_decision(client, settings, run_id, registered, decision)
     steps.close()
+    tracking.log_step_seconds(run_id, steps.seconds)
     log.info("trained %s: %s", bundle.version, decision.reason)
-    return TrainingResult(bundle.version, bundle, evaluated.metrics, decision, run_id, directory, tag)
+    return TrainingResult(bundle.version, bundle, evaluated.metrics, decision, run_id, directory, tag, steps.seconds)
 
 
 def _checked_frame(data: TrainingData, split: SplitKind) -> pd.DataFrame:

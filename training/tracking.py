@@ -52,3 +52,10 @@ def download_bundle(client, run_id: str, target: Path) -> Path:
     """The bundle (model.ubj + metadata.json) logged with a run, fetched into `target`."""
     target.mkdir(parents=True, exist_ok=True)
     return Path(client.download_artifacts(run_id, "bundle", str(target)))
+
+
+def log_step_seconds(run_id: str, seconds: dict[str, float]) -> None:
+    import mlflow
+
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({f"seconds_{step}": value for step, value in seconds.items()})
