@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     xgb_colsample_bytree: float = 0.8
     rf_trees: int = 60
     rf_min_samples_leaf: int = 3
-    baseline_max_rows: int = 200_000  # baselines fit on a seeded sample above this (RF is slow)
+    rf_max_rows: int = 100_000  # the forest fits on a seeded sample above this (its cost grows fastest)
     report_residual_features: list[str] = ["age_years", "mileage_km"]
 
     @computed_field

@@ -72,8 +72,10 @@ def train_xgboost(settings: Settings, seed: int, train: pd.DataFrame, y_train: n
 class Baseline:
     """A scikit-learn pipeline on log(price) with imputation and encoding of its own."""
 
-    def __init__(self, name: str, pipeline: Pipeline, features: list[str], categorical: list[str]) -> None:
+    def __init__(self, name: str, pipeline: Pipeline, features: list[str], categorical: list[str],
+                 max_rows: int | None = None) -> None:
         self.name = name
+        self.max_rows = max_rows  # fit on a seeded sample of at most this many rows
         self.pipeline = pipeline
         self.features = features
         self.categorical = categorical
@@ -114,4 +116,5 @@ def baselines(settings: Settings, seed: int, features: list[str], categorical: l
                               max_features=0.5, n_jobs=settings.train_threads, random_state=seed),
     )
     return [Baseline("linear_regression", linear, features, categorical),
-            Baseline("random_forest", forest, features, categorical)]
+            # A forest's cost grows ~n log n per tree: on large data it learns from a sample.
+            Baseline("random_forest", forest, features, categorical, max_rows=settings.rf_max_rows)]

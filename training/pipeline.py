@@ -152,10 +152,10 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
     metrics: dict[str, dict[str, float]] = {}
 
     steps("baselines")
-    fit_rows = parts.train
-    if len(fit_rows) > settings.baseline_max_rows:  # RF cost grows ~n log n per tree: sample, seeded
-        fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, settings.baseline_max_rows, replace=False))
     for baseline in candidates.baselines(settings, seed, data.features, data.categorical):
+        fit_rows = parts.train
+        if baseline.max_rows and len(fit_rows) > baseline.max_rows:
+            fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, baseline.max_rows, replace=False))
         baseline.fit(frame.iloc[fit_rows], y_log[fit_rows])
         metrics[baseline.name] = price_metrics(actual, np.exp(baseline.predict_log(holdout)))
         metrics[baseline.name]["fit_rows"] = len(fit_rows)
