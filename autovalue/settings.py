@@ -79,6 +79,26 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Training (`autovalue train`): time split = train | calibration | holdout, oldest to newest.
+    mlflow_experiment: str = "autovalue"
+    train_seed: int = 42
+    train_holdout_fraction: float = 0.15
+    train_calibration_fraction: float = 0.15  # conformal calibration of the price interval
+    train_early_stopping_fraction: float = 0.1  # newest slice of the training part
+    train_interval_coverage: float = 0.8
+    train_threads: int = 2
+    xgb_max_rounds: int = 2000
+    xgb_early_stopping_rounds: int = 50
+    xgb_learning_rate: float = 0.05
+    xgb_max_depth: int = 6
+    xgb_min_child_weight: float = 20.0
+    xgb_subsample: float = 0.8
+    xgb_colsample_bytree: float = 0.8
+    rf_trees: int = 60
+    rf_min_samples_leaf: int = 3
+    rf_max_rows: int = 100_000  # the forest fits on a seeded sample above this (its cost grows fastest)
+    report_residual_features: list[str] = ["age_years", "mileage_km"]
+
     @field_validator("api_key", "database_url", "feast_registry_url", "mlflow_tracking_uri", "bentoml_home", mode="before")
     @classmethod
     def _empty_is_unset(cls, value):

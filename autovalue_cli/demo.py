@@ -56,10 +56,6 @@ def _wait_ready(settings: Settings, process: subprocess.Popen, timeout_s: float 
     raise SystemExit("the valuation service did not become ready")
 
 
-def _has_model(settings: Settings) -> bool:
-    return settings.models_dir.is_dir() and any((p / "model.ubj").exists() for p in settings.models_dir.iterdir())
-
-
 def setup(settings: Settings) -> None:
     """What a fresh deployment needs once: market data, features in both stores, a champion."""
     from feature_repo.pipeline import build_features
@@ -73,9 +69,9 @@ def setup(settings: Settings) -> None:
     if not (settings.processed_dir / "model_market.parquet").exists():
         print("features: building, applying, materializing")
         build_features(settings, read_source(settings.raw_dir, settings.market_source))
-    if not _has_model(settings):
-        print("model: training the first champion")
-        subprocess.run(_autovalue("train"), check=True)
+    from autovalue_cli.training_commands import ensure_champion
+
+    ensure_champion(settings)
 
 
 def cmd_setup(args: argparse.Namespace) -> int:

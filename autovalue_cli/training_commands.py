@@ -1,0 +1,97 @@
+"""Commands of the training part: `autovalue train` and `autovalue report`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from autovalue.settings import Settings, get_settings
+
+
+def _quiet_telemetry(settings: Settings) -> None:
+    # Before anything imports bentoml: no telemetry, and its model store inside the project.
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+    os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_store))
+
+
+def _load_training_data(settings: Settings, args: argparse.Namespace):
+    if args.dataset:
+        from training.dataset_files import load_dataset
+
+        return load_dataset(Path(args.dataset))
+    from training.dataset import build_dataset  # the Feast point-in-time dataset
+
+    return build_dataset(settings, args.source)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    _quiet_telemetry(settings)
+    from training.pipeline import train
+
+    data = _load_training_data(settings, args)
+    split = args.split
+    result = train(settings, data, split=split, seed=args.seed, force_promote=args.promote,
+                   progress=not args.quiet)
+    print(f"{result.version}: {data.source}, {len(data.frame):,} rows, {split} split; run {result.run_id}")
+    for name, m in result.metrics.items():
+        print(f"  {name:<18} MAPE {m['mape']:.2%}  median APE {m['median_ape']:.2%}  "
+              f"MAE {m['mae']:,.0f}  R² {m['r2']:.3f}")
+    xgb = result.metrics["xgboost"]
+    print(f"  80% interval: coverage {xgb['interval_coverage']:.1%}, "
+          f"mean width {xgb['interval_mean_relative_width']:.1%} of the price")
+    if "mape_over_noise_floor" in xgb:
+        print(f"  MAPE / noise floor: {xgb['mape_over_noise_floor']:.3f}")
+    print(f"  exported to {result.directory} and BentoML {result.bento_tag}")
+    print(f"  champion: {'promoted' if result.promoted else 'unchanged'} ({result.decision.reason})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    from training.report import NoChampion, write_report
+
+    try:
+        card, out = write_report(settings, Path(args.out) if args.out else None)
+    except NoChampion as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(card)
+    print(f"model card and plots written to {out}")
+    return 0
+
+
+def ensure_champion(settings: Settings) -> None:
+    """For `autovalue demo`: train on the market once when no champion exists yet."""
+    _quiet_telemetry(settings)
+    from training.pipeline import train
+    from training.tracking import champion_version, mlflow_client
+
+    if champion_version(mlflow_client(settings), settings) is not None:
+        return
+    from training.dataset import build_dataset
+
+    print("no champion model yet: training one (autovalue train)")
+    result = train(settings, build_dataset(settings, settings.market_source))
+    print(f"model {result.version}: holdout MAPE {result.metrics['xgboost']['mape']:.2%}")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    settings = get_settings()
+    p = commands.add_parser("train", help="train baselines and XGBoost, track in MLflow, export models/<version>/")
+    p.add_argument("--source", default=settings.market_source, help="data/raw/<source>.parquet to build the dataset from")
+    p.add_argument("--dataset", help="a stored training dataset (.parquet) instead of building one")
+    p.add_argument("--split", choices=["time", "random"], default="time",
+                   help="time (default): hold out the most recent period; random: seeded, for undated data")
+    p.add_argument("--seed", type=int, default=settings.train_seed)
+    p.add_argument("--promote", action="store_true",
+                   help="make this model the champion even if it does not beat the current one")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("report", help="print the champion's model card and write its plots")
+    p.add_argument("--out", help="folder for model_card.md and the plots (default reports/<version>/)")
+    p.set_defaults(func=cmd_report)

@@ -1,0 +1,120 @@
+"""The models compared on each run, all predicting log(price) from the dataset's features.
+
+Baselines (the seed's path): a linear regression on one-hot categoricals and a random forest on
+ordinal codes, both with imputed numerics. The candidate: XGBoost with native categoricals.
+Feature names always come from the TrainingData, never from here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from autovalue.settings import Settings
+
+MISSING_LEVEL = "__missing__"
+
+
+def categorical_levels(frame: pd.DataFrame, categorical: list[str]) -> dict[str, list[str]]:
+    """Sorted levels seen in training: a level's code is its position, as in ModelBundle.encode."""
+    return {name: sorted(frame[name].dropna().astype(str).unique().tolist()) for name in categorical}
+
+
+def xgboost_frame(frame: pd.DataFrame, features: list[str], levels: dict[str, list[str]]) -> pd.DataFrame:
+    """Features as XGBoost sees them in training: categories fixed to the stored levels."""
+    columns = {}
+    for name in features:
+        if name in levels:
+            values = frame[name].astype(object).where(frame[name].notna(), None)
+            columns[name] = pd.Categorical(values.map(lambda v: None if v is None else str(v)),
+                                           categories=levels[name])
+        else:
+            columns[name] = pd.to_numeric(frame[name], errors="coerce").astype("float32")
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def xgboost_params(settings: Settings, seed: int) -> dict:
+    return {
+        "objective": "reg:squarederror",
+        "tree_method": "hist",
+        "eta": settings.xgb_learning_rate,
+        "max_depth": settings.xgb_max_depth,
+        "min_child_weight": settings.xgb_min_child_weight,
+        "subsample": settings.xgb_subsample,
+        "colsample_bytree": settings.xgb_colsample_bytree,
+        "max_cat_to_onehot": 1,  # partition-based splits: many levels (models, brands) stay cheap
+        "nthread": settings.train_threads,
+        "seed": seed,
+        "eval_metric": "rmse",
+    }
+
+
+def train_xgboost(settings: Settings, seed: int, train: pd.DataFrame, y_train: np.ndarray,
+                  stop: pd.DataFrame, y_stop: np.ndarray, callbacks: list | None = None) -> xgb.Booster:
+    """Boost until the newest training slice stops improving; keep the best round only."""
+    dtrain = xgb.DMatrix(train, label=y_train, enable_categorical=True, nthread=settings.train_threads)
+    dstop = xgb.DMatrix(stop, label=y_stop, enable_categorical=True, nthread=settings.train_threads)
+    booster = xgb.train(xgboost_params(settings, seed), dtrain, num_boost_round=settings.xgb_max_rounds,
+                        evals=[(dstop, "early_stopping")],
+                        early_stopping_rounds=settings.xgb_early_stopping_rounds,
+                        verbose_eval=False, callbacks=callbacks or [])
+    # Slice to the best round so the saved model predicts exactly what early stopping chose.
+    return booster[: booster.best_iteration + 1]
+
+
+class Baseline:
+    """A scikit-learn pipeline on log(price) with imputation and encoding of its own."""
+
+    def __init__(self, name: str, pipeline: Pipeline, features: list[str], categorical: list[str],
+                 max_rows: int | None = None) -> None:
+        self.name = name
+        self.max_rows = max_rows  # fit on a seeded sample of at most this many rows
+        self.pipeline = pipeline
+        self.features = features
+        self.categorical = categorical
+
+    def _inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        out = frame[self.features].copy()
+        for name in self.categorical:
+            out[name] = out[name].astype(object).where(out[name].notna(), MISSING_LEVEL).astype(str)
+        for name in self.features:
+            if name not in self.categorical:
+                out[name] = pd.to_numeric(out[name], errors="coerce").astype(float)
+        return out
+
+    def fit(self, frame: pd.DataFrame, y_log: np.ndarray) -> "Baseline":
+        self.pipeline.fit(self._inputs(frame), y_log)
+        return self
+
+    def predict_log(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.pipeline.predict(self._inputs(frame))
+
+
+def baselines(settings: Settings, seed: int, features: list[str], categorical: list[str]) -> list[Baseline]:
+    numeric = [f for f in features if f not in categorical]
+    linear = make_pipeline(
+        ColumnTransformer([
+            ("numeric", make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
+                                                    keep_empty_features=True), StandardScaler()), numeric),
+            ("categorical", OneHotEncoder(handle_unknown="ignore", min_frequency=5), categorical),
+        ]),
+        LinearRegression(),
+    )
+    forest = make_pipeline(
+        ColumnTransformer([
+            ("numeric", SimpleImputer(strategy="median", keep_empty_features=True), numeric),
+            ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), categorical),
+        ]),
+        RandomForestRegressor(n_estimators=settings.rf_trees, min_samples_leaf=settings.rf_min_samples_leaf,
+                              max_features=0.5, n_jobs=settings.train_threads, random_state=seed),
+    )
+    return [Baseline("linear_regression", linear, features, categorical),
+            # A forest's cost grows ~n log n per tree: on large data it learns from a sample.
+            Baseline("random_forest", forest, features, categorical, max_rows=settings.rf_max_rows)]

@@ -1,0 +1,63 @@
+"""The `champion` alias moves only to a candidate that beats the champion on the same holdout.
+
+The current champion is re-scored on the candidate's holdout rows (its own bundle, its own
+features and levels), so both are judged on the same cars at the same dates. A champion that
+needs features this dataset lacks cannot be judged here: the candidate is then not promoted
+unless promotion is forced (a feature-service change is a deliberate decision, not a side effect).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from autovalue.model_bundle import ModelBundle
+from autovalue.settings import Settings
+from training.metrics import price_metrics
+from training.tracking import CHAMPION, bundle_version, champion_version, download_bundle
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+    champion: str | None = None
+    champion_mape: float | None = None
+
+
+def load_registered_bundle(settings: Settings, client, model_version) -> ModelBundle:
+    """A registry entry's bundle: from models/<version>/, or from its MLflow run when absent here."""
+    local = settings.models_dir / bundle_version(model_version)
+    if local.is_dir():
+        return ModelBundle.load(local)
+    with tempfile.TemporaryDirectory() as tmp:
+        return ModelBundle.load(download_bundle(client, model_version.run_id, Path(tmp)))
+
+
+def decide(settings: Settings, client, holdout: pd.DataFrame, candidate_mape: float, force: bool) -> Decision:
+    current = champion_version(client, settings)
+    if current is None:
+        return Decision(True, "no champion yet")
+    name = bundle_version(current)
+    if force:
+        return Decision(True, f"promotion forced over {name}", name)
+    champion = load_registered_bundle(settings, client, current)
+    missing = [f for f in champion.features if f not in holdout.columns]
+    if missing:
+        return Decision(False, f"champion {name} cannot be scored on this holdout (missing {', '.join(missing[:5])}); "
+                               "not promoted (force it if the feature change is intended)", name)
+    predicted, _, _ = champion.predict(champion.encode(holdout[champion.features]))
+    champion_mape = price_metrics(holdout["label"].to_numpy(), predicted)["mape"]
+    if np.isfinite(champion_mape) and candidate_mape >= champion_mape:
+        return Decision(False, f"holdout MAPE {candidate_mape:.4f} does not beat champion {name} "
+                               f"({champion_mape:.4f}) on the same holdout", name, champion_mape)
+    return Decision(True, f"holdout MAPE {candidate_mape:.4f} beats champion {name} ({champion_mape:.4f})",
+                    name, champion_mape)
+
+
+def set_champion(client, settings: Settings, registered_version: str) -> None:
+    client.set_registered_model_alias(settings.mlflow_model_name, CHAMPION, registered_version)

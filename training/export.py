@@ -1,0 +1,68 @@
+"""Versioned export: `models/<version>/` and the BentoML model store under the same tag.
+
+Both hold exactly the ModelBundle files (model.ubj in XGBoost's own format + metadata.json);
+the BentoML entry is created empty and filled by ModelBundle.save, so nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from autovalue.model_bundle import METADATA_FILE, MODEL_FILE, ModelBundle
+from autovalue.settings import Settings
+
+
+def bento_tag(settings: Settings, version: str) -> str:
+    return f"{settings.bento_model_name}:{version}"
+
+
+def _model_store(settings: Settings):
+    # BentoML reads BENTOML_HOME when first imported; passing the store explicitly as well keeps
+    # each Settings object (tests use several) writing where it says.
+    os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_store))
+    from bentoml._internal.models import ModelStore
+
+    path = settings.bentoml_store / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return ModelStore(path)
+
+
+def export_bundle(settings: Settings, bundle: ModelBundle) -> tuple[Path, str]:
+    """Write the bundle to models/<version>/ and the BentoML store; refuse to overwrite."""
+    directory = settings.models_dir / bundle.version
+    if (directory / MODEL_FILE).exists():
+        raise FileExistsError(f"{directory} already holds a model: the registry and models/ disagree "
+                              "(was mlflow.db reset?); move the old models away first")
+    bundle.save(directory)
+    import bentoml
+
+    tag = bento_tag(settings, bundle.version)
+    labels = {"feature_service": str(bundle.metadata.get("feature_service")),
+              "source": str(bundle.metadata.get("source"))}
+    summary = {"mape": bundle.metadata["metrics"]["xgboost"]["mape"],
+               "data_fingerprint": bundle.metadata["data_fingerprint"]}
+    with bentoml.models.create(tag, module="autovalue.model_bundle", labels=labels, metadata=summary,
+                               context=_context(), _model_store=_model_store(settings)) as entry:
+        for name in (MODEL_FILE, METADATA_FILE):
+            shutil.copyfile(directory / name, Path(entry.path) / name)
+    return directory, tag
+
+
+def load_from_bento_store(settings: Settings, version: str) -> ModelBundle:
+    import bentoml
+
+    entry = bentoml.models.get(bento_tag(settings, version), _model_store=_model_store(settings))
+    return ModelBundle.load(Path(entry.path))
+
+
+def load_from_models_dir(settings: Settings, version: str) -> ModelBundle:
+    return ModelBundle.load(settings.models_dir / version)
+
+
+def _context():
+    import xgboost
+    from bentoml._internal.models.model import ModelContext
+
+    return ModelContext(framework_name="xgboost", framework_versions={"xgboost": xgboost.__version__})

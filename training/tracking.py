@@ -1,0 +1,61 @@
+"""MLflow: the tracking store, one registered model and its `champion` alias.
+
+Embedded default: a SQLite store in the project folder with artifacts in `mlartifacts/` next
+to it, so `mlflow ui --backend-store-uri sqlite:///mlflow.db` run from the project folder shows
+everything. Production: settings.mlflow_tracking_uri points at the tracking server, which owns
+its artifact store.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from autovalue.settings import Settings
+
+CHAMPION = "champion"
+log = logging.getLogger(__name__)
+
+
+def mlflow_client(settings: Settings):
+    """Point mlflow at the settings' store and make sure the experiment exists."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(settings.mlflow_uri)
+    client = MlflowClient(settings.mlflow_uri)
+    if client.get_experiment_by_name(settings.mlflow_experiment) is None:
+        location = None
+        if settings.mlflow_tracking_uri is None:
+            location = (settings.home / "mlartifacts").resolve().as_uri()
+        client.create_experiment(settings.mlflow_experiment, artifact_location=location)
+    mlflow.set_experiment(settings.mlflow_experiment)
+    return client
+
+
+def champion_version(client, settings: Settings):
+    """The registry entry the alias points at, or None when there is no champion yet."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(settings.mlflow_model_name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def bundle_version(model_version) -> str:
+    """The export version of a registry entry: `v<registered version number>`."""
+    return f"v{model_version.version}"
+
+
+def download_bundle(client, run_id: str, target: Path) -> Path:
+    """The bundle (model.ubj + metadata.json) logged with a run, fetched into `target`."""
+    target.mkdir(parents=True, exist_ok=True)
+    return Path(client.download_artifacts(run_id, "bundle", str(target)))
+
+
+def log_step_seconds(run_id: str, seconds: dict[str, float]) -> None:
+    import mlflow
+
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({f"seconds_{step}": value for step, value in seconds.items()})
