@@ -8,9 +8,9 @@ import sys
 
 from autovalue.logs import setup_logging
 from autovalue.settings import get_settings
-from autovalue_cli import data_commands, demo, feature_commands
+from autovalue_cli import data_commands, demo, feature_commands, service_commands
 
-COMMAND_MODULES = [data_commands, feature_commands, demo]
+COMMAND_MODULES = [data_commands, feature_commands, service_commands, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,78 @@
+"""Listings in, valuations out: one Feast read, one model call and one contribution call per
+batch, whatever the batch size (a single listing is a batch of one)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from autovalue.feature_inputs import feature_inputs
+from autovalue.model_bundle import ModelBundle
+from autovalue.schema import Listing
+from autovalue.valuation import Valuation, deal_rating
+from bento.drivers import DriverGrouping
+from bento.market import MarketReader
+
+
+def listing_columns(listings: Sequence[Listing]) -> dict[str, list]:
+    """Validated listings -> the canonical columns feature_inputs takes (enum values, not members)."""
+    return {
+        "brand": [x.brand for x in listings],
+        "model": [x.model for x in listings],
+        "listed_at": [x.listed_at for x in listings],
+        "year": [x.year for x in listings],
+        "mileage_km": [x.mileage_km for x in listings],
+        "fuel": [x.fuel.value for x in listings],
+        "transmission": [x.transmission.value for x in listings],
+        "body_type": [x.body_type.value for x in listings],
+        "region": [x.region for x in listings],
+        "seller_type": [x.seller_type.value for x in listings],
+    }
+
+
+class FeatureStoreUnavailable(RuntimeError):
+    """The online store could not be read: not the listing's fault, the caller should retry."""
+
+
+class Valuator:
+    def __init__(self, bundle: ModelBundle, market: MarketReader, top_drivers: int):
+        self.bundle = bundle
+        self.market = market
+        self.top_drivers = top_drivers
+        self.currency = bundle.metadata.get("currency", "IDR")
+        self.feature_service = market.service.name
+        self.drivers = DriverGrouping(bundle.features)
+
+    def valuate(self, listings: Sequence[Listing]) -> list[Valuation]:
+        if not listings:
+            return []
+        now = time.time()
+        entity_rows = feature_inputs(listing_columns(listings))
+        try:
+            read = self.market.read(entity_rows, now)
+        except Exception as error:  # sqlite, redis, registry: whatever the online store raises
+            raise FeatureStoreUnavailable(f"{type(error).__name__}: {error}") from error
+        matrix = self.bundle.encode(read.features)
+        price, low, high = self.bundle.predict(matrix)
+        amounts = self.drivers.amounts(self.bundle.contributions(matrix), price.astype(np.float64))
+        out = []
+        for i, listing in enumerate(listings):
+            predicted, lo, hi = float(price[i]), float(low[i]), float(high[i])
+            asking = listing.asking_price
+            out.append(Valuation(
+                listing_id=listing.listing_id,
+                predicted_price=predicted,
+                price_low=lo,
+                price_high=hi,
+                currency=self.currency,
+                asking_price=asking,
+                deal_rating=deal_rating(asking, predicted, lo, hi) if asking is not None else None,
+                value_drivers=self.drivers.top(amounts[i], self.currency, self.top_drivers),
+                fallback=read.fallback[i],
+                model_version=self.bundle.version,
+                feature_service=self.feature_service,
+                market_data_age_s=read.age_s[i],
+            ))
+        return out
