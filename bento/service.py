@@ -21,7 +21,7 @@ from typing import Annotated
 import bentoml
 from bentoml.exceptions import ServiceUnavailable
 from prometheus_client import Counter
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from autovalue.schema import Listing
 from autovalue.settings import get_settings
@@ -36,7 +36,16 @@ SETTINGS = get_settings()  # read once at import: BentoML takes workers and batc
 VALUATIONS = Counter("autovalue_valuations", "Valuations served, by deal rating and market fallback",
                      ["deal_rating", "fallback"])
 
-BatchOfListings = Annotated[list[Listing], Field(min_length=1, max_length=SETTINGS.max_batch_size)]
+
+
+class ApiListing(Listing):
+    """The core listing, minus the non-finite numbers JSON parsers let through ("inf", "nan"):
+    an infinite asking price would be rated, and serialized back as null."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+BatchOfListings = Annotated[list[ApiListing], Field(min_length=1, max_length=SETTINGS.max_batch_size)]
 
 
 @bentoml.service(name="autovalue", workers=SETTINGS.service_workers)
@@ -90,7 +99,7 @@ class ValuationService:
         return valuations
 
     @bentoml.api(route="/valuate")
-    def valuate(self, listing: Listing) -> Valuation:
+    def valuate(self, listing: ApiListing) -> Valuation:
         return self._valuate([listing])[0]
 
     @bentoml.api(route="/valuate_batch", batchable=True,

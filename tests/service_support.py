@@ -58,7 +58,7 @@ def push_stale_model_row(settings: Settings, days_old: int = 60) -> None:
 
 def train_champion(settings: Settings, version: str = "v1", rounds: int = 120, depth: int = 6) -> dict:
     """A small XGBoost on the feature service's training data, saved as a ModelBundle in the
-    BentoML store of `settings` (BENTOML_HOME must point there before bentoml is imported)."""
+    BentoML model store of `settings` (settings.bentoml_store)."""
     import xgboost as xgb
 
     from autovalue.model_bundle import ModelBundle
@@ -84,8 +84,12 @@ def train_champion(settings: Settings, version: str = "v1", rounds: int = 120, d
     bundle = ModelBundle(booster, metadata)
 
     import bentoml
+    from bentoml._internal.models import ModelStore
 
-    with bentoml.models.create(f"{settings.bento_model_name}:{version}", metadata={"version": version}) as entry:
+    # An explicit store: bentoml fixes its home at first import, which may have been elsewhere.
+    store = ModelStore(str(settings.bentoml_store / "models"))
+    with bentoml.models.create(f"{settings.bento_model_name}:{version}", metadata={"version": version},
+                               _model_store=store) as entry:
         bundle.save(Path(entry.path))
     return metadata
 
