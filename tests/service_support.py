@@ -139,19 +139,48 @@ class ServerProcess:
         if self.process is None:
             return
         group = self.process.pid  # the session leader's pid is the group id
+        # BentoML puts each worker in a process group of its own: remember them to check after.
+        workers = _children(group)
         try:
             os.killpg(group, signal.SIGTERM)
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _group_alive(group):
+        while time.monotonic() < deadline and (_group_alive(group) or any(_alive(w) for w in workers)):
             self.process.poll()
             time.sleep(0.1)
         if _group_alive(group):
             os.killpg(group, signal.SIGKILL)
+        for worker in workers:
+            if _alive(worker):
+                os.kill(worker, signal.SIGKILL)
         self.process.wait(timeout=5)
         self.log.close()
         self.process = None
+
+    def worker_pids(self) -> list[int]:
+        return _children(self.process.pid) if self.process else []
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _group_alive(group: int) -> bool:

@@ -37,6 +37,7 @@ def stack(tmp_path_factory):
     port = free_port()
     env = service_env(settings, AUTOVALUE_API_KEY=API_KEY, AUTOVALUE_MAX_BATCH_SIZE=str(MAX_BATCH))
     server = ServerProcess(serve_command(port), env, port, settings.home / "serve.log").start()
+    server.first_workers = sorted(server.worker_pids())
     yield settings, server, metadata
     server.stop()
 
@@ -201,9 +202,11 @@ def test_wrong_shapes_and_media_types_and_sizes_are_client_errors(client, stack)
     assert client.post("/valuate", content=too_big, headers={"content-type": "application/json"}).status_code == 413
 
 
-def test_nothing_sent_so_far_broke_the_worker(client):
+def test_nothing_sent_so_far_broke_the_worker(client, stack):
+    _, server, _ = stack
     assert client.get("/readyz").status_code == 200
     assert valuate(client).status_code == 200
+    assert server.first_workers and sorted(server.worker_pids()) == server.first_workers  # none restarted
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz"])
@@ -247,3 +250,39 @@ def test_bentoml_build_packages_the_service_and_the_champion(stack):
     info = subprocess.run([sys.executable, "-m", "bentoml", "get", tag, "-o", "json"], env=env,
                           capture_output=True, text=True, timeout=60)
     assert "autovalue-price:v1" in info.stdout, info.stdout + info.stderr
+
+
+def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
+    """The service encodes Feast's values without pandas; the model must see the same input."""
+    import time
+
+    import numpy as np
+
+    from autovalue.feature_inputs import feature_inputs
+    from autovalue.model_bundle import ModelBundle
+    from autovalue.schema import Listing
+    from bento.market import MarketReader
+    from bento.valuator import FastEncoder, listing_columns
+    from feature_repo.config import feature_store
+    from market.io import read_source
+
+    settings, _, _ = stack
+    bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
+    raw = read_source(settings.raw_dir, "market").sample(300, random_state=2)
+    listings = [Listing(**{**row, "listing_id": str(row["listing_id"])}) for row in raw.to_dict("records")]
+    listings += [Listing(**{**LISTING, "brand": "Nopebrand", "model": "Ghost", "body_type": "convertible"})]
+    read = MarketReader(feature_store(settings), "valuation_v1").read(
+        feature_inputs(listing_columns(listings)), time.time())
+    np.testing.assert_array_equal(FastEncoder(bundle).encode(read.features), bundle.encode(read.features))
+    text = {**read.features, "odometer_km": [str(v) for v in read.features["odometer_km"]]}
+    np.testing.assert_array_equal(FastEncoder(bundle).encode(text), bundle.encode(text))
+
+
+@pytest.mark.parametrize("amount, currency, label", [
+    (-8_249_000, "IDR", "-Rp 8.2 jt"), (1_250_000_000, "IDR", "+Rp 1.2 M"), (-950_400, "IDR", "-Rp 950 rb"),
+    (120, "IDR", "+Rp 120"), (-1234.4, "USD", "-USD 1,234"), (float("nan"), "IDR", "+IDR ?"),
+])
+def test_money_labels(amount, currency, label):
+    from bento.drivers import format_money
+
+    assert format_money(amount, currency, signed=True) == label
