@@ -24,8 +24,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.no_wait:
         broker.stop()
         return 0
+    from autovalue_cli.service_commands import start_service, stop_service
+
+    service = start_service(settings)  # the valuation service, once a champion exists
     print("running; Ctrl-C stops everything")
     wait_for_signal()
+    stop_service(service)
     broker.stop()
     return 0
 
