@@ -37,7 +37,6 @@ VALUATIONS = Counter("autovalue_valuations", "Valuations served, by deal rating 
                      ["deal_rating", "fallback"])
 
 
-
 class ApiListing(Listing):
     """The core listing, minus the non-finite numbers JSON parsers let through ("inf", "nan"):
     an infinite asking price would be rated, and serialized back as null."""
