@@ -66,6 +66,15 @@ class Settings(BaseSettings):
     service_port: int = 3000
     api_key: str | None = None
     max_batch_size: int = 1000
+    # Which champion the service loads: a version of bento_model_name in the store, or "latest".
+    bento_model_version: str = "latest"
+    service_workers: int = 1
+    # BentoML adaptive batching of /valuate_batch: listings merged into one model call, and the
+    # queueing time after which BentoML answers 503 (callers retry later).
+    service_batching_max_size: int = 2000
+    service_batching_max_latency_ms: int = 5000
+    service_max_body_bytes: int = 4_000_000  # a full max_batch_size batch is ~0.3 MB
+    service_value_drivers: int = 3  # top value drivers returned per valuation
 
     # Streaming scorer micro-batches; the service is retried with backoff while unreachable.
     scorer_batch_size: int = 500

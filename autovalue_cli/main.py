@@ -8,10 +8,11 @@ import sys
 
 from autovalue.logs import setup_logging
 from autovalue.settings import get_settings
-from autovalue_cli import (app_commands, data_commands, demo, feature_commands, stream_commands,
-                           training_commands)
+from autovalue_cli import (app_commands, data_commands, demo, feature_commands, service_commands,
+                           stream_commands, training_commands)
 
-COMMAND_MODULES = [data_commands, feature_commands, training_commands, stream_commands, app_commands, demo]
+COMMAND_MODULES = [data_commands, feature_commands, training_commands, service_commands, stream_commands,
+                   app_commands, demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,30 @@
+"""Which model the service serves: the champion, by its tag in the BentoML model store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from autovalue.settings import Settings
+
+if TYPE_CHECKING:  # xgboost and pandas load in the workers only, not in `bentoml serve` itself
+    from autovalue.model_bundle import ModelBundle
+
+
+def champion_tag(settings: Settings) -> str:
+    """`autovalue-price:latest` unless AUTOVALUE_BENTO_MODEL_VERSION pins a version."""
+    return f"{settings.bento_model_name}:{settings.bento_model_version}"
+
+
+def load_champion(model_ref) -> "ModelBundle":
+    """The bundle (model.ubj + metadata.json, never a pickle) of a resolved store entry.
+
+    `model_ref.stored` looks in the local store only: a missing champion is a clear start-up
+    error here instead of an attempt to pull it from BentoCloud.
+    """
+    from autovalue.model_bundle import ModelBundle
+
+    stored = model_ref.stored
+    if stored is None:
+        raise RuntimeError(f"no model {model_ref.tag} in the BentoML model store; export a champion first")
+    return ModelBundle.load(Path(stored.path))

@@ -1,0 +1,81 @@
+"""Value drivers: XGBoost's per-feature contributions to log(price), grouped into what a buyer
+understands (mileage, age, market, ...) and stated in money.
+
+A group contributing c to log(price) moves the estimate P by the factor exp(c): without it the
+estimate would be P * exp(-c), so the group is worth P * (1 - exp(-c)) of the estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from autovalue.valuation import ValueDriver
+
+# Exact feature names first, then prefixes; anything else keeps its own name.
+GROUPS: dict[str, str] = {
+    "odometer_km": "mileage",
+    "km_per_year": "mileage",
+    "age_years": "age",
+    "car_model": "make and model",
+    "car_brand": "make and model",
+    "car_fuel": "fuel",
+    "car_transmission": "transmission",
+    "car_body": "body type",
+    "car_region": "region",
+    "car_seller": "seller",
+}
+PREFIX_GROUPS: dict[str, str] = {"model_": "market", "brand_": "market", "segment_": "market"}
+
+
+def group_of(feature: str) -> str:
+    if feature in GROUPS:
+        return GROUPS[feature]
+    for prefix, group in PREFIX_GROUPS.items():
+        if feature.startswith(prefix):
+            return group
+    return feature
+
+
+class DriverGrouping:
+    """Sums contribution columns into groups with one matrix product per batch."""
+
+    def __init__(self, features: Sequence[str]):
+        self.groups = sorted({group_of(f) for f in features})
+        index = {group: j for j, group in enumerate(self.groups)}
+        # Rows: the contribution columns (features, then XGBoost's bias, which belongs to no group).
+        self.membership = np.zeros((len(features) + 1, len(self.groups)), dtype=np.float64)
+        for i, feature in enumerate(features):
+            self.membership[i, index[group_of(feature)]] = 1.0
+
+    def amounts(self, contributions: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        """(rows, groups) money amounts from (rows, features + 1) log contributions."""
+        grouped = contributions.astype(np.float64) @ self.membership
+        return prices[:, None] * -np.expm1(-grouped)
+
+    def top(self, amounts: np.ndarray, currency: str, k: int) -> list[ValueDriver]:
+        """The k groups that move one estimate most, largest first."""
+        order = np.argsort(-np.abs(amounts))[:k]
+        return [ValueDriver(feature=self.groups[j], amount=float(amounts[j]),
+                            label=f"{self.groups[j]} {format_money(float(amounts[j]), currency, signed=True)}")
+                for j in order if amounts[j] != 0.0]
+
+
+def format_money(amount: float, currency: str, signed: bool = False) -> str:
+    """IDR the Indonesian way: Rp 8.2 jt (juta, million), Rp 1.3 M (miliar, billion),
+    Rp 950 rb (ribu, thousand); other currencies plainly: USD 1,234."""
+    sign = ("-" if amount < 0 else "+") if signed else ("-" if amount < 0 else "")
+    value = abs(amount)
+    if not math.isfinite(value):
+        return f"{sign}{currency} ?"
+    if currency == "IDR":
+        if value >= 1e9:
+            return f"{sign}Rp {value / 1e9:.1f} M"
+        if value >= 1e6:
+            return f"{sign}Rp {value / 1e6:.1f} jt"
+        if value >= 1e3:
+            return f"{sign}Rp {value / 1e3:.0f} rb"
+        return f"{sign}Rp {value:.0f}"
+    return f"{sign}{currency} {value:,.0f}"

@@ -1,0 +1,75 @@
+"""Online feature reads for valuations: the feature service from Feast, with the market level
+each listing can lean on (its fallback) and how old those market statistics are.
+
+Feast does not enforce a view's TTL online (it returns months-old rows), while training's
+point-in-time joins do (an expired row is NULL there). So a row older than its view's TTL is
+blanked here: the model sees what it saw in training, and the fallback moves to a coarser level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from feast import FeatureStore
+
+from autovalue.valuation import Fallback
+
+# The market views of a valuation feature service, finest first: the fallback order.
+LEVEL_VIEWS: dict[str, Fallback] = {
+    "model_market": Fallback.model,
+    "brand_market": Fallback.brand,
+    "segment_market": Fallback.segment,
+}
+TIMESTAMP_SUFFIX = "__ts"  # feast.online_response.TIMESTAMP_POSTFIX
+
+
+@dataclass
+class Level:
+    fallback: Fallback
+    features: list[str]
+    ttl_s: float | None  # None: the view never expires
+
+
+@dataclass
+class MarketRead:
+    features: dict[str, list]  # feature name -> one value per listing (stale levels blanked)
+    fallback: list[Fallback]
+    age_s: list[float | None]  # age of the fallback level's statistics; None without market
+
+
+class MarketReader:
+    def __init__(self, store: FeatureStore, service_name: str):
+        self.store = store
+        self.service = store.get_feature_service(service_name)
+        self.levels: list[Level] = []
+        for projection in self.service.feature_view_projections:
+            fallback = LEVEL_VIEWS.get(projection.name)
+            if fallback is None:
+                continue  # on-demand (request-time) features: always present
+            view = store.get_feature_view(projection.name)
+            ttl = view.ttl.total_seconds() if view.ttl else None
+            self.levels.append(Level(fallback, [f.name for f in projection.features], ttl or None))
+        order = list(LEVEL_VIEWS.values())
+        self.levels.sort(key=lambda level: order.index(level.fallback))
+
+    def read(self, entity_rows: Mapping[str, Sequence], now: float) -> MarketRead:
+        """`entity_rows`: autovalue.feature_inputs output; `now`: epoch seconds of the valuation."""
+        online = self.store.get_online_features(features=self.service, entity_rows=dict(entity_rows))
+        values = online.to_dict(include_event_timestamps=True)
+        n = len(next(iter(entity_rows.values())))
+        fallback: list[Fallback] = [Fallback.none] * n
+        age: list[float | None] = [None] * n
+        for level in self.levels:
+            if not level.features:
+                continue
+            stamps = values[level.features[0] + TIMESTAMP_SUFFIX]  # one event time per view row
+            for i, stamp in enumerate(stamps):
+                fresh = stamp > 0 and (level.ttl_s is None or now - stamp <= level.ttl_s)
+                if not fresh:
+                    for name in level.features:
+                        values[name][i] = None
+                elif fallback[i] is Fallback.none:
+                    fallback[i], age[i] = level.fallback, max(now - stamp, 0.0)
+        features = {name: column for name, column in values.items() if not name.endswith(TIMESTAMP_SUFFIX)}
+        return MarketRead(features, fallback, age)

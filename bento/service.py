@@ -1,0 +1,114 @@
+"""The valuation service: `bentoml serve bento.service:ValuationService` (or `autovalue serve`).
+
+    POST /valuate        {"listing": {...}}          -> one Valuation
+    POST /valuate_batch  {"listings": [{...}, ...]}  -> a list of Valuations, in order
+                         (1..max_batch_size listings; BentoML adaptive batching merges requests)
+    GET  /healthz /livez /readyz (never need the API key), /metrics (Prometheus)
+
+A listing is autovalue.schema.Listing, a valuation autovalue.valuation.Valuation. Errors: 400
+malformed JSON, 401 missing/wrong API key, 413 body too large, 415 not JSON, 422 invalid
+listing(s) (the body names each bad field), 503 overloaded or feature store down (retry later).
+Every setting comes from autovalue.settings (AUTOVALUE_* environment variables).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from datetime import datetime, timezone
+from typing import Annotated
+
+import bentoml
+from bentoml.exceptions import ServiceUnavailable
+from prometheus_client import Counter
+from pydantic import ConfigDict, Field, ValidationError
+
+from autovalue.schema import Listing
+from autovalue.settings import get_settings
+from autovalue.valuation import Valuation
+from bento.champion import champion_tag, load_champion
+from bento.http_guards import ApiKeyMiddleware, RequestGuardMiddleware
+
+log = logging.getLogger("bentoml.service.autovalue")
+SETTINGS = get_settings()  # read once at import: BentoML takes workers and batching from here
+
+# Prometheus: BentoML's own request metrics plus what the valuations were (exported with _total).
+VALUATIONS = Counter("autovalue_valuations", "Valuations served, by deal rating and market fallback",
+                     ["deal_rating", "fallback"])
+
+
+class ApiListing(Listing):
+    """The core listing, minus the non-finite numbers JSON parsers let through ("inf", "nan"):
+    an infinite asking price would be rated, and serialized back as null."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+BatchOfListings = Annotated[list[ApiListing], Field(min_length=1, max_length=SETTINGS.max_batch_size)]
+
+
+@bentoml.service(name="autovalue", workers=SETTINGS.service_workers)
+class ValuationService:
+    champion = bentoml.models.BentoModel(champion_tag(SETTINGS))
+
+    def __init__(self) -> None:
+        # Feast, pandas and XGBoost load here, in the workers: `bentoml serve` itself imports
+        # this module only to read the service definition.
+        from bento.market import MarketReader
+        from bento.valuator import Valuator
+        from feature_repo.config import feature_store
+
+        bundle = load_champion(type(self).champion)  # the reference, not the resolved model
+        # The model was trained on one feature service version: read exactly that one.
+        service_name = bundle.metadata.get("feature_service") or SETTINGS.feature_service
+        if service_name != SETTINGS.feature_service:
+            log.warning("champion %s uses %s, settings say %s: serving %s", bundle.version,
+                        service_name, SETTINGS.feature_service, service_name)
+        market = MarketReader(feature_store(SETTINGS), service_name)
+        self.valuator = Valuator(bundle, market, SETTINGS.service_value_drivers)
+        self._warm_up()
+        # Everything loaded so far lives as long as the worker: keep it out of GC scans, which
+        # otherwise set the p99 of single valuations.
+        gc.collect()
+        gc.freeze()
+        log.info("serving champion %s (%s) with feature service %s", self.champion.tag, bundle.version,
+                 service_name)
+
+    def _warm_up(self) -> None:
+        """First calls pay for registry reads, lazy imports and XGBoost set-up: pay them now."""
+        year = datetime.now(timezone.utc).year - 5
+        listing = Listing(listing_id="warm-up", brand="warm-up", model="warm-up", year=year, mileage_km=50_000)
+        for size in (1, 2, 64):
+            self.valuator.valuate([listing] * size)
+
+    def _valuate(self, listings: list[Listing]) -> list[Valuation]:
+        from bento.valuator import FeatureStoreUnavailable
+
+        try:
+            valuations = self.valuator.valuate(listings)
+        except FeatureStoreUnavailable as error:
+            log.error("feature store read failed: %s", error)
+            raise ServiceUnavailable("the feature store is unavailable; retry later") from error
+        except ValidationError as error:
+            # BentoML would report it as the caller's bad input (400/422): it is ours.
+            raise RuntimeError(f"valuation contract violated: {error}") from error
+        for valuation in valuations:
+            rating = valuation.deal_rating.value if valuation.deal_rating else "none"
+            VALUATIONS.labels(deal_rating=rating, fallback=valuation.fallback.value).inc()
+        return valuations
+
+    @bentoml.api(route="/valuate")
+    def valuate(self, listing: ApiListing) -> Valuation:
+        return self._valuate([listing])[0]
+
+    @bentoml.api(route="/valuate_batch", batchable=True,
+                 max_batch_size=SETTINGS.service_batching_max_size,
+                 max_latency_ms=SETTINGS.service_batching_max_latency_ms)
+    def valuate_batch(self, listings: BatchOfListings) -> list[Valuation]:
+        # BentoML may hand over several requests' listings merged (and split them back after).
+        return self._valuate(listings)
+
+
+ValuationService.add_asgi_middleware(ApiKeyMiddleware, api_key=SETTINGS.api_key)
+ValuationService.add_asgi_middleware(RequestGuardMiddleware, api_paths=["/valuate", "/valuate_batch"],
+                                     max_body_bytes=SETTINGS.service_max_body_bytes)

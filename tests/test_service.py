@@ -1,0 +1,288 @@
+"""The valuation service, over HTTP: a real `autovalue serve` (bentoml serve) process against a
+real Feast store (SQLite online store) of a small simulated market and a champion in a real
+BentoML model store. One server for the module; it runs with an API key and a small batch limit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from autovalue.settings import Settings
+from autovalue.valuation import deal_rating
+from tests.conftest import free_port
+from tests.service_support import (REPO, STALE_BRAND, STALE_MODEL, ServerProcess, build_market, push_stale_model_row,
+                                   serve_command, service_env, train_champion)
+
+pytestmark = pytest.mark.slow
+
+API_KEY = "test-key-not-a-secret"
+MAX_BATCH = 50
+LISTING = {"listing_id": "t-1", "brand": "Toyota", "model": "Avanza", "year": 2020, "mileage_km": 60_000,
+           "fuel": "petrol", "transmission": "manual", "body_type": "mpv", "region": "Bali",
+           "seller_type": "dealer", "asking_price": 150_000_000}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    settings = Settings(home=tmp_path_factory.mktemp("service"))
+    build_market(settings)
+    push_stale_model_row(settings)
+    metadata = train_champion(settings)
+    port = free_port()
+    env = service_env(settings, AUTOVALUE_API_KEY=API_KEY, AUTOVALUE_MAX_BATCH_SIZE=str(MAX_BATCH))
+    server = ServerProcess(serve_command(port), env, port, settings.home / "serve.log").start()
+    server.first_workers = sorted(server.worker_pids())
+    yield settings, server, metadata
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(stack):
+    _, server, _ = stack
+    with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=30) as client:
+        yield client
+
+
+def valuate(client, **changes) -> httpx.Response:
+    return client.post("/valuate", json={"listing": {**LISTING, **changes}})
+
+
+def test_ready_within_20_seconds_of_start(stack):
+    _, server, _ = stack
+    assert server.ready_after < 20, server.ready_after
+
+
+def test_a_valuation_has_interval_deal_rating_drivers_and_freshness(client, stack):
+    _, _, metadata = stack
+    response = valuate(client)
+    assert response.status_code == 200, response.text
+    v = response.json()
+    assert v["listing_id"] == "t-1" and v["currency"] == "IDR"
+    assert v["price_low"] < v["predicted_price"] < v["price_high"]
+    # The 80% interval is the champion's residual quantiles around the estimate.
+    assert math.log(v["price_high"] / v["predicted_price"]) == pytest.approx(
+        metadata["interval"]["upper_log_offset"], abs=1e-5)
+    assert v["deal_rating"] == deal_rating(v["asking_price"], v["predicted_price"], v["price_low"],
+                                           v["price_high"]).value
+    assert 1 <= len(v["value_drivers"]) <= 3
+    for driver in v["value_drivers"]:
+        assert re.fullmatch(r".+ [+-]Rp \d+(\.\d)? (jt|M|rb)", driver["label"]), driver
+        assert driver["label"].startswith(driver["feature"])
+    amounts = [abs(d["amount"]) for d in v["value_drivers"]]
+    assert amounts == sorted(amounts, reverse=True)
+    assert v["fallback"] == "model" and v["model_version"] == "v1" and v["feature_service"] == "valuation_v1"
+    assert 0 <= v["market_data_age_s"] < 2 * 86400  # the market ends today, stats are per day
+
+
+@pytest.mark.parametrize("factor, rating", [(0.8, "great"), (1.0, "fair"), (1.25, "overpriced")])
+def test_deal_rating_bands_follow_the_interval(client, factor, rating):
+    estimate = valuate(client).json()
+    asking = {"great": estimate["price_low"] * factor, "fair": estimate["predicted_price"],
+              "overpriced": estimate["price_high"] * factor}[rating]
+    assert valuate(client, asking_price=asking).json()["deal_rating"] == rating
+
+
+def test_no_asking_price_no_deal_rating(client):
+    v = valuate(client, asking_price=None).json()
+    assert v["deal_rating"] is None and v["predicted_price"] > 0
+
+
+@pytest.mark.parametrize("changes, fallback", [
+    ({}, "model"),
+    ({"model": "Neverheard"}, "brand"),  # a model key without market history
+    ({"brand": STALE_BRAND, "model": STALE_MODEL}, "brand"),  # a model row older than the TTL
+    ({"brand": "Nopebrand", "model": "Ghost", "body_type": "suv"}, "segment"),
+    ({"brand": "Nopebrand", "model": "Ghost", "body_type": "convertible"}, "none"),  # no such market
+])
+def test_thin_markets_fall_back_to_coarser_keys(client, changes, fallback):
+    response = valuate(client, **changes)
+    assert response.status_code == 200, response.text
+    v = response.json()
+    assert v["fallback"] == fallback and v["predicted_price"] > 0
+    assert (v["market_data_age_s"] is None) == (fallback == "none")
+    if fallback != "none":
+        assert v["market_data_age_s"] < 14 * 86400
+
+
+def test_batch_returns_one_valuation_per_listing_in_order(client):
+    listings = [{**LISTING, "listing_id": f"b-{i}", "mileage_km": 10_000 * i,
+                 "model": "Neverheard" if i % 3 == 0 else "Avanza"} for i in range(MAX_BATCH)]
+    response = client.post("/valuate_batch", json={"listings": listings})
+    assert response.status_code == 200, response.text
+    batch = response.json()
+    assert [v["listing_id"] for v in batch] == [x["listing_id"] for x in listings]
+    assert [v["fallback"] for v in batch[:3]] == ["brand", "model", "model"]
+    single = valuate(client, **{k: listings[7][k] for k in ("listing_id", "mileage_km", "model")}).json()
+    assert batch[7]["predicted_price"] == pytest.approx(single["predicted_price"], rel=1e-6)
+
+
+def test_concurrent_batches_are_merged_and_split_back(client, stack):
+    """Adaptive batching may merge requests: each caller still gets exactly its listings."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, server, _ = stack
+
+    def call(n):
+        listings = [{**LISTING, "listing_id": f"c{n}-{i}"} for i in range(n)]
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}, timeout=30) as c:
+            return n, c.post("/valuate_batch", json={"listings": listings})
+
+    with ThreadPoolExecutor(8) as pool:
+        for n, response in pool.map(call, [1, 5, 17, 50, 3, 8, 30, 2]):
+            assert response.status_code == 200, response.text
+            assert [v["listing_id"] for v in response.json()] == [f"c{n}-{i}" for i in range(n)]
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"brand": None}, "listing.brand"),  # missing (null) required field
+    ({"year": "twenty"}, "listing.year"),  # wrong type
+    ({"mileage_km": "far"}, "listing.mileage_km"),
+    ({"mileage_km": -1}, "listing.mileage_km"),  # negative mileage
+    ({"year": 2026, "listed_at": "2025-03-01T00:00:00Z"}, "listing.year"),  # after the listing date
+    ({"year": 1949}, "listing.year"),  # before 1950
+    ({"fuel": "steam"}, "listing.fuel"),  # unknown enum values
+    ({"body_type": "spaceship"}, "listing.body_type"),
+    ({"transmission": "telepathic"}, "listing.transmission"),
+    ({"seller_type": "robot"}, "listing.seller_type"),
+    ({"asking_price": 0}, "listing.asking_price"),
+    ({"asking_price": "inf"}, "listing.asking_price"),
+    ({"listed_at": "yesterday-ish"}, "listing.listed_at"),
+])
+def test_each_bad_field_is_a_422_naming_it(client, changes, field):
+    listing = {k: v for k, v in {**LISTING, **changes}.items() if v is not None}
+    response = client.post("/valuate", json={"listing": listing})
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert [f["field"] for f in body["fields"]] == [field]
+    assert field in body["message"]
+
+
+def test_every_bad_field_is_named_at_once(client):
+    listing = {**LISTING, "mileage_km": -5, "fuel": "steam"}
+    del listing["model"]
+    response = client.post("/valuate", json={"listing": listing})
+    assert response.status_code == 422
+    assert {f["field"] for f in response.json()["fields"]} == {"listing.model", "listing.mileage_km", "listing.fuel"}
+
+
+def test_a_bad_listing_in_a_batch_is_named_by_position(client):
+    listings = [LISTING, {**LISTING, "mileage_km": -1}, {**LISTING, "year": 1900}]
+    response = client.post("/valuate_batch", json={"listings": listings})
+    assert response.status_code == 422
+    assert [f["field"] for f in response.json()["fields"]] == ["listings.1.mileage_km", "listings.2.year"]
+
+
+@pytest.mark.parametrize("listings", [[], [LISTING] * (MAX_BATCH + 1)], ids=["empty", "oversize"])
+def test_empty_or_oversize_batch_is_a_422(client, listings):
+    response = client.post("/valuate_batch", json={"listings": listings})
+    assert response.status_code == 422, response.text
+    assert [f["field"] for f in response.json()["fields"]] == ["listings"]
+
+
+@pytest.mark.parametrize("body", [b'{"listing": {"listing_id": ', b"not json at all", b'{"listing": ' + b"[" * 5000])
+def test_malformed_json_is_a_400(client, body):
+    response = client.post("/valuate", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed JSON"
+
+
+def test_wrong_shapes_and_media_types_and_sizes_are_client_errors(client, stack):
+    settings, _, _ = stack
+    assert client.post("/valuate", json=[LISTING]).status_code == 422
+    assert client.post("/valuate", json={"listing": "a string"}).status_code == 422
+    assert client.post("/valuate", content=b"", headers={"content-type": "application/json"}).status_code == 422
+    assert client.post("/valuate", data={"listing": "x"}).status_code == 415  # a form
+    too_big = b'{"listing": "' + b"x" * settings.service_max_body_bytes + b'"}'
+    assert client.post("/valuate", content=too_big, headers={"content-type": "application/json"}).status_code == 413
+
+
+def test_nothing_sent_so_far_broke_the_worker(client, stack):
+    _, server, _ = stack
+    assert client.get("/readyz").status_code == 200
+    assert valuate(client).status_code == 200
+    assert server.first_workers and sorted(server.worker_pids()) == server.first_workers  # none restarted
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz"])
+def test_health_needs_no_key(stack, path):
+    _, server, _ = stack
+    assert httpx.get(server.url + path).status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}])
+def test_everything_else_needs_the_key(stack, headers):
+    _, server, _ = stack
+    with httpx.Client(base_url=server.url, headers=headers) as c:
+        assert c.post("/valuate", json={"listing": LISTING}).status_code == 401
+        assert c.post("/valuate_batch", json={"listings": [LISTING]}).status_code == 401
+        assert c.get("/metrics").status_code == 401
+
+
+def test_the_key_as_header_or_bearer_token(stack):
+    _, server, _ = stack
+    for headers in ({"X-API-Key": API_KEY}, {"Authorization": f"Bearer {API_KEY}"}):
+        assert httpx.post(server.url + "/valuate", json={"listing": LISTING}, headers=headers).status_code == 200
+
+
+def test_metrics_count_valuations_by_deal_rating_and_fallback(client):
+    valuate(client, model="Neverheard", asking_price=None)
+    text = client.get("/metrics").text
+    counts = {(m["rating"], m["fallback"]): float(m["n"]) for m in re.finditer(
+        r'autovalue_valuations_total\{deal_rating="(?P<rating>\w+)",fallback="(?P<fallback>\w+)"\} (?P<n>[\d.e+]+)', text)}
+    assert counts.get(("none", "brand"), 0) >= 1 and sum(counts.values()) >= 2, counts
+    assert "bentoml_service_request_total" in text  # BentoML's own metrics are there too
+
+
+def test_bentoml_build_packages_the_service_and_the_champion(stack):
+    settings, _, _ = stack
+    env = service_env(settings)
+    result = subprocess.run([sys.executable, "-m", "bentoml", "build", "--output", "tag"], env=env, cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    tag = result.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+    assert tag.startswith("autovalue:")
+    info = subprocess.run([sys.executable, "-m", "bentoml", "get", tag, "-o", "json"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert "autovalue-price:v1" in info.stdout, info.stdout + info.stderr
+
+
+def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
+    """The service encodes Feast's values without pandas; the model must see the same input."""
+    import time
+
+    import numpy as np
+
+    from autovalue.feature_inputs import feature_inputs
+    from autovalue.model_bundle import ModelBundle
+    from autovalue.schema import Listing
+    from bento.market import MarketReader
+    from bento.valuator import FastEncoder, listing_columns
+    from feature_repo.config import feature_store
+    from market.io import read_source
+
+    settings, _, _ = stack
+    bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
+    raw = read_source(settings.raw_dir, "market").sample(300, random_state=2)
+    listings = [Listing(**{**row, "listing_id": str(row["listing_id"])}) for row in raw.to_dict("records")]
+    listings += [Listing(**{**LISTING, "brand": "Nopebrand", "model": "Ghost", "body_type": "convertible"})]
+    read = MarketReader(feature_store(settings), "valuation_v1").read(
+        feature_inputs(listing_columns(listings)), time.time())
+    np.testing.assert_array_equal(FastEncoder(bundle).encode(read.features), bundle.encode(read.features))
+    text = {**read.features, "odometer_km": [str(v) for v in read.features["odometer_km"]]}
+    np.testing.assert_array_equal(FastEncoder(bundle).encode(text), bundle.encode(text))
+
+
+@pytest.mark.parametrize("amount, currency, label", [
+    (-8_249_000, "IDR", "-Rp 8.2 jt"), (1_250_000_000, "IDR", "+Rp 1.2 M"), (-950_400, "IDR", "-Rp 950 rb"),
+    (120, "IDR", "+Rp 120"), (-1234.4, "USD", "-USD 1,234"), (float("nan"), "IDR", "+IDR ?"),
+])
+def test_money_labels(amount, currency, label):
+    from bento.drivers import format_money
+
+    assert format_money(amount, currency, signed=True) == label
