@@ -94,3 +94,22 @@ class ModelBundle:
         metadata = json.loads((directory / METADATA_FILE).read_text())
         booster.set_param({"nthread": metadata.get("nthread", 1)})
         return cls(booster, metadata)
+
+
+# Which exported version is the champion: written by training when the MLflow alias moves,
+# read by the service at start-up, so the service never needs MLflow to be up.
+CHAMPION_POINTER = "champion.json"
+
+
+def write_champion(models_dir: Path, version: str) -> None:
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = models_dir / f"{CHAMPION_POINTER}.partial"
+    partial.write_text(json.dumps({"version": version}))
+    partial.replace(models_dir / CHAMPION_POINTER)
+
+
+def read_champion(models_dir: Path) -> str | None:
+    try:
+        return json.loads((models_dir / CHAMPION_POINTER).read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return None

@@ -66,8 +66,8 @@ class Settings(BaseSettings):
     service_port: int = 3000
     api_key: str | None = None
     max_batch_size: int = 1000
-    # Which champion the service loads: a version of bento_model_name in the store, or "latest".
-    bento_model_version: str = "latest"
+    # Which model the service loads: "champion" (models/champion.json), a version, or "latest".
+    bento_model_version: str = "champion"
     service_workers: int = 1
     # BentoML adaptive batching of /valuate_batch: listings merged into one model call, and the
     # queueing time after which BentoML answers 503 (callers retry later).
@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     rf_trees: int = 60
     rf_min_samples_leaf: int = 3
     rf_max_rows: int = 100_000  # the forest fits on a seeded sample above this (its cost grows fastest)
-    report_residual_features: list[str] = ["age_years", "mileage_km"]
+    report_residual_features: list[str] = ["age_years", "odometer_km"]
 
     @field_validator("api_key", "database_url", "feast_registry_url", "mlflow_tracking_uri", "bentoml_home", mode="before")
     @classmethod

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 
 from autovalue.settings import get_settings
@@ -34,36 +32,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Become `bentoml serve`: signals to this process reach BentoML's arbiter directly.
     os.execve(sys.executable, argv, env)
     return 0  # not reached
-
-
-def has_champion(settings) -> bool:
-    """Whether the model store holds the champion the service would load (no bentoml import)."""
-    versions = settings.bentoml_store / "models" / settings.bento_model_name
-    return (versions / settings.bento_model_version).exists()
-
-
-def start_service(settings) -> subprocess.Popen | None:
-    """`autovalue serve` in the background, in its own process group (BentoML's workers are
-    stopped through it): for `autovalue demo`. None when there is no champion to serve yet."""
-    if not has_champion(settings):
-        print(f"service: no champion {settings.bento_model_name}:{settings.bento_model_version} in "
-              f"{settings.bentoml_store} yet; train one, then `autovalue serve`")
-        return None
-    process = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "serve"], start_new_session=True)
-    print(f"service: http://127.0.0.1:{settings.service_port} (POST /valuate, /valuate_batch)")
-    return process
-
-
-def stop_service(process: subprocess.Popen | None, timeout: float = 20) -> None:
-    if process is None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)  # SIGTERM: BentoML stops its workers too
-        process.wait(timeout=timeout)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def register(commands: argparse._SubParsersAction) -> None:

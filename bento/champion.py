@@ -12,8 +12,15 @@ if TYPE_CHECKING:  # xgboost and pandas load in the workers only, not in `bentom
 
 
 def champion_tag(settings: Settings) -> str:
-    """`autovalue-price:latest` unless AUTOVALUE_BENTO_MODEL_VERSION pins a version."""
-    return f"{settings.bento_model_name}:{settings.bento_model_version}"
+    """The champion training promoted (models/champion.json), unless AUTOVALUE_BENTO_MODEL_VERSION
+    pins a version or says "latest". A candidate that lost to the champion is in the store too:
+    "latest" is not the champion."""
+    from autovalue.model_bundle import read_champion
+
+    version = settings.bento_model_version
+    if version == "champion":
+        version = read_champion(settings.models_dir) or "latest"
+    return f"{settings.bento_model_name}:{version}"
 
 
 def load_champion(model_ref) -> "ModelBundle":

@@ -68,7 +68,7 @@ def test_live_page(env, stack):
     _, _, stored = stack
     at = run("live")
     shown = metrics(at)
-    assert shown[f"Valuations, last 10 min"] == f"{len(stored):,}"
+    assert shown["Valuations, last 10 min"] == f"{len(stored):,}"
     assert shown["Dead letters"] == "7" and shown["Champion model in use"] == "v2"
     latest = at.dataframe[0].value
     assert len(latest) == 20 and set(latest["rating"]) <= {"great deal", "good deal", "fair price", "high price",

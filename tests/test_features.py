@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
 import uuid
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd

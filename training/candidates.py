@@ -69,6 +69,12 @@ def train_xgboost(settings: Settings, seed: int, train: pd.DataFrame, y_train: n
     return booster[: booster.best_iteration + 1]
 
 
+def refit_xgboost(settings: Settings, seed: int, frame: pd.DataFrame, y: np.ndarray, rounds: int) -> xgb.Booster:
+    """A fixed number of rounds (found by early stopping) on more rows."""
+    matrix = xgb.DMatrix(frame, label=y, enable_categorical=True, nthread=settings.train_threads)
+    return xgb.train(xgboost_params(settings, seed), matrix, num_boost_round=rounds, verbose_eval=False)
+
+
 class Baseline:
     """A scikit-learn pipeline on log(price) with imputation and encoding of its own."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autovalue.model_bundle import ModelBundle
+from autovalue.model_bundle import ModelBundle, write_champion
 from autovalue.settings import Settings
 from training.metrics import price_metrics
 from training.tracking import CHAMPION, bundle_version, champion_version, download_bundle
@@ -61,3 +61,4 @@ def decide(settings: Settings, client, holdout: pd.DataFrame, candidate_mape: fl
 
 def set_champion(client, settings: Settings, registered_version: str) -> None:
     client.set_registered_model_alias(settings.mlflow_model_name, CHAMPION, registered_version)
+    write_champion(settings.models_dir, f"v{registered_version}")

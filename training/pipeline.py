@@ -32,7 +32,7 @@ from training.plots import write_plots
 from training.splits import SplitKind, make_split
 
 log = logging.getLogger(__name__)
-STEPS = ["split", "baselines", "xgboost", "interval", "plots", "mlflow", "export", "champion"]
+STEPS = ["split", "baselines", "xgboost", "interval", "refit", "plots", "mlflow", "export", "champion"]
 
 
 @dataclass
@@ -151,9 +151,13 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
     holdout = frame.iloc[parts.holdout]
     metrics: dict[str, dict[str, float]] = {}
 
+    # Everything older than the holdout: what the final models learn from. The market drifts,
+    # so the newest months before the holdout are the most valuable rows of all.
+    before_holdout = np.sort(np.concatenate([parts.train, parts.early_stopping, parts.calibration]))
+
     steps("baselines")
     for baseline in candidates.baselines(settings, seed, data.features, data.categorical):
-        fit_rows = parts.train
+        fit_rows = before_holdout
         if baseline.max_rows and len(fit_rows) > baseline.max_rows:
             fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, baseline.max_rows, replace=False))
         baseline.fit(frame.iloc[fit_rows], y_log[fit_rows])
@@ -161,25 +165,34 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
         metrics[baseline.name]["fit_rows"] = len(fit_rows)
 
     steps("xgboost")
-    levels = candidates.categorical_levels(frame.iloc[np.concatenate([parts.train, parts.early_stopping])],
-                                           data.categorical)
+    levels = candidates.categorical_levels(frame.iloc[before_holdout], data.categorical)
     with tqdm(total=settings.xgb_max_rounds, desc="xgboost", unit="round", leave=False,
               disable=not progress) as bar:
-        booster = candidates.train_xgboost(
+        # Round count by early stopping on the newest training slice...
+        probe = candidates.train_xgboost(
             settings, seed,
             candidates.xgboost_frame(frame.iloc[parts.train], data.features, levels), y_log[parts.train],
             candidates.xgboost_frame(frame.iloc[parts.early_stopping], data.features, levels),
             y_log[parts.early_stopping], callbacks=[_RoundProgress(bar)])
 
     steps("interval")
+    # ...the interval by conformal calibration of that model on the period after it (split
+    # conformal: distribution-free, and calibrating on later data than training respects drift)...
+    probe_bundle = ModelBundle(probe, {"features": list(data.features), "categorical": levels})
+    calibration = frame.iloc[parts.calibration]
+    interval = interval_offsets(
+        y_log[parts.calibration], probe_bundle.predict_log(probe_bundle.encode(calibration[data.features])),
+        settings.train_interval_coverage)
+
+    steps("refit")
+    # ...then the same rounds again on everything before the holdout, which the holdout judges.
+    booster = candidates.refit_xgboost(
+        settings, seed, candidates.xgboost_frame(frame.iloc[before_holdout], data.features, levels),
+        y_log[before_holdout], rounds=probe.num_boosted_rounds())
     # Everything below scores through the bundle, exactly as the service will.
     bundle = ModelBundle(booster, {"version": None, "features": list(data.features), "categorical": levels,
                                    "target": "log(price)", "params": candidates.xgboost_params(settings, seed),
-                                   "rounds": booster.num_boosted_rounds()})
-    calibration = frame.iloc[parts.calibration]
-    bundle.metadata["interval"] = interval_offsets(
-        y_log[parts.calibration], bundle.predict_log(bundle.encode(calibration[data.features])),
-        settings.train_interval_coverage)
+                                   "rounds": booster.num_boosted_rounds(), "interval": interval})
     predicted, lower, upper = bundle.predict(bundle.encode(holdout[data.features]))
     metrics["xgboost"] = {**price_metrics(actual, predicted), **interval_metrics(actual, lower, upper)}
     if data.noise_floor_mape:
