@@ -13,11 +13,12 @@ from autovalue.tables import connect, dead_letters, valuations
 
 
 def isolated(settings: Settings, **overrides) -> Settings:
-    """The same broker and home, with topics and group of this test only."""
+    """The same broker and home, with topics, group and valuations database of this test only."""
     tag = uuid.uuid4().hex[:8]
     isolated_settings = settings.model_copy(update={
         "topic_listings": f"listings-{tag}", "topic_valuations": f"valuations-{tag}",
-        "topic_dead_letters": f"dlq-{tag}", "consumer_group": f"scorer-{tag}", **overrides})
+        "topic_dead_letters": f"dlq-{tag}", "consumer_group": f"scorer-{tag}",
+        "database_url": f"sqlite:///{settings.data_dir / f'valuations-{tag}.db'}", **overrides})
     ensure_topics(isolated_settings)
     return isolated_settings
 

@@ -1,0 +1,149 @@
+"""Fault tests of the streaming scorer against a real broker and a real service process.
+
+After each: every listing sent is, exactly once, either in the valuations table or among the
+dead letters (asserted on counts and on ids).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from autovalue.kafka_clients import json_producer
+from autovalue.settings import Settings
+from consumers.simulator import MALFORMED_KINDS, ListingFactory, _malformed, simulate
+from tests.conftest import free_port
+from tests.service_support import REPO, ServerProcess, build_market, serve_command, service_env, train_champion
+from tests.streaming import isolated, table_ids
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, kafka_bootstrap):
+    settings = Settings(home=tmp_path_factory.mktemp("scorer"), kafka_bootstrap=kafka_bootstrap)
+    build_market(settings)
+    train_champion(settings)
+    port = free_port()
+    server = ServerProcess(serve_command(port), service_env(settings), port, settings.home / "service.log").start()
+    yield settings.model_copy(update={"service_url": server.url, "service_port": port}), server
+    server.stop()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOVALUE_")}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"AUTOVALUE_{name.upper()}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    env.update(BENTOML_DO_NOT_TRACK="true", OTEL_SDK_DISABLED="true", PYTHONUNBUFFERED="1")
+    return env
+
+
+def start_scorer(settings: Settings, name: str) -> subprocess.Popen:
+    log = open(settings.home / f"{name}.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO, env=settings_env(settings),
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+    process.wait(timeout=30)
+
+
+def produce_listings(settings: Settings, valid: int, malformed: int = 0) -> tuple[set[str], set[str]]:
+    factory = ListingFactory(settings, seed=5)
+    listings = factory.batch(valid + malformed)
+    producer = json_producer(settings)
+    good, bad = set(), set()
+    for i, listing in enumerate(listings):
+        if i < malformed:
+            kind = MALFORMED_KINDS[i % len(MALFORMED_KINDS)]
+            producer.send(settings.topic_listings, key=listing["listing_id"], value=_malformed(kind, listing))
+            bad.add(listing["listing_id"])
+        else:
+            producer.send(settings.topic_listings, key=listing["listing_id"], value=listing)
+            good.add(listing["listing_id"])
+    producer.flush()
+    producer.close()
+    return good, bad
+
+
+def wait_for(settings: Settings, total: int, timeout_s: float = 120) -> tuple[list[str], list[dict]]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        valued, dead = table_ids(settings)
+        if len(valued) + len(dead) >= total:
+            time.sleep(1.0)  # anything beyond the expected would show up now
+            return table_ids(settings)
+        time.sleep(0.3)
+    return table_ids(settings)
+
+
+def assert_exactly_once(valued: list[str], dead: list[dict], good: set[str], malformed: int) -> None:
+    assert len(valued) == len(set(valued)), "a listing was valued twice"
+    assert set(valued) == good
+    assert len(dead) == malformed
+    assert len({(d["partition"], d["offset"]) for d in dead}) == malformed
+
+
+def test_sigkill_mid_stream_and_restart_loses_and_duplicates_nothing(stack):
+    settings = isolated(stack[0])
+    good, bad = produce_listings(settings, valid=3000, malformed=40)
+    first = start_scorer(settings, "scorer-a")
+    deadline = time.monotonic() + 60
+    while len(table_ids(settings)[0]) < 600 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop(first, signal.SIGKILL)
+    killed_at = len(table_ids(settings)[0])
+    assert 0 < killed_at < 3000, "the kill should land mid-stream"
+    second = start_scorer(settings, "scorer-b")
+    valued, dead = wait_for(settings, 3040)
+    stop(second)
+    assert_exactly_once(valued, dead, good, malformed=40)
+
+
+def test_service_down_for_ten_seconds_mid_stream(stack):
+    settings, server = stack
+    settings = isolated(settings)
+    scorer = start_scorer(settings, "scorer-outage")
+    producing = threading.Thread(target=simulate, args=(settings, 150.0, 20.0, 0.0, 9))
+    producing.start()
+    time.sleep(5)
+    server.stop()
+    stopped_with = len(table_ids(settings)[0])
+    time.sleep(10)
+    during_outage = len(table_ids(settings)[0])
+    server.start()
+    producing.join()
+    valued, dead = wait_for(settings, 3000)
+    stop(scorer)
+    assert during_outage == stopped_with or during_outage - stopped_with < 600  # at most the in-flight batches
+    assert len(valued) == len(set(valued)) == 3000 and dead == []
+    log = (settings.home / "scorer-outage.log").read_text()
+    assert "valuation service unavailable" in log
+
+
+def test_two_consumers_split_the_partitions_and_value_everything_once(stack):
+    settings = isolated(stack[0])
+    scorers = [start_scorer(settings, f"scorer-{i}") for i in (1, 2)]
+    time.sleep(4)  # both join before the stream starts
+    good, _ = produce_listings(settings, valid=3000)
+    valued, dead = wait_for(settings, 3000)
+    for scorer in scorers:
+        stop(scorer)
+    assert_exactly_once(valued, dead, good, malformed=0)
+    shares = []
+    for i in (1, 2):
+        match = re.search(r'scorer stopped: \{"valued": (\d+)', (settings.home / f"scorer-{i}.log").read_text())
+        shares.append(int(match.group(1)) if match else 0)
+    assert all(share > 0 for share in shares), shares
