@@ -36,7 +36,8 @@ class Trained:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Trained:
     home = tmp_path_factory.mktemp("training")
-    settings = Settings(home=home)
+    # This fixture's own feature names (the Feast service calls mileage odometer_km).
+    settings = Settings(home=home, report_residual_features=["age_years", "mileage_km"])
     os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_store))
     data = simulated_training_data(home / "market", SMALL_MARKET["listings"], SMALL_MARKET["seed"],
                                    days=SMALL_MARKET["days"])

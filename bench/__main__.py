@@ -1,0 +1,10 @@
+"""`make bench`: every benchmark in turn; each writes bench/results/<name>.json."""
+
+import subprocess
+import sys
+
+BENCHMARKS = ["bench.bench_features", "bench.bench_training", "bench.bench_service", "bench.bench_stream"]
+
+for module in BENCHMARKS:
+    print(f"== {module}", flush=True)
+    subprocess.run([sys.executable, "-m", module], check=True)

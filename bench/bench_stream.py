@@ -1,0 +1,125 @@
+"""Streaming benchmark: sustained listings/s end to end (produce -> valuation row in the
+database), p50/p99 freshness at a fixed 1,000 listings/s, and in the same run the ceiling:
+bare kafka-python consume-and-produce on the same broker.
+
+    python -m bench.bench_stream [--backlog 30000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from autovalue.kafka_clients import group_consumer, json_producer
+from autovalue.settings import Settings
+from autovalue.tables import connect, valuations
+from bench.common import median, percentiles, write_result
+from broker.embedded import EmbeddedBroker
+from consumers.scorer import Scorer
+from consumers.simulator import ListingFactory, simulate
+from tests.conftest import free_port
+from tests.service_support import REPO, ServerProcess, build_market, serve_command, service_env, train_champion
+from tests.streaming import isolated
+
+
+def produce_backlog(settings: Settings, count: int) -> None:
+    factory = ListingFactory(settings, seed=1)
+    producer = json_producer(settings, linger_ms=20, batch_size=256 * 1024)
+    for start in range(0, count, 1000):
+        for listing in factory.batch(min(1000, count - start)):
+            producer.send(settings.topic_listings, key=listing["listing_id"], value=listing)
+    producer.flush()
+    producer.close()
+
+
+def ceiling(settings: Settings, count: int) -> float:
+    """Bare kafka-python: consume a backlog in a group and produce each message on."""
+    produce_backlog(settings, count)
+    consumer = group_consumer(settings, settings.topic_listings, max_poll_records=500)
+    producer = json_producer(settings, linger_ms=20, batch_size=256 * 1024)
+    seen, started = 0, None
+    while seen < count:
+        for batch in consumer.poll(timeout_ms=200).values():
+            started = started or time.perf_counter()
+            for record in batch:
+                producer.send(settings.topic_valuations, key=record.key, value=record.value)
+            seen += len(batch)
+        consumer.commit()
+    producer.flush()
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    producer.close()
+    return count / elapsed
+
+
+def drain(settings: Settings, count: int) -> float:
+    """The real scorer (in this process) drains a backlog through the service into the database."""
+    produce_backlog(settings, count)
+    scorer = Scorer(settings)
+    started = time.perf_counter()
+    scorer.run(idle_exit_s=2.0)
+    elapsed = time.perf_counter() - started - 2.0
+    assert scorer.counts["valued"] >= count, scorer.counts
+    return count / elapsed
+
+
+def freshness(settings: Settings, rate: float, seconds: float) -> dict:
+    env = {**os.environ, **{f"AUTOVALUE_{k.upper()}": str(v) for k, v in settings.model_dump().items()
+                            if v is not None and not isinstance(v, (list, dict))}}
+    scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(5)  # group join
+    simulate(settings, rate, seconds)
+    time.sleep(3)
+    os.killpg(scorer.pid, signal.SIGTERM)
+    scorer.wait(timeout=30)
+    engine = connect(settings.database)
+    with engine.connect() as connection:
+        rows = connection.execute(select(valuations.c.produced_at, valuations.c.scored_at)).all()
+    lags = [(scored - produced).total_seconds() * 1000 for produced, scored in rows]
+    return {"rate": rate, "seconds": seconds, "rows": len(rows), **percentiles(lags)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backlog", type=int, default=30_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="bench-stream-"))
+    base = Settings(home=home, kafka_bootstrap=f"127.0.0.1:{free_port()}")
+    broker = EmbeddedBroker(base).start()
+    build_market(base)
+    train_champion(base)
+    port = free_port()
+    server = ServerProcess(serve_command(port), service_env(base), port, home / "service.log").start()
+    base = base.model_copy(update={"service_url": server.url, "service_port": port, "market_push_interval_s": 5.0})
+    try:
+        ceilings = [ceiling(isolated(base), args.backlog) for _ in range(args.runs)]
+        drains = [drain(isolated(base), args.backlog) for _ in range(args.runs)]
+        fresh = [freshness(isolated(base), args.rate, args.seconds) for _ in range(args.runs)]
+    finally:
+        server.stop()
+        broker.stop()
+    write_result("stream", {
+        "ceiling_consume_produce_per_s": round(median(ceilings)),
+        "end_to_end_listings_per_s": round(median(drains)),
+        "ratio_to_ceiling": round(median(drains) / median(ceilings), 3),
+        "freshness_at_fixed_rate": {"p50_ms_median": median([f["p50_ms"] for f in fresh]),
+                                    "p99_ms_median": median([f["p99_ms"] for f in fresh]), "runs": fresh},
+        "runs": {"ceiling": [round(c) for c in ceilings], "end_to_end": [round(d) for d in drains]},
+    })
+
+
+if __name__ == "__main__":
+    main()
