@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 from sqlalchemy import func, select
@@ -21,6 +22,18 @@ def isolated(settings: Settings, **overrides) -> Settings:
         "database_url": f"sqlite:///{settings.data_dir / f'valuations-{tag}.db'}", **overrides})
     ensure_topics(isolated_settings)
     return isolated_settings
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process's Settings() equal `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOVALUE_")}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"AUTOVALUE_{name.upper()}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    env.update(BENTOML_DO_NOT_TRACK="true", OTEL_SDK_DISABLED="true", PYTHONUNBUFFERED="1",
+               BENTOML_HOME=str(settings.bentoml_store))
+    return env
 
 
 def produce(settings: Settings, payloads: list) -> None:

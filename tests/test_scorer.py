@@ -6,7 +6,6 @@ dead letters (asserted on counts and on ids).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -22,7 +21,7 @@ from autovalue.settings import Settings
 from consumers.simulator import MALFORMED_KINDS, ListingFactory, _malformed, simulate
 from tests.conftest import free_port
 from tests.service_support import REPO, ServerProcess, build_market, serve_command, service_env, train_champion
-from tests.streaming import isolated, table_ids
+from tests.streaming import isolated, settings_env, table_ids
 
 pytestmark = pytest.mark.slow
 
@@ -36,16 +35,6 @@ def stack(tmp_path_factory, kafka_bootstrap):
     server = ServerProcess(serve_command(port), service_env(settings), port, settings.home / "service.log").start()
     yield settings.model_copy(update={"service_url": server.url, "service_port": port}), server
     server.stop()
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOVALUE_")}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if value is not None:
-            env[f"AUTOVALUE_{name.upper()}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    env.update(BENTOML_DO_NOT_TRACK="true", OTEL_SDK_DISABLED="true", PYTHONUNBUFFERED="1")
-    return env
 
 
 def start_scorer(settings: Settings, name: str) -> subprocess.Popen:

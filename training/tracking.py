@@ -26,7 +26,8 @@ def mlflow_client(settings: Settings):
     client = MlflowClient(settings.mlflow_uri)
     if client.get_experiment_by_name(settings.mlflow_experiment) is None:
         location = None
-        if settings.mlflow_tracking_uri is None:
+        # A tracking server keeps its own artifacts; a database or file store needs a local folder.
+        if not settings.mlflow_uri.startswith(("http://", "https://")):
             location = (settings.home / "mlartifacts").resolve().as_uri()
         client.create_experiment(settings.mlflow_experiment, artifact_location=location)
     mlflow.set_experiment(settings.mlflow_experiment)

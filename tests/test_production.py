@@ -1,0 +1,83 @@
+"""The production configuration end to end, for real: Feast on Redis with its registry in
+PostgreSQL, MLflow on PostgreSQL, the valuations table in PostgreSQL — with tansu standing in
+for Apache Kafka. The settings are the ones docker-compose.yml passes (see .env.example)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from autovalue.settings import Settings
+from tests.conftest import free_port
+from tests.service_support import REPO, ServerProcess, build_market, serve_command
+from tests.streaming import isolated, settings_env, table_ids
+
+pytestmark = [pytest.mark.production, pytest.mark.slow]
+ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def production_database():
+    name = f"autovalue_e2e_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(ADMIN, autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required for the production test: {error}")
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(ADMIN, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, production_database):
+    from feature_repo.config import feature_store
+    from training.dataset import build_dataset
+    from training.pipeline import train
+
+    tag = uuid.uuid4().hex[:8]
+    settings = isolated(Settings(
+        home=tmp_path, kafka_bootstrap=kafka_bootstrap, feast_mode="production", feast_project=f"e2e_{tag}",
+        feast_registry_url=production_database, feast_redis="127.0.0.1:6379,db=0",
+        mlflow_tracking_uri=production_database, xgb_max_rounds=150, rf_trees=10,
+    ), database_url=production_database)
+    build_market(settings)
+    store = feature_store(settings)
+    assert type(store._get_provider().online_store).__name__ == "RedisOnlineStore"
+    result = train(settings, build_dataset(settings, store=store), progress=False)
+    assert result.decision.promote and (settings.models_dir / "champion.json").exists()
+    with psycopg.connect(production_database.replace("+psycopg", "")) as connection:
+        assert connection.execute("SELECT count(*) FROM model_versions").fetchone()[0] == 1  # MLflow's table
+
+    port = free_port()
+    settings = settings.model_copy(update={"service_url": f"http://127.0.0.1:{port}", "service_port": port})
+    server = ServerProcess(serve_command(port), settings_env(settings), port, tmp_path / "service.log").start()
+    scorer = None
+    try:
+        from consumers.simulator import simulate
+
+        scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO,
+                                  env=settings_env(settings), stdout=open(tmp_path / "scorer.log", "wb"),
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+        counts = simulate(settings, rate=200, duration_s=3, bad_share=0.05, seed=4)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            valued, dead = table_ids(settings)
+            if len(valued) + len(dead) >= sum(counts.values()):
+                break
+            time.sleep(0.5)
+    finally:
+        if scorer is not None and scorer.poll() is None:
+            os.killpg(scorer.pid, signal.SIGTERM)
+            scorer.wait(timeout=30)
+        server.stop()
+        feature_store(settings).teardown()
+    valued, dead = table_ids(settings)
+    assert len(valued) == len(set(valued)) == counts["valid"]
+    assert len(dead) == sum(counts.values()) - counts["valid"]
