@@ -51,8 +51,9 @@ class Scorer:
             while not self.stopping:
                 polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
                 records = [r for batch in polled.values() for r in batch]
-                if records:
-                    self.process(records)
+                if records or not self.consumer.assignment():  # idle time counts once in the group
+                    if records:
+                        self.process(records)
                     last_record = time.monotonic()
                 elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:
                     break
