@@ -14,7 +14,8 @@ from app.consumer_lag import consumer_lag
 from app.live_metrics import deal_feed
 from app.service_api import rejection_message, request_body
 from autovalue_cli.app_commands import dashboard_argv
-from tests.streaming import isolated, produce
+from autovalue.kafka_clients import json_producer
+from tests.streaming import isolated
 
 
 def test_money_in_rupiah_juta_and_other_currencies():
@@ -64,7 +65,11 @@ def test_dashboard_command_runs_streamlit_headless_without_telemetry():
 
 def test_consumer_lag_from_a_real_broker(settings):
     settings = isolated(settings)
-    produce(settings, [{"listing_id": str(i)} for i in range(12)])
+    producer = json_producer(settings)
+    for i in range(12):  # 4 records on each of the 3 partitions: the lag figures are exact
+        producer.send(settings.topic_listings, value={"listing_id": str(i)}, partition=i % settings.topic_partitions)
+    producer.flush()
+    producer.close()
     partitions = [TopicPartition(settings.topic_listings, p) for p in range(settings.topic_partitions)]
     # Commit the first 2 records of partition 0 for the scorer's group, as the scorer would.
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.consumer_group,
