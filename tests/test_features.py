@@ -210,3 +210,20 @@ def test_dataset_equals_feasts_own_join_through_the_feature_service(embedded, da
             assert expected[name].tolist() == sample[name].tolist(), name
         else:
             assert np.allclose(expected[name].astype(float), sample[name].astype(float), equal_nan=True), name
+
+
+def test_dataset_from_imported_real_data(real_data, tmp_path):
+    """vehicles_us has listing dates: market features point-in-time; CarDekho has none: request-time only."""
+    from market.importer import import_csv
+
+    settings = Settings(home=tmp_path)
+    import_csv(real_data / "vehicles_us.csv", "vehicles_us", settings.raw_dir)
+    import_csv(real_data / "cardekho_car_details_v3.csv", "cardekho", settings.raw_dir)
+    build_features(settings, read_source(settings.raw_dir, "vehicles_us"), progress=False)
+    dated = build_dataset(settings, "vehicles_us")
+    assert len(dated.frame) == 39_728 and dated.has_dates and dated.currency == "USD"
+    assert dated.frame["model_ask_index_30d"].notna().mean() > 0.9
+    assert (dated.frame["label"] >= 500).all()
+    undated = build_dataset(settings, "cardekho")
+    assert not undated.has_dates and len(undated.frame) == 6_926
+    assert "model_ask_index_30d" not in undated.features and "age_years" in undated.features
