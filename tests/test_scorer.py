@@ -136,3 +136,43 @@ def test_two_consumers_split_the_partitions_and_value_everything_once(stack):
         match = re.search(r'scorer stopped: \{"valued": (\d+)', (settings.home / f"scorer-{i}.log").read_text())
         shares.append(int(match.group(1)) if match else 0)
     assert all(share > 0 for share in shares), shares
+
+
+def test_rescore_with_a_new_champion_adds_rows_and_keeps_the_old(stack):
+    from consumers.rescore import Rescorer
+
+    settings, _ = stack
+    settings = isolated(settings)
+    good, _ = produce_listings(settings, valid=300)
+    first = start_scorer(settings, "scorer-before-rescore")
+    valued, _ = wait_for(settings, 300)
+    stop(first)
+    assert set(valued) == good
+
+    train_champion(settings, version="v2", rounds=60)
+    port = free_port()
+    env = service_env(settings, AUTOVALUE_BENTO_MODEL_VERSION="v2")
+    challenger = ServerProcess(serve_command(port), env, port, settings.home / "service-v2.log").start()
+    try:
+        rescorer = Rescorer(settings.model_copy(update={"service_url": challenger.url}))
+        assert rescorer.rescore(from_offset=0) == 300
+    finally:
+        challenger.stop()
+    engine_rows = table_versions(settings)
+    assert sorted(engine_rows) == ["v1", "v2"]
+    assert engine_rows["v1"] == engine_rows["v2"] == good
+
+
+def table_versions(settings: Settings) -> dict[str, set[str]]:
+    from sqlalchemy import select
+
+    from autovalue.tables import connect, valuations
+
+    engine = connect(settings.database)
+    with engine.connect() as connection:
+        rows = connection.execute(select(valuations.c.model_version, valuations.c.listing_id)).all()
+    engine.dispose()
+    out: dict[str, set[str]] = {}
+    for version, listing_id in rows:
+        out.setdefault(version, set()).add(listing_id)
+    return out
