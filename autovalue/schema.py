@@ -80,7 +80,7 @@ REQUIRED_COLUMNS: list[str] = ["listing_id", "brand", "model", "year", "mileage_
 class Listing(BaseModel):
     """One listing as it arrives on the `listings` topic or at the HTTP API."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, allow_inf_nan=False)
 
     listing_id: str = Field(min_length=1, max_length=128)
     listed_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
