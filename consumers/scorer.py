@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import threading
 import time
 from collections import defaultdict
 
@@ -47,6 +48,9 @@ class Scorer:
     def run(self, idle_exit_s: float | None = None) -> None:
         """Score until stopped (or, with `idle_exit_s`, until nothing arrived for that long)."""
         last_record = time.monotonic()
+        pushing = threading.Event()
+        if self.market_updates is not None:
+            self.market_updates.run_in_background(pushing)
         try:
             while not self.stopping:
                 polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
@@ -57,9 +61,8 @@ class Scorer:
                     last_record = time.monotonic()
                 elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:
                     break
-                if self.market_updates is not None:
-                    self.market_updates.maybe_push()
         finally:
+            pushing.set()
             self.close()
 
     def process(self, records) -> bool:

@@ -10,6 +10,7 @@ the whole file on each offline push, without a lock (unsafe with several scorers
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -43,26 +44,30 @@ class LiveMarket:
         self.dirty: set[str] = set()
         self.last_push = time.monotonic()
         self.pushed_rows = 0
+        self.lock = threading.Lock()  # add() runs in the scoring loop, pushes in a thread of their own
 
     def add(self, listings: Iterable[Listing]) -> None:
         rows = [{**listing.model_dump(mode="python"), "sold_at": pd.NaT, "sold_price": np.nan} for listing in listings]
         if not rows:
             return
         fresh = _naive_utc(keyed_listings(pd.DataFrame(rows, columns=CANONICAL_COLUMNS)))
-        self.frame = pd.concat([self.frame, fresh], ignore_index=True)
-        self.dirty.update(fresh["model_key"])
+        with self.lock:
+            self.frame = pd.concat([self.frame, fresh], ignore_index=True)
+            self.dirty.update(fresh["model_key"])
 
     def rows(self, keys: set[str], at: datetime) -> pd.DataFrame:
+        with self.lock:  # only the cheap selection holds the lock; the statistics do not
+            subset = self.frame[self.frame["model_key"].isin(keys)]
         moment = np.array([pd.Timestamp(at).tz_convert("UTC").tz_localize(None).to_datetime64()])
-        subset = self.frame[self.frame["model_key"].isin(keys)]
         return level_stats(subset, "model", moment) if len(subset) else pd.DataFrame()
 
     def maybe_push(self, force: bool = False) -> int:
         if not self.dirty or (not force and time.monotonic() - self.last_push < self.interval_s):
             return 0
         now = datetime.now(timezone.utc)
-        rows = self.rows(self.dirty, now)
-        self.dirty.clear()
+        with self.lock:
+            keys, self.dirty = self.dirty, set()
+        rows = self.rows(keys, now)
         self.last_push = time.monotonic()
         if rows.empty:
             return 0
@@ -70,9 +75,11 @@ class LiveMarket:
             self.store.push(MODEL_PUSH_SOURCE, rows, to=PushMode.ONLINE)
         except Exception as error:  # derived data: a failed push is retried with the next one
             log.warning("market push failed (%s); the next push recomputes it", error)
-            self.dirty.update(rows["model_key"])
+            with self.lock:
+                self.dirty.update(rows["model_key"])
             return 0
-        self._forget_old(now)
+        with self.lock:
+            self._forget_old(now)
         self.pushed_rows += len(rows)
         return len(rows)
 
@@ -81,3 +88,14 @@ class LiveMarket:
         keep = (self.frame["listed_at"] >= cutoff) | (self.frame["sold_at"] >= cutoff)
         if not keep.all():
             self.frame = self.frame[keep].reset_index(drop=True)
+
+    def run_in_background(self, stop: threading.Event) -> threading.Thread:
+        """Push every interval from a thread: a push (recompute + Feast write) never delays scoring."""
+
+        def loop() -> None:
+            while not stop.wait(self.interval_s):
+                self.maybe_push(force=True)
+
+        thread = threading.Thread(target=loop, name="market-push", daemon=True)
+        thread.start()
+        return thread
