@@ -76,9 +76,12 @@ def drain(settings: Settings, count: int) -> float:
 def freshness(settings: Settings, rate: float, seconds: float) -> dict:
     env = {**os.environ, **{f"AUTOVALUE_{k.upper()}": str(v) for k, v in settings.model_dump().items()
                             if v is not None and not isinstance(v, (list, dict))}}
+    log = settings.home / f"scorer-{settings.consumer_group}.log"
     scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    time.sleep(5)  # group join
+                              stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while "scoring: assigned" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+        time.sleep(0.2)  # start-up and group join are not part of the steady-state freshness
     simulate(settings, rate, seconds)
     time.sleep(3)
     os.killpg(scorer.pid, signal.SIGTERM)

@@ -48,6 +48,7 @@ class Scorer:
     def run(self, idle_exit_s: float | None = None) -> None:
         """Score until stopped (or, with `idle_exit_s`, until nothing arrived for that long)."""
         last_record = time.monotonic()
+        announced = False
         pushing = threading.Event()
         if self.market_updates is not None:
             self.market_updates.run_in_background(pushing)
@@ -55,7 +56,11 @@ class Scorer:
             while not self.stopping:
                 polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
                 records = [r for batch in polled.values() for r in batch]
-                if records or not self.consumer.assignment():  # idle time counts once in the group
+                assigned = self.consumer.assignment()
+                if assigned and not announced:
+                    announced = True
+                    log.info("scoring: assigned %d partitions", len(assigned))
+                if records or not assigned:  # idle time counts once in the group
                     if records:
                         self.process(records)
                     last_record = time.monotonic()
