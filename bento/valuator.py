@@ -7,7 +7,6 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-import xgboost as xgb
 
 from autovalue.feature_inputs import feature_inputs
 from autovalue.model_bundle import ModelBundle
@@ -33,46 +32,6 @@ def listing_columns(listings: Sequence[Listing]) -> dict[str, list]:
     }
 
 
-def approx_contributions(bundle: ModelBundle, matrix: np.ndarray) -> np.ndarray:
-    """Per-feature contributions to log(price) (last column: the bias), by XGBoost's approximate
-    (Saabas) method: it walks each tree's decision path once. Exact TreeSHAP
-    (ModelBundle.contributions) took 32 ms for one listing and 5.4 s for 500 with a 300-tree,
-    depth-8 model here; this takes 1.3 ms and 39 ms, and names the same top driver for 96% of
-    listings (the same top three for 80%). Both sum to the predicted log price."""
-    # nthread=1 as the booster's: with the default (all cores) one listing took 24 ms, not 1.4 ms.
-    dmatrix = xgb.DMatrix(matrix, feature_names=bundle.features, feature_types=bundle.feature_types,
-                          enable_categorical=True, nthread=bundle.metadata.get("nthread", 1))
-    return bundle.booster.predict(dmatrix, pred_contribs=True, approx_contribs=True)
-
-
-class FastEncoder:
-    """ModelBundle.encode without pandas, for the hot path: the same float32 matrix from Feast's
-    values (floats, ints, strings or None), 2 ms -> 0.1 ms for one listing. Anything it does not
-    expect goes through ModelBundle.encode itself, so the model's input is the contract's."""
-
-    def __init__(self, bundle: ModelBundle):
-        self.bundle = bundle
-        self.columns = [(j, name, {level: code for code, level in enumerate(bundle.categorical[name])}
-                         if name in bundle.categorical else None)
-                        for j, name in enumerate(bundle.features)]
-
-    def encode(self, features: dict[str, list]) -> np.ndarray:
-        n = len(next(iter(features.values()))) if features else 0
-        matrix = np.full((n, len(self.columns)), np.nan, dtype=np.float32)
-        try:
-            for j, name, levels in self.columns:
-                values = features.get(name)
-                if values is None:
-                    continue
-                if levels is not None:
-                    matrix[:, j] = [levels.get(v, np.nan) if v is not None else np.nan for v in values]
-                else:
-                    matrix[:, j] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        except (TypeError, ValueError):  # e.g. a numeric feature arriving as text: pandas coerces it
-            return self.bundle.encode(features)
-        return matrix
-
-
 class FeatureStoreUnavailable(RuntimeError):
     """The online store could not be read: not the listing's fault, the caller should retry."""
 
@@ -85,7 +44,6 @@ class Valuator:
         self.currency = bundle.metadata.get("currency", "IDR")
         self.feature_service = market.service.name
         self.drivers = DriverGrouping(bundle.features)
-        self.encoder = FastEncoder(bundle)
 
     def valuate(self, listings: Sequence[Listing]) -> list[Valuation]:
         if not listings:
@@ -96,9 +54,9 @@ class Valuator:
             read = self.market.read(entity_rows, now)
         except Exception as error:  # sqlite, redis, registry: whatever the online store raises
             raise FeatureStoreUnavailable(f"{type(error).__name__}: {error}") from error
-        matrix = self.encoder.encode(read.features)
+        matrix = self.bundle.encode(read.features)
         price, low, high = self.bundle.predict(matrix)
-        amounts = self.drivers.amounts(approx_contributions(self.bundle, matrix), price.astype(np.float64))
+        amounts = self.drivers.amounts(self.bundle.contributions(matrix), price.astype(np.float64))
         out = []
         for i, listing in enumerate(listings):
             predicted, lo, hi = float(price[i]), float(low[i]), float(high[i])
