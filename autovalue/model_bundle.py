@@ -93,6 +93,11 @@ class ModelBundle:
 
     @property
     def feature_types(self) -> list[str]:
+        """As the booster was trained: the metadata says (training passes categoricals as numeric
+        codes); a bundle that does not say used XGBoost's native categorical splits."""
+        declared = self.metadata.get("feature_types")
+        if declared:
+            return list(declared)
         return ["c" if name in self.categorical else "q" for name in self.features]
 
     def save(self, directory: Path) -> Path:

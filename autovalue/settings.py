@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     train_threads: int = 2
     xgb_max_rounds: int = 2000
     xgb_early_stopping_rounds: int = 50
-    xgb_learning_rate: float = 0.05
+    xgb_learning_rate: float = 0.1  # 0.05 doubled the rounds for the same holdout MAPE at 1M rows
     xgb_max_depth: int = 6
     xgb_min_child_weight: float = 20.0
     xgb_subsample: float = 0.8

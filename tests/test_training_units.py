@@ -61,6 +61,17 @@ def test_conformal_offsets_cover_the_requested_share():
     assert offsets["lower_log_offset"] == pytest.approx(-0.128, abs=0.01)
 
 
+def test_categorical_codes_follow_price_learned_only_from_the_ordering_rows():
+    frame = pd.DataFrame({"model": ["Dear", "Cheap", "Mid", "Cheap", None, "Late"]})
+    y_log = np.array([20.0, 10.0, 15.0, 11.0, 30.0, 1.0])
+    ordering_rows = np.array([True, True, True, True, True, False])  # "Late" is an evaluation row
+    levels = categorical_levels(frame, ["model"], y_log, ordered_on=ordering_rows)
+    assert levels == {"model": ["Cheap", "Mid", "Dear", "Late"]}  # Late: seen, price not used
+    assert categorical_levels(frame, ["model"]) == {"model": ["Cheap", "Dear", "Late", "Mid"]}
+    codes = xgboost_frame(pd.DataFrame({"model": ["Mid", None, "Unseen"]}), ["model"], levels)["model"]
+    assert codes.iloc[0] == 1.0 and codes.iloc[1:].isna().all()
+
+
 def test_fingerprint_changes_with_the_data_and_only_then(tiny):
     same = TrainingData(tiny.frame.copy(), list(tiny.features), list(tiny.categorical), tiny.feature_service,
                         tiny.source, tiny.has_dates)

@@ -165,7 +165,8 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
         metrics[baseline.name]["fit_rows"] = len(fit_rows)
 
     steps("xgboost")
-    levels = candidates.categorical_levels(frame.iloc[before_holdout], data.categorical)
+    levels = candidates.categorical_levels(frame.iloc[before_holdout], data.categorical, y_log[before_holdout],
+                                           ordered_on=np.isin(before_holdout, parts.train))
     with tqdm(total=settings.xgb_max_rounds, desc="xgboost", unit="round", leave=False,
               disable=not progress) as bar:
         # Round count by early stopping on the newest training slice...
@@ -178,7 +179,8 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
     steps("interval")
     # ...the interval by conformal calibration of that model on the period after it (split
     # conformal: distribution-free, and calibrating on later data than training respects drift)...
-    probe_bundle = ModelBundle(probe, {"features": list(data.features), "categorical": levels})
+    probe_bundle = ModelBundle(probe, {"features": list(data.features), "categorical": levels,
+                                       "feature_types": candidates.feature_types(data.features)})
     calibration = frame.iloc[parts.calibration]
     interval = interval_offsets(
         y_log[parts.calibration], probe_bundle.predict_log(probe_bundle.encode(calibration[data.features])),
@@ -191,6 +193,7 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
         y_log[before_holdout], rounds=probe.num_boosted_rounds())
     # Everything below scores through the bundle, exactly as the service will.
     bundle = ModelBundle(booster, {"version": None, "features": list(data.features), "categorical": levels,
+                                   "feature_types": candidates.feature_types(data.features),
                                    "target": "log(price)", "params": candidates.xgboost_params(settings, seed),
                                    "rounds": booster.num_boosted_rounds(), "interval": interval})
     predicted, lower, upper = bundle.predict(bundle.encode(holdout[data.features]))
