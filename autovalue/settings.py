@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     service_batching_max_latency_ms: int = 5000
     service_max_body_bytes: int = 4_000_000  # a full max_batch_size batch is ~0.3 MB
     service_value_drivers: int = 3  # top value drivers returned per valuation
+    # How long the service reuses a car model's online market row (0: read Feast every time).
+    # The scorer pushes new statistics every market_push_interval_s; a second more is harmless.
+    service_feature_cache_s: float = 1.0
 
     # Streaming scorer micro-batches; the service is retried with backoff while unreachable.
     scorer_batch_size: int = 500

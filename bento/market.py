@@ -1,6 +1,11 @@
 """Online feature reads for valuations: the feature service from Feast, with the market level
 each listing can lean on (its fallback) and how old those market statistics are.
 
+Market statistics change when the scorer pushes them (every few seconds), while a streaming
+batch asks for the same few dozen car models again and again: each key's row is kept for
+`cache_s` (settings.service_feature_cache_s, 0 = off), which takes the Feast round trip out of
+most batches at the price of statistics up to that much older (reported in market_data_age_s).
+
 Feast does not enforce a view's TTL online (it returns months-old rows), while training's
 point-in-time joins do (an expired row is NULL there). So a row older than its view's TTL is
 blanked here: the model sees what it saw in training, and the fallback moves to a coarser level.
@@ -8,13 +13,16 @@ blanked here: the model sees what it saw in training, and the fallback moves to 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from cachetools import TTLCache
 from feast import FeatureStore
 
 from autovalue.valuation import Fallback
-from feature_repo.service_features import ServiceFeatures
+from feature_repo.service_features import ServiceFeatures, entity_key_tuples
 
 # The market views of a valuation feature service, finest first: the fallback order.
 LEVEL_VIEWS: dict[str, Fallback] = {
@@ -40,8 +48,10 @@ class MarketRead:
 
 
 class MarketReader:
-    def __init__(self, store: FeatureStore, service_name: str):
+    def __init__(self, store: FeatureStore, service_name: str, cache_s: float = 0.0, cache_keys: int = 100_000):
         self.store = store
+        self.cache: TTLCache | None = TTLCache(maxsize=cache_keys, ttl=cache_s) if cache_s > 0 else None
+        self.cache_lock = threading.Lock()  # BentoML runs sync endpoints in a thread pool
         self.service = store.get_feature_service(service_name)
         # Reads each distinct market key once and runs the on-demand view's registered transform:
         # the same values as get_online_features(service), ~8x faster for a 500-listing batch.
@@ -59,8 +69,12 @@ class MarketReader:
 
     def read(self, entity_rows: Mapping[str, Sequence], now: float) -> MarketRead:
         """`entity_rows`: autovalue.feature_inputs output; `now`: epoch seconds of the valuation."""
-        values = self.reader.read_online(entity_rows, with_timestamps=True)
-        n = len(next(iter(entity_rows.values())))
+        keys = entity_key_tuples(entity_rows)
+        rows = self._market_rows(keys)
+        names = list(next(iter(rows.values())))
+        values: dict[str, list] = {name: [rows[key][name] for key in keys] for name in names}
+        values.update(self.reader.transform(entity_rows))
+        n = len(keys)
         fallback: list[Fallback] = [Fallback.none] * n
         age: list[float | None] = [None] * n
         for level in self.levels:
@@ -76,3 +90,24 @@ class MarketReader:
                     fallback[i], age[i] = level.fallback, max(now - stamp, 0.0)
         features = {name: column for name, column in values.items() if not name.endswith(TIMESTAMP_SUFFIX)}
         return MarketRead(features, fallback, age)
+
+    def _market_rows(self, keys: list[tuple]) -> dict[tuple, dict[str, Any]]:
+        """Each distinct key's market features (and their timestamps): cached or read once."""
+        distinct = list(dict.fromkeys(keys))
+        found: dict[tuple, dict[str, Any]] = {}
+        if self.cache is not None:
+            with self.cache_lock:
+                for key in distinct:
+                    row = self.cache.get(key)
+                    if row is not None:
+                        found[key] = row
+        missing = [key for key in distinct if key not in found]
+        if missing:
+            values = self.reader.read_market(missing, with_timestamps=True)
+            for i, key in enumerate(missing):
+                found[key] = {name: column[i] for name, column in values.items()}
+            if self.cache is not None:
+                with self.cache_lock:
+                    for key in missing:
+                        self.cache[key] = found[key]
+        return found

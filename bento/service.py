@@ -64,7 +64,7 @@ class ValuationService:
         if service_name != SETTINGS.feature_service:
             log.warning("champion %s uses %s, settings say %s: serving %s", bundle.version,
                         service_name, SETTINGS.feature_service, service_name)
-        market = MarketReader(feature_store(SETTINGS), service_name)
+        market = MarketReader(feature_store(SETTINGS), service_name, cache_s=SETTINGS.service_feature_cache_s)
         self.valuator = Valuator(bundle, market, SETTINGS.service_value_drivers)
         self._warm_up()
         # Everything loaded so far lives as long as the worker: keep it out of GC scans, which

@@ -19,6 +19,11 @@ from feast.types import String
 from autovalue.feature_inputs import ENTITY_KEYS, REQUEST_FIELDS
 
 
+def entity_key_tuples(inputs: Mapping[str, Sequence]) -> list[tuple]:
+    """One (model_key, brand_key, segment) tuple per listing."""
+    return list(zip(*(inputs[k] for k in ENTITY_KEYS)))
+
+
 class ServiceFeatures:
     def __init__(self, store, service_name: str) -> None:
         self.store = store
@@ -49,21 +54,27 @@ class ServiceFeatures:
             out.update({name: list(transformed[name]) for name in names})
         return out
 
+    def read_market(self, keys: Sequence[tuple], with_timestamps: bool = False) -> dict[str, list]:
+        """Market features of distinct entity-key tuples (ENTITY_KEYS order), one value per key.
+        With timestamps, each feature also has `<name>__ts` (epoch seconds)."""
+        response = self.store.get_online_features(
+            features=self.market_refs,
+            entity_rows={k: [key[i] for key in keys] for i, k in enumerate(ENTITY_KEYS)},
+        ).to_dict(include_event_timestamps=with_timestamps)
+        keys_out = set(ENTITY_KEYS) | {f"{k}__ts" for k in ENTITY_KEYS}
+        return {name: values for name, values in response.items() if name not in keys_out}
+
     def read_online(self, inputs: Mapping[str, Sequence], with_timestamps: bool = False) -> dict[str, list]:
         """`inputs`: entity keys + request fields (autovalue.feature_inputs) of n listings.
         With timestamps, each market feature also has `<name>__ts` (epoch seconds)."""
-        keys = list(zip(*(inputs[k] for k in ENTITY_KEYS)))
+        keys = entity_key_tuples(inputs)
         distinct = list(dict.fromkeys(keys))
-        response = self.store.get_online_features(
-            features=self.market_refs,
-            entity_rows={k: [key[i] for key in distinct] for i, k in enumerate(ENTITY_KEYS)},
-        ).to_dict(include_event_timestamps=with_timestamps)
+        market = self.read_market(distinct, with_timestamps)
         position = {key: i for i, key in enumerate(distinct)}
         rows = [position[key] for key in keys]
         out: dict[str, list] = {k: list(inputs[k]) for k in ENTITY_KEYS}
-        for name, values in response.items():
-            if name not in ENTITY_KEYS and not name.endswith(tuple(f"{k}__ts" for k in ENTITY_KEYS)):
-                out[name] = [values[i] for i in rows]
+        for name, values in market.items():
+            out[name] = [values[i] for i in rows]
         out.update(self.transform(inputs))
         return out
 
