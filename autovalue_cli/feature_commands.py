@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from autovalue.settings import get_settings
 
@@ -25,7 +26,8 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    from training.dataset import build_dataset, save_dataset
+    from training.dataset import build_dataset
+    from training.dataset_files import save_dataset
 
     settings = get_settings()
     started = time.perf_counter()
@@ -53,6 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_feast_config)
 
     p = commands.add_parser("dataset", help="write a point-in-time-correct training dataset")
-    p.add_argument("--out", required=True, help="FILE.parquet (a FILE.json sidecar lists the features)")
+    p.add_argument("--out", required=True, type=Path,
+                   help="FILE.parquet (features and lineage in its metadata; `autovalue train --dataset` reads it)")
     p.add_argument("--source", help="data/raw/<source>.parquet (default: the settings' market source)")
     p.set_defaults(func=cmd_dataset)

@@ -67,13 +67,17 @@ def main() -> None:
         for file, mapping, split in DATASETS:
             print("\n".join(import_csv(SHARED_REAL / file, mapping, settings.raw_dir).lines()))
             data = listing_training_data(settings.raw_dir, mapping)
-            result = train(settings, data, split=split, force_promote=True, progress=True)
             out[mapping] = {"split": split, "rows": len(data.frame), "features": data.features,
-                            "currency": data.currency, "metrics": result.metrics,
-                            "holdout": result.bundle.metadata["split"]}
-            for name, m in result.metrics.items():
-                print(f"{mapping:<12} {name:<18} MAE {m['mae']:>12,.0f} {data.currency}  MAPE {m['mape']:6.2%}  "
-                      f"R² {m['r2']:.3f}")
+                            "currency": data.currency}
+            # Both ways XGBoost can take categoricals (AUTOVALUE_XGB_CATEGORICAL): these files have
+            # no market features and, for CarDekho, thousands of rare model names.
+            for encoding in ("ordered_codes", "native"):
+                run_settings = settings.model_copy(update={"xgb_categorical": encoding})
+                result = train(run_settings, data, split=split, force_promote=True, progress=True)
+                out[mapping][encoding] = {"metrics": result.metrics, "holdout": result.bundle.metadata["split"]}
+                for name, m in result.metrics.items():
+                    print(f"{mapping:<12} {encoding:<13} {name:<18} MAE {m['mae']:>12,.0f} {data.currency}  "
+                          f"MAPE {m['mape']:6.2%}  R² {m['r2']:.3f}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2, default=str))
     print(f"wrote {RESULTS}")

@@ -55,12 +55,21 @@ class DriverGrouping:
         grouped = contributions.astype(np.float64) @ self.membership
         return prices[:, None] * -np.expm1(-grouped)
 
-    def top(self, amounts: np.ndarray, currency: str, k: int) -> list[ValueDriver]:
-        """The k groups that move one estimate most, largest first."""
-        order = np.argsort(-np.abs(amounts))[:k]
-        return [ValueDriver(feature=self.groups[j], amount=float(amounts[j]),
-                            label=f"{self.groups[j]} {format_money(float(amounts[j]), currency, signed=True)}")
-                for j in order if amounts[j] != 0.0]
+    def top(self, amounts: np.ndarray, currency: str, k: int) -> list[list[ValueDriver]]:
+        """Per row of (rows, groups) amounts: the k groups that move that estimate most, largest
+        first (one argsort for the whole batch)."""
+        order = np.argsort(-np.abs(amounts), axis=1, kind="stable")[:, :k]
+        out = []
+        for row, columns in zip(amounts, order):
+            drivers = []
+            for j in columns:
+                amount = float(row[j])
+                if amount != 0.0:
+                    group = self.groups[j]
+                    drivers.append(ValueDriver(feature=group, amount=amount,
+                                               label=f"{group} {format_money(amount, currency, signed=True)}"))
+            out.append(drivers)
+        return out
 
 
 def format_money(amount: float, currency: str, signed: bool = False) -> str:

@@ -57,6 +57,7 @@ class Valuator:
         matrix = self.bundle.encode(read.features)
         price, low, high = self.bundle.predict(matrix)
         amounts = self.drivers.amounts(self.bundle.contributions(matrix), price.astype(np.float64))
+        drivers = self.drivers.top(amounts, self.currency, self.top_drivers)
         out = []
         for i, listing in enumerate(listings):
             predicted, lo, hi = float(price[i]), float(low[i]), float(high[i])
@@ -69,7 +70,7 @@ class Valuator:
                 currency=self.currency,
                 asking_price=asking,
                 deal_rating=deal_rating(asking, predicted, lo, hi) if asking is not None else None,
-                value_drivers=self.drivers.top(amounts[i], self.currency, self.top_drivers),
+                value_drivers=drivers[i],
                 fallback=read.fallback[i],
                 model_version=self.bundle.version,
                 feature_service=self.feature_service,

@@ -40,19 +40,23 @@ def build_market(settings: Settings, listings: int = 20_000, seed: int = 11) -> 
 def push_stale_model_row(settings: Settings, days_old: int = 60) -> None:
     """An online model-level row older than the TTL: Feast still returns it (TTL is not enforced
     online), the service must treat it as missing."""
-    import pandas as pd
+    push_model_row(settings, STALE_BRAND, STALE_MODEL, days_old)
 
+
+def push_model_row(settings: Settings, brand: str, model: str, days_old: float = 0) -> None:
+    """One online model-level market row (every statistic 1.0) stamped `days_old` days ago."""
+    import pandas as pd
+    from feast.data_source import PushMode
+
+    from autovalue.keys import model_key
     from feature_repo.config import feature_store
     from feature_repo.definitions import MODEL_PUSH_SOURCE
-    from autovalue.keys import model_key
 
     store = feature_store(settings)
     view = store.get_feature_view("model_market")
     stamp = pd.Timestamp(datetime.now(timezone.utc) - timedelta(days=days_old))
     row = {field.name: [1.0] for field in view.schema if field.name != "model_key"}
-    row.update(model_key=[model_key(STALE_BRAND, STALE_MODEL)], event_timestamp=[stamp])
-    from feast.data_source import PushMode
-
+    row.update(model_key=[model_key(brand, model)], event_timestamp=[stamp])
     store.push(MODEL_PUSH_SOURCE, pd.DataFrame(row), to=PushMode.ONLINE)
 
 

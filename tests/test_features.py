@@ -212,6 +212,25 @@ def test_dataset_equals_feasts_own_join_through_the_feature_service(embedded, da
             assert np.allclose(expected[name].astype(float), sample[name].astype(float), equal_nan=True), name
 
 
+def test_dataset_command_writes_what_train_reads(embedded, dataset, tmp_path, monkeypatch):
+    """`autovalue dataset --out F` then `autovalue train --dataset F`: the same TrainingData."""
+    from autovalue.settings import get_settings
+    from autovalue_cli.main import main
+    from training.dataset_files import load_dataset
+
+    settings, _ = embedded
+    monkeypatch.setenv("AUTOVALUE_HOME", str(settings.home))
+    get_settings.cache_clear()
+    try:
+        assert main(["dataset", "--out", str(tmp_path / "ds.parquet")]) == 0
+    finally:
+        get_settings.cache_clear()
+    loaded = load_dataset(tmp_path / "ds.parquet")
+    assert (loaded.features, loaded.categorical, loaded.feature_service) == \
+           (dataset.features, dataset.categorical, dataset.feature_service)
+    assert len(loaded.frame) == len(dataset.frame)
+
+
 def test_dataset_from_imported_real_data(real_data, tmp_path):
     """vehicles_us has listing dates: market features point-in-time; CarDekho has none: request-time only."""
     from market.importer import import_csv

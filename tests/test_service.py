@@ -16,8 +16,8 @@ import pytest
 from autovalue.settings import Settings
 from autovalue.valuation import deal_rating
 from tests.conftest import free_port
-from tests.service_support import (REPO, STALE_BRAND, STALE_MODEL, ServerProcess, build_market, push_stale_model_row,
-                                   serve_command, service_env, train_champion)
+from tests.service_support import (REPO, STALE_BRAND, STALE_MODEL, ServerProcess, build_market, push_model_row,
+                                   push_stale_model_row, serve_command, service_env, train_champion)
 
 pytestmark = pytest.mark.slow
 
@@ -280,6 +280,33 @@ def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
     np.testing.assert_array_equal(bundle.encode(read.features), bundle.encode(frame))
     text = {**read.features, "odometer_km": [str(v) for v in read.features["odometer_km"]]}
     np.testing.assert_array_equal(bundle.encode(text), bundle.encode(read.features))
+
+
+def test_market_rows_are_reused_for_the_cache_time_then_read_again(stack):
+    """A key's row (even its absence) is served from the cache until it expires, then re-read."""
+    import time
+
+    from autovalue.feature_inputs import feature_inputs
+    from autovalue.schema import Listing
+    from autovalue.valuation import Fallback
+    from bento.market import MarketReader
+    from bento.valuator import listing_columns
+    from feature_repo.config import feature_store
+
+    settings, _, _ = stack
+    listing = Listing(**{**LISTING, "brand": "Toyota", "model": "Cache Probe"})
+    rows = feature_inputs(listing_columns([listing]))
+    reader = MarketReader(feature_store(settings), "valuation_v1", cache_s=1.0)
+    assert reader.read(rows, time.time()).fallback == [Fallback.brand]  # no such model yet
+    push_model_row(settings, "Toyota", "Cache Probe")
+    started = time.monotonic()
+    cached = reader.read(rows, time.time())
+    if time.monotonic() - started < 0.9:  # not expired yet (a slow machine may have got there)
+        assert cached.fallback == [Fallback.brand]
+    time.sleep(1.1)
+    fresh = reader.read(rows, time.time())
+    assert fresh.fallback == [Fallback.model] and fresh.features[reader.levels[0].features[0]] == [1.0]
+    assert MarketReader(feature_store(settings), "valuation_v1").read(rows, time.time()).fallback == [Fallback.model]
 
 
 @pytest.mark.parametrize("amount, currency, label", [

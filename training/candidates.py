@@ -48,15 +48,20 @@ def categorical_levels(frame: pd.DataFrame, categorical: list[str], y_log: np.nd
     return out
 
 
-def xgboost_frame(frame: pd.DataFrame, features: list[str], levels: dict[str, list[str]]) -> pd.DataFrame:
+def xgboost_frame(frame: pd.DataFrame, features: list[str], levels: dict[str, list[str]],
+                  native: bool = False) -> pd.DataFrame:
     """Features as XGBoost sees them in training: float32, categoricals as their level codes
-    (NaN for a missing or unseen level), exactly what ModelBundle.encode produces for the service."""
+    (NaN for a missing or unseen level), exactly what ModelBundle.encode produces for the
+    service; with `native`, categoricals as pandas categoricals for XGBoost's own splits."""
     columns = {}
     for name in features:
         if name in levels:
             values = frame[name].astype(object).where(frame[name].notna(), None)
-            codes = pd.Categorical(values.map(lambda v: None if v is None else str(v)),
-                                   categories=levels[name]).codes.astype("float32")
+            categories = pd.Categorical(values.map(lambda v: None if v is None else str(v)), categories=levels[name])
+            if native:
+                columns[name] = categories
+                continue
+            codes = categories.codes.astype("float32")
             codes[codes < 0] = np.nan
             columns[name] = codes
         else:
@@ -64,18 +69,24 @@ def xgboost_frame(frame: pd.DataFrame, features: list[str], levels: dict[str, li
     return pd.DataFrame(columns, index=frame.index)
 
 
-def feature_types(features: list[str]) -> list[str]:
-    """Every feature numeric ("q"), categorical codes included (ModelBundle reads this back)."""
-    return ["q"] * len(features)
+def feature_types(features: list[str], categorical: list[str], native: bool) -> list[str]:
+    """As the booster is trained: categoricals are "c" only for native splits (ModelBundle reads it)."""
+    return ["c" if native and name in categorical else "q" for name in features]
+
+
+def native_categoricals(settings: Settings) -> bool:
+    return settings.xgb_categorical == "native"
 
 
 def xgboost_params(settings: Settings, seed: int) -> dict:
-    # Categoricals go in as ordered codes, not XGBoost's native categorical splits: on the
-    # 1M-row benchmark native (partition) splits made each round slower than the last (115 ms
-    # at round 1, ~300 ms by round 100: the time grew with the trees already built), 165 s in
-    # all; price-ordered codes took 20 s to the same early-stopping point with a lower holdout
-    # MAPE (8.15% vs 8.28%). The market features already carry most per-model information.
-    return {
+    # Categoricals go in as price-ordered codes by default, not XGBoost's native categorical
+    # splits: on the 1M-row benchmark native (partition) splits made each round slower than the
+    # last (115 ms at round 1, ~300 ms by round 100: the time grew with the trees already built),
+    # 165 s in all; ordered codes took 20 s to the same early-stopping point with a lower holdout
+    # MAPE (8.15% vs 8.28%): the market features carry most per-model information. Without
+    # market features and with thousands of rare levels (the CarDekho CSV) native splits did
+    # better (R² 0.864 vs 0.834): AUTOVALUE_XGB_CATEGORICAL=native.
+    params = {
         "objective": "reg:squarederror",
         "tree_method": "hist",
         "eta": settings.xgb_learning_rate,
@@ -87,13 +98,16 @@ def xgboost_params(settings: Settings, seed: int) -> dict:
         "seed": seed,
         "eval_metric": "rmse",
     }
+    if native_categoricals(settings):
+        params["max_cat_to_onehot"] = 1  # partition-based splits: many levels stay cheap
+    return params
 
 
 def train_xgboost(settings: Settings, seed: int, train: pd.DataFrame, y_train: np.ndarray,
                   stop: pd.DataFrame, y_stop: np.ndarray, callbacks: list | None = None) -> xgb.Booster:
     """Boost until the newest training slice stops improving; keep the best round only."""
-    dtrain = xgb.DMatrix(train, label=y_train, nthread=settings.train_threads)
-    dstop = xgb.DMatrix(stop, label=y_stop, nthread=settings.train_threads)
+    dtrain = xgb.DMatrix(train, label=y_train, enable_categorical=True, nthread=settings.train_threads)
+    dstop = xgb.DMatrix(stop, label=y_stop, enable_categorical=True, nthread=settings.train_threads)
     booster = xgb.train(xgboost_params(settings, seed), dtrain, num_boost_round=settings.xgb_max_rounds,
                         evals=[(dstop, "early_stopping")],
                         early_stopping_rounds=settings.xgb_early_stopping_rounds,
@@ -104,7 +118,7 @@ def train_xgboost(settings: Settings, seed: int, train: pd.DataFrame, y_train: n
 
 def refit_xgboost(settings: Settings, seed: int, frame: pd.DataFrame, y: np.ndarray, rounds: int) -> xgb.Booster:
     """A fixed number of rounds (found by early stopping) on more rows."""
-    matrix = xgb.DMatrix(frame, label=y, nthread=settings.train_threads)
+    matrix = xgb.DMatrix(frame, label=y, enable_categorical=True, nthread=settings.train_threads)
     return xgb.train(xgboost_params(settings, seed), matrix, num_boost_round=rounds, verbose_eval=False)
 
 

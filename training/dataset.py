@@ -89,23 +89,3 @@ def build_dataset(settings, source: str | None = None, store=None, limit: int | 
                         feature_service=settings.feature_service, source=source, has_dates=dated,
                         currency=meta.get("currency") or settings.market_currency,
                         noise_floor_mape=meta.get("noise_floor_mape"))
-
-
-def save_dataset(data: TrainingData, path) -> None:
-    import json
-    from pathlib import Path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data.frame.to_parquet(path, index=False)
-    sidecar = {k: v for k, v in vars(data).items() if k != "frame"}
-    path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2, default=str))
-
-
-def load_dataset(path) -> TrainingData:
-    import json
-    from pathlib import Path
-
-    path = Path(path)
-    sidecar = json.loads(path.with_suffix(".json").read_text())
-    return TrainingData(frame=pd.read_parquet(path), **sidecar)

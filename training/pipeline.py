@@ -165,6 +165,8 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
         metrics[baseline.name]["fit_rows"] = len(fit_rows)
 
     steps("xgboost")
+    native = candidates.native_categoricals(settings)
+    types = candidates.feature_types(data.features, data.categorical, native)
     levels = candidates.categorical_levels(frame.iloc[before_holdout], data.categorical, y_log[before_holdout],
                                            ordered_on=np.isin(before_holdout, parts.train))
     with tqdm(total=settings.xgb_max_rounds, desc="xgboost", unit="round", leave=False,
@@ -172,15 +174,15 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
         # Round count by early stopping on the newest training slice...
         probe = candidates.train_xgboost(
             settings, seed,
-            candidates.xgboost_frame(frame.iloc[parts.train], data.features, levels), y_log[parts.train],
-            candidates.xgboost_frame(frame.iloc[parts.early_stopping], data.features, levels),
+            candidates.xgboost_frame(frame.iloc[parts.train], data.features, levels, native), y_log[parts.train],
+            candidates.xgboost_frame(frame.iloc[parts.early_stopping], data.features, levels, native),
             y_log[parts.early_stopping], callbacks=[_RoundProgress(bar)])
 
     steps("interval")
     # ...the interval by conformal calibration of that model on the period after it (split
     # conformal: distribution-free, and calibrating on later data than training respects drift)...
     probe_bundle = ModelBundle(probe, {"features": list(data.features), "categorical": levels,
-                                       "feature_types": candidates.feature_types(data.features)})
+                                       "feature_types": types})
     calibration = frame.iloc[parts.calibration]
     interval = interval_offsets(
         y_log[parts.calibration], probe_bundle.predict_log(probe_bundle.encode(calibration[data.features])),
@@ -189,11 +191,11 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
     steps("refit")
     # ...then the same rounds again on everything before the holdout, which the holdout judges.
     booster = candidates.refit_xgboost(
-        settings, seed, candidates.xgboost_frame(frame.iloc[before_holdout], data.features, levels),
+        settings, seed, candidates.xgboost_frame(frame.iloc[before_holdout], data.features, levels, native),
         y_log[before_holdout], rounds=probe.num_boosted_rounds())
     # Everything below scores through the bundle, exactly as the service will.
     bundle = ModelBundle(booster, {"version": None, "features": list(data.features), "categorical": levels,
-                                   "feature_types": candidates.feature_types(data.features),
+                                   "feature_types": types,
                                    "target": "log(price)", "params": candidates.xgboost_params(settings, seed),
                                    "rounds": booster.num_boosted_rounds(), "interval": interval})
     predicted, lower, upper = bundle.predict(bundle.encode(holdout[data.features]))
