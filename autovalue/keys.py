@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SPACES = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=65_536)  # a few thousand distinct brands and models, asked for on every listing
 def normalize(text: str) -> str:
     return _SPACES.sub(" ", str(text).strip().lower())
 

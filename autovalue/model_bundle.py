@@ -100,6 +100,12 @@ class ModelBundle:
             return list(declared)
         return ["c" if name in self.categorical else "q" for name in self.features]
 
+    def with_threads(self, threads: int) -> "ModelBundle":
+        """The same model predicting with `threads` threads (a copy: the original keeps its own)."""
+        booster = self.booster.copy()
+        booster.set_param({"nthread": threads})
+        return ModelBundle(booster, {**self.metadata, "nthread": threads})
+
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(directory / MODEL_FILE)

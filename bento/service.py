@@ -65,7 +65,8 @@ class ValuationService:
             log.warning("champion %s uses %s, settings say %s: serving %s", bundle.version,
                         service_name, SETTINGS.feature_service, service_name)
         market = MarketReader(feature_store(SETTINGS), service_name, cache_s=SETTINGS.service_feature_cache_s)
-        self.valuator = Valuator(bundle, market, SETTINGS.service_value_drivers)
+        self.valuator = Valuator(bundle, market, SETTINGS.service_value_drivers,
+                                 SETTINGS.service_batch_threads, SETTINGS.service_threads_from_rows)
         self._warm_up()
         # Everything loaded so far lives as long as the worker: keep it out of GC scans, which
         # otherwise set the p99 of single valuations.

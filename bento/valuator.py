@@ -37,8 +37,11 @@ class FeatureStoreUnavailable(RuntimeError):
 
 
 class Valuator:
-    def __init__(self, bundle: ModelBundle, market: MarketReader, top_drivers: int):
+    def __init__(self, bundle: ModelBundle, market: MarketReader, top_drivers: int,
+                 batch_threads: int = 1, threads_from_rows: int = 64):
         self.bundle = bundle
+        self.batch_bundle = bundle.with_threads(batch_threads) if batch_threads > 1 else bundle
+        self.threads_from_rows = threads_from_rows
         self.market = market
         self.top_drivers = top_drivers
         self.currency = bundle.metadata.get("currency", "IDR")
@@ -54,9 +57,10 @@ class Valuator:
             read = self.market.read(entity_rows, now)
         except Exception as error:  # sqlite, redis, registry: whatever the online store raises
             raise FeatureStoreUnavailable(f"{type(error).__name__}: {error}") from error
-        matrix = self.bundle.encode(read.features)
-        price, low, high = self.bundle.predict(matrix)
-        amounts = self.drivers.amounts(self.bundle.contributions(matrix), price.astype(np.float64))
+        bundle = self.batch_bundle if len(listings) >= self.threads_from_rows else self.bundle
+        matrix = bundle.encode(read.features)
+        price, low, high = bundle.predict(matrix)
+        amounts = self.drivers.amounts(bundle.contributions(matrix), price.astype(np.float64))
         drivers = self.drivers.top(amounts, self.currency, self.top_drivers)
         out = []
         for i, listing in enumerate(listings):

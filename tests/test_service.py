@@ -282,6 +282,27 @@ def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
     np.testing.assert_array_equal(bundle.encode(text), bundle.encode(read.features))
 
 
+def test_batches_on_more_threads_value_exactly_as_one_thread(stack):
+    from autovalue.model_bundle import ModelBundle
+    from autovalue.schema import Listing
+    from bento.market import MarketReader
+    from bento.valuator import Valuator
+    from feature_repo.config import feature_store
+    from market.io import read_source
+
+    settings, _, _ = stack
+    bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
+    raw = read_source(settings.raw_dir, "market").sample(200, random_state=3)
+    listings = [Listing(**{**row, "listing_id": str(row["listing_id"])}) for row in raw.to_dict("records")]
+    market = MarketReader(feature_store(settings), "valuation_v1")
+    one = Valuator(bundle, market, 3).valuate(listings)
+    two = Valuator(bundle, market, 3, batch_threads=2, threads_from_rows=64).valuate(listings)
+    assert two[0].model_version == one[0].model_version
+    for a, b in zip(one, two):
+        assert b.predicted_price == pytest.approx(a.predicted_price, rel=1e-6)
+        assert [d.feature for d in b.value_drivers] == [d.feature for d in a.value_drivers]
+
+
 def test_market_rows_are_reused_for_the_cache_time_then_read_again(stack):
     """A key's row (even its absence) is served from the cache until it expires, then re-read."""
     import time
