@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from autovalue.leaf_contributions import LeafContributions
+
 MODEL_FILE = "model.ubj"
 METADATA_FILE = "metadata.json"
 
@@ -75,21 +77,34 @@ class ModelBundle:
 
     def predict(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Price estimate and the 80% interval, in the market's currency."""
-        log_price = self.predict_log(matrix)
+        return self._prices(self.predict_log(matrix))
+
+    def _prices(self, log_price: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         interval = self.metadata["interval"]
         return (np.exp(log_price),
                 np.exp(log_price + interval["lower_log_offset"]),
                 np.exp(log_price + interval["upper_log_offset"]))
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Per-feature contributions to log(price); the last column is the bias. Approximate
-        (Saabas) contributions: exact SHAP took 32 ms for one listing and 5.4 s for 500 with a
-        300-tree depth-8 model, these 1.3 ms and 39 ms, naming the same top driver for 96% of
-        listings; both sum to the predicted log price. The booster's own thread count: with all
-        cores one listing took 24 ms instead of 1.4 ms."""
+        """Per-feature contributions to log(price); the last column is the bias; each row sums
+        to the predicted log price. Approximate (Saabas) contributions, XGBoost's
+        `approx_contribs`: exact SHAP took 32 ms for one listing and 5.4 s for 500 with a 300-tree
+        model, Saabas 1.3 ms and 39 ms, naming the same top driver for 96% of listings. Looked up
+        per leaf (autovalue.leaf_contributions): XGBoost's own call costs ~3 ms even for one row."""
         dmatrix = xgb.DMatrix(matrix, feature_names=self.features, feature_types=self.feature_types,
                               enable_categorical=True, nthread=self.metadata.get("nthread", 1))
-        return self.booster.predict(dmatrix, pred_contribs=True, approx_contribs=True)
+        leaves = self.booster.predict(dmatrix, pred_leaf=True, validate_features=False)
+        return self._leaf_contributions.contributions(leaves.reshape(len(matrix), -1))
+
+    def explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Price, interval and contributions from one pass over the trees: the log price is the
+        sum of the contributions (XGBoost's prediction up to float32 rounding, ~1e-6)."""
+        contributions = self.contributions(matrix)
+        return (*self._prices(contributions.sum(axis=1)), contributions)
+
+    @cached_property
+    def _leaf_contributions(self) -> LeafContributions:
+        return LeafContributions(self.booster, len(self.features))
 
     @property
     def feature_types(self) -> list[str]:

@@ -59,8 +59,8 @@ class Valuator:
             raise FeatureStoreUnavailable(f"{type(error).__name__}: {error}") from error
         bundle = self.batch_bundle if len(listings) >= self.threads_from_rows else self.bundle
         matrix = bundle.encode(read.features)
-        price, low, high = bundle.predict(matrix)
-        amounts = self.drivers.amounts(bundle.contributions(matrix), price.astype(np.float64))
+        price, low, high, contributions = bundle.explain(matrix)
+        amounts = self.drivers.amounts(contributions, price.astype(np.float64))
         drivers = self.drivers.top(amounts, self.currency, self.top_drivers)
         out = []
         for i, listing in enumerate(listings):
