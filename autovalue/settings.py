@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     max_batch_size: int = 1000
     # Which model the service loads: "champion" (models/champion.json), a version, or "latest".
     bento_model_version: str = "champion"
-    service_workers: int = 1
+    service_workers: int = 2  # one per core here: p99 16.7 ms at 100 req/s, 21.2 ms with one (bench/README.md)
     # BentoML adaptive batching of /valuate_batch: listings merged into one model call, and the
     # queueing time after which BentoML answers 503 (callers retry later).
     service_batching_max_size: int = 2000
