@@ -1,8 +1,13 @@
 """`autovalue score`: value every listing on the topic, exactly once in the database.
 
-One micro-batch at a time: poll, validate, value through the service, write the database,
-produce valuations and dead letters, push market statistics, and only then commit offsets.
+Per micro-batch: poll, validate, value through the service, write the database, produce
+valuations and dead letters, push market statistics, and only then commit its offsets.
 A crash anywhere before the commit replays the batch; the upserts make the replay harmless.
+
+Two batches overlap: while a writer thread stores batch N (database, then topics), this thread
+polls and values batch N+1 (the service works on the other core meanwhile). Batch N's offsets
+are committed, in order and from this thread (a Kafka consumer is not thread-safe), once its
+writes are done and before batch N+1 is handed to the writer.
 """
 
 from __future__ import annotations
@@ -13,8 +18,12 @@ import signal
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 
 from kafka import OffsetAndMetadata, TopicPartition
+from kafka.errors import CommitFailedError
 
 from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.settings import Settings
@@ -23,6 +32,17 @@ from consumers.service_client import ServiceRejected, ValuationClient
 from consumers.sink import ValuationStore
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Written:
+    """A batch handed to the writer thread, committed once `done` resolves to True."""
+
+    done: Future
+    records: list
+    accepted: list[Accepted]
+    valued: int
+    dead: int
 
 
 class Scorer:
@@ -36,6 +56,8 @@ class Scorer:
         self.market_updates = market_updates
         self.stopping = False
         self.counts = defaultdict(int)
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer-writer")
+        self.pending: _Written | None = None
 
     def install_signal_handlers(self) -> None:
         def stop(signum, frame):
@@ -56,6 +78,8 @@ class Scorer:
             while not self.stopping:
                 polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
                 records = [r for batch in polled.values() for r in batch]
+                if self.pending is not None and (not records or self.pending.done.done()):
+                    self.finish_pending()  # written: commit now, not only when the next batch comes
                 assigned = self.consumer.assignment()
                 if assigned and not announced:
                     announced = True
@@ -71,7 +95,8 @@ class Scorer:
             self.close()
 
     def process(self, records) -> bool:
-        """One batch end to end; False when abandoned (stopping while the service was down)."""
+        """Value one batch and hand it to the writer; False when abandoned (stopping while the
+        service or the database was down)."""
         parsed = [parse_record(r) for r in records]
         accepted = [p for p in parsed if isinstance(p, Accepted)]
         dead = [p for p in parsed if isinstance(p, DeadLetter)]
@@ -81,18 +106,58 @@ class Scorer:
         dead += rejected
         accepted = [a for a in accepted if a.listing.listing_id in valued]
         rows = [valued[a.listing.listing_id] for a in accepted]
-        if not self._with_retry(lambda: self.store.write(accepted, rows, dead)):
+        if not self.finish_pending():
             return False
+        done = self.writer.submit(self._write, accepted, rows, dead)
+        self.pending = _Written(done, records, accepted, len(rows), len(dead))
+        return True
+
+    def _write(self, accepted: list[Accepted], rows: list[dict], dead: list[DeadLetter]) -> bool:
+        """In the writer thread: the database (retried while it is down), then the topics."""
+        delay = 0.1
+        while True:
+            try:
+                self.store.write(accepted, rows, dead)
+                break
+            except Exception as error:  # the database is down or locked: wait, keep the batch
+                log.warning("database write failed (%s); retrying in %.1f s", error, delay)
+            deadline = time.monotonic() + delay
+            while time.monotonic() < deadline:
+                if self.stopping:
+                    return False
+                time.sleep(0.05)
+            delay = min(delay * 2, self.settings.service_backoff_max_s)
         for valuation in rows:
             self.producer.send(self.settings.topic_valuations, key=valuation["listing_id"], value=valuation)
         for letter in dead:
             self.producer.send(self.settings.topic_dead_letters, key=letter.listing_id, value=letter.message())
         self.producer.flush()
+        return True
+
+    def finish_pending(self) -> bool:
+        """Wait for the batch in the writer, then push its market statistics and commit it.
+        False when it was abandoned (its offsets stay uncommitted: it will be replayed)."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return True
+        while True:
+            try:
+                written = pending.done.result(timeout=1.0)
+                break
+            except FutureTimeout:
+                self._keep_alive()  # a long database outage must not cost the group membership
+        if not written:
+            return False
         if self.market_updates is not None:
-            self.market_updates.add([a.listing for a in accepted])
-        self._commit(records)
-        self.counts["valued"] += len(rows)
-        self.counts["dead_lettered"] += len(dead)
+            self.market_updates.add([a.listing for a in pending.accepted])
+        try:
+            self._commit(pending.records)
+        except CommitFailedError as error:
+            # The group rebalanced meanwhile: the partitions' new owner replays the batch, and the
+            # upserts keep the database at one row per listing.
+            log.warning("commit after a rebalance failed (%s); the batch will be replayed", error)
+        self.counts["valued"] += pending.valued
+        self.counts["dead_lettered"] += pending.dead
         return True
 
     def _valuate(self, accepted: list[Accepted]) -> tuple[dict | None, list[DeadLetter]]:
@@ -131,21 +196,6 @@ class Scorer:
         self.consumer.resume(*assignment)
         return not self.stopping
 
-    def _with_retry(self, action) -> bool:
-        delay = 0.1
-        while True:
-            try:
-                action()
-                return True
-            except Exception as error:  # the database is down or locked: wait, keep the batch
-                log.warning("database write failed (%s); retrying in %.1f s", error, delay)
-            deadline = time.monotonic() + delay
-            while time.monotonic() < deadline:
-                if not self._keep_alive():
-                    return False
-                time.sleep(0.1)
-            delay = min(delay * 2, self.settings.service_backoff_max_s)
-
     def _commit(self, records) -> None:
         offsets = {}
         for record in records:
@@ -154,6 +204,8 @@ class Scorer:
         self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
 
     def close(self) -> None:
+        self.finish_pending()
+        self.writer.shutdown()
         self.consumer.close()
         self.producer.close()
         self.client.close()
