@@ -119,7 +119,9 @@ class ModelBundle:
         """The same model predicting with `threads` threads (a copy: the original keeps its own)."""
         booster = self.booster.copy()
         booster.set_param({"nthread": threads})
-        return ModelBundle(booster, {**self.metadata, "nthread": threads})
+        bundle = ModelBundle(booster, {**self.metadata, "nthread": threads})
+        bundle.__dict__["_leaf_contributions"] = self._leaf_contributions  # same trees: one table
+        return bundle
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
