@@ -127,11 +127,15 @@ class Scorer:
                     return False
                 time.sleep(0.05)
             delay = min(delay * 2, self.settings.service_backoff_max_s)
-        for valuation in rows:
-            self.producer.send(self.settings.topic_valuations, key=valuation["listing_id"], value=valuation)
-        for letter in dead:
-            self.producer.send(self.settings.topic_dead_letters, key=letter.listing_id, value=letter.message())
+        sent = [self.producer.send(self.settings.topic_valuations, key=v["listing_id"], value=v) for v in rows]
+        sent += [self.producer.send(self.settings.topic_dead_letters, key=letter.listing_id, value=letter.message())
+                 for letter in dead]
         self.producer.flush()
+        # flush() also returns when sends failed: a failed one must stop the commit (a crash
+        # replays the batch) rather than leave a listing without its message.
+        failed = next((future.exception for future in sent if future.failed()), None)
+        if failed is not None:
+            raise failed
         return True
 
     def finish_pending(self) -> bool:
@@ -189,11 +193,13 @@ class Scorer:
         return valued, dead
 
     def _keep_alive(self) -> bool:
-        """Stay in the group while waiting: poll with every partition paused."""
-        assignment = self.consumer.assignment()
-        self.consumer.pause(*assignment)
-        self.consumer.poll(timeout_ms=0)
-        self.consumer.resume(*assignment)
+        """Stay in the group while waiting: poll with every partition paused. A rebalance inside
+        that poll can revoke partitions and assign new, unpaused ones: records they return are
+        put back (seek), and only what is still assigned is resumed."""
+        self.consumer.pause(*self.consumer.assignment())
+        for partition, records in self.consumer.poll(timeout_ms=0).items():
+            self.consumer.seek(partition, records[0].offset)
+        self.consumer.resume(*self.consumer.assignment())
         return not self.stopping
 
     def _commit(self, records) -> None:
@@ -204,9 +210,11 @@ class Scorer:
         self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
 
     def close(self) -> None:
-        self.finish_pending()
-        self.writer.shutdown()
-        self.consumer.close()
-        self.producer.close()
-        self.client.close()
+        try:
+            self.finish_pending()
+        finally:
+            self.writer.shutdown()
+            self.consumer.close()
+            self.producer.close()
+            self.client.close()
         log.info("scorer stopped: %s", json.dumps(dict(self.counts)))
