@@ -31,7 +31,6 @@ class LeafContributions:
         # (trees * width, features + 1): row t * width + leaf holds that leaf's contribution vector.
         # float32 as XGBoost's own; 300 trees of depth 6 and 58 features take 9 MB.
         self.table = np.zeros((self.n_trees * width, n_features + 1), dtype=np.float32)
-        self.width = width
         for t, tree in enumerate(trees):
             self._fill(tree, self.table[t * width:(t + 1) * width], n_features)
         self.base_score = float(re.findall(r"[-+0-9.eE]+", str(params["base_score"]))[0])

@@ -16,13 +16,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from cachetools import TTLCache
 from feast import FeatureStore
 
 from autovalue.valuation import Fallback
-from feature_repo.service_features import ServiceFeatures, entity_key_tuples
+from feature_repo.service_features import ServiceFeatures
 
 # The market views of a valuation feature service, finest first: the fallback order.
 LEVEL_VIEWS: dict[str, Fallback] = {
@@ -70,12 +69,9 @@ class MarketReader:
 
     def read(self, entity_rows: Mapping[str, Sequence], now: float) -> MarketRead:
         """`entity_rows`: autovalue.feature_inputs output; `now`: epoch seconds of the valuation."""
-        keys = entity_key_tuples(entity_rows)
-        names, rows = self._market_rows(keys)
-        columns = zip(*(rows[key] for key in keys))
-        values: dict[str, list] = {name: list(column) for name, column in zip(names, columns)}
-        values.update(self.reader.transform(entity_rows))
-        n = len(keys)
+        read_market = self._cached_market if self.cache is not None else None
+        values = self.reader.read_online(entity_rows, with_timestamps=True, read_market=read_market)
+        n = len(next(iter(entity_rows.values())))
         fallback: list[Fallback] = [Fallback.none] * n
         age: list[float | None] = [None] * n
         for level in self.levels:
@@ -92,26 +88,17 @@ class MarketReader:
         features = {name: column for name, column in values.items() if not name.endswith(TIMESTAMP_SUFFIX)}
         return MarketRead(features, fallback, age)
 
-    def _market_rows(self, keys: list[tuple]) -> tuple[list[str], dict[tuple, tuple]]:
-        """Each distinct key's market features (and their timestamps), cached or read once:
-        the feature names, and per key a tuple of values in that order."""
-        distinct = list(dict.fromkeys(keys))
-        found: dict[tuple, tuple] = {}
-        if self.cache is not None:
-            with self.cache_lock:
-                for key in distinct:
-                    row = self.cache.get(key)
-                    if row is not None:
-                        found[key] = row
-        missing = [key for key in distinct if key not in found]
+    def _cached_market(self, keys: list[tuple]) -> dict[str, list]:
+        """ServiceFeatures.read_market with timestamps, each key's row kept for `cache_s`."""
+        with self.cache_lock:
+            rows = {key: self.cache.get(key) for key in keys}
+        missing = [key for key, row in rows.items() if row is None]
         if missing:
-            values = self.reader.read_market(missing, with_timestamps=True)
-            if self.names is None:
-                self.names = list(values)
+            read = self.reader.read_market(missing, with_timestamps=True)
+            self.names = self.names or list(read)
             for i, key in enumerate(missing):
-                found[key] = tuple(values[name][i] for name in self.names)
-            if self.cache is not None:
-                with self.cache_lock:
-                    for key in missing:
-                        self.cache[key] = found[key]
-        return self.names, found
+                rows[key] = tuple(read[name][i] for name in self.names)
+            with self.cache_lock:
+                for key in missing:
+                    self.cache[key] = rows[key]
+        return {name: [rows[key][j] for key in keys] for j, name in enumerate(self.names)}

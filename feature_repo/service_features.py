@@ -11,17 +11,12 @@ over the whole batch. The results equal `get_online_features(service).to_dict()`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 from feast.types import String
 
 from autovalue.feature_inputs import ENTITY_KEYS, REQUEST_FIELDS
-
-
-def entity_key_tuples(inputs: Mapping[str, Sequence]) -> list[tuple]:
-    """One (model_key, brand_key, segment) tuple per listing."""
-    return list(zip(*(inputs[k] for k in ENTITY_KEYS)))
 
 
 class ServiceFeatures:
@@ -42,7 +37,6 @@ class ServiceFeatures:
                 self.transforms.append((on_demand[projection.name], names))
             else:
                 self.market_refs += [f"{projection.name_to_use()}:{name}" for name in names]
-        self.market_features = [ref.split(":", 1)[1] for ref in self.market_refs]
         self.request_features = [name for _, names in self.transforms for name in names]
 
     def transform(self, request: Mapping[str, Sequence]) -> dict[str, list]:
@@ -64,12 +58,14 @@ class ServiceFeatures:
         keys_out = set(ENTITY_KEYS) | {f"{k}__ts" for k in ENTITY_KEYS}
         return {name: values for name, values in response.items() if name not in keys_out}
 
-    def read_online(self, inputs: Mapping[str, Sequence], with_timestamps: bool = False) -> dict[str, list]:
+    def read_online(self, inputs: Mapping[str, Sequence], with_timestamps: bool = False,
+                    read_market: Callable[[list[tuple]], dict[str, list]] | None = None) -> dict[str, list]:
         """`inputs`: entity keys + request fields (autovalue.feature_inputs) of n listings.
-        With timestamps, each market feature also has `<name>__ts` (epoch seconds)."""
-        keys = entity_key_tuples(inputs)
+        With timestamps, each market feature also has `<name>__ts` (epoch seconds).
+        `read_market(distinct_keys)` replaces the Feast read (the service passes a cached one)."""
+        keys = list(zip(*(inputs[k] for k in ENTITY_KEYS)))
         distinct = list(dict.fromkeys(keys))
-        market = self.read_market(distinct, with_timestamps)
+        market = read_market(distinct) if read_market else self.read_market(distinct, with_timestamps)
         position = {key: i for i, key in enumerate(distinct)}
         rows = [position[key] for key in keys]
         out: dict[str, list] = {k: list(inputs[k]) for k in ENTITY_KEYS}
