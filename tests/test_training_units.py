@@ -61,14 +61,13 @@ def test_conformal_offsets_cover_the_requested_share():
     assert offsets["lower_log_offset"] == pytest.approx(-0.128, abs=0.01)
 
 
-def test_categorical_codes_follow_price_learned_only_from_the_ordering_rows():
-    frame = pd.DataFrame({"model": ["Dear", "Cheap", "Mid", "Cheap", None, "Late"]})
-    y_log = np.array([20.0, 10.0, 15.0, 11.0, 30.0, 1.0])
-    ordering_rows = np.array([True, True, True, True, True, False])  # "Late" is an evaluation row
-    levels = categorical_levels(frame, ["model"], y_log, ordered_on=ordering_rows)
-    assert levels == {"model": ["Cheap", "Mid", "Dear", "Late"]}  # Late: seen, price not used
-    assert categorical_levels(frame, ["model"]) == {"model": ["Cheap", "Dear", "Late", "Mid"]}
-    codes = xgboost_frame(pd.DataFrame({"model": ["Mid", None, "Unseen"]}), ["model"], levels)["model"]
+def test_categorical_codes_follow_price_and_unseen_levels_are_missing():
+    frame = pd.DataFrame({"model": ["Dear", "Cheap", "Mid", "Cheap", None]})
+    y_log = np.array([20.0, 10.0, 15.0, 11.0, 30.0])
+    levels = categorical_levels(frame, ["model"], y_log)
+    assert levels == {"model": ["Cheap", "Mid", "Dear"]}
+    assert categorical_levels(frame, ["model"]) == {"model": ["Cheap", "Dear", "Mid"]}
+    codes = xgboost_frame(pd.DataFrame({"model": ["Mid", None, "Later"]}), ["model"], levels)["model"]
     assert codes.iloc[0] == 1.0 and codes.iloc[1:].isna().all()
 
 

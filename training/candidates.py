@@ -22,29 +22,23 @@ from autovalue.settings import Settings
 MISSING_LEVEL = "__missing__"
 
 
-def categorical_levels(frame: pd.DataFrame, categorical: list[str], y_log: np.ndarray | None = None,
-                       ordered_on: np.ndarray | None = None) -> dict[str, list[str]]:
+def categorical_levels(frame: pd.DataFrame, categorical: list[str],
+                       y_log: np.ndarray | None = None) -> dict[str, list[str]]:
     """Levels seen in `frame`; a level's code is its position, as in ModelBundle.encode.
 
-    With `y_log`, levels are ordered by the mean log price of their rows, so XGBoost can split
-    the codes as numbers (cheap brands and models on one side, dear ones on the other; see
-    xgboost_params for why not native categoricals). Only the rows in the boolean mask
-    `ordered_on` decide the order, so no price of an evaluation period leaks into it; levels
-    seen only outside it go last, by name. Without `y_log`: by name."""
-    ordered_on = np.ones(len(frame), dtype=bool) if ordered_on is None else ordered_on
+    With `y_log` (the log prices of `frame`'s rows), levels are ordered by their mean log price,
+    so XGBoost can split the codes as numbers (cheap brands and models on one side, dear ones on
+    the other; see xgboost_params for why not native categoricals). Without: by name."""
     out = {}
     for name in categorical:
         values = frame[name].astype(object).where(frame[name].notna(), None)
         known = values.notna().to_numpy()
-        names = values.astype(str).to_numpy()
-        seen = sorted(set(names[known]))
+        names = values[known].astype(str).to_numpy()
         if y_log is None:
-            out[name] = seen
+            out[name] = sorted(set(names))
             continue
-        rows = known & ordered_on
-        means = pd.Series(y_log[rows]).groupby(names[rows]).mean()
-        ordered = sorted(means.index.tolist(), key=lambda level: (means[level], level))
-        out[name] = ordered + [level for level in seen if level not in means.index]
+        means = pd.Series(y_log[known]).groupby(names).mean()
+        out[name] = sorted(means.index.tolist(), key=lambda level: (means[level], level))
     return out
 
 

@@ -167,21 +167,23 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
     steps("xgboost")
     native = candidates.native_categoricals(settings)
     types = candidates.feature_types(data.features, data.categorical, native)
-    levels = candidates.categorical_levels(frame.iloc[before_holdout], data.categorical, y_log[before_holdout],
-                                           ordered_on=np.isin(before_holdout, parts.train))
+    # Each model orders the levels by the prices of the rows it learns from, and knows no other
+    # level: one first seen later is missing to it, as an unseen level is to the service.
+    probe_levels = candidates.categorical_levels(frame.iloc[parts.train], data.categorical, y_log[parts.train])
+    levels = candidates.categorical_levels(frame.iloc[before_holdout], data.categorical, y_log[before_holdout])
     with tqdm(total=settings.xgb_max_rounds, desc="xgboost", unit="round", leave=False,
               disable=not progress) as bar:
         # Round count by early stopping on the newest training slice...
         probe = candidates.train_xgboost(
             settings, seed,
-            candidates.xgboost_frame(frame.iloc[parts.train], data.features, levels, native), y_log[parts.train],
-            candidates.xgboost_frame(frame.iloc[parts.early_stopping], data.features, levels, native),
+            candidates.xgboost_frame(frame.iloc[parts.train], data.features, probe_levels, native), y_log[parts.train],
+            candidates.xgboost_frame(frame.iloc[parts.early_stopping], data.features, probe_levels, native),
             y_log[parts.early_stopping], callbacks=[_RoundProgress(bar)])
 
     steps("interval")
     # ...the interval by conformal calibration of that model on the period after it (split
     # conformal: distribution-free, and calibrating on later data than training respects drift)...
-    probe_bundle = ModelBundle(probe, {"features": list(data.features), "categorical": levels,
+    probe_bundle = ModelBundle(probe, {"features": list(data.features), "categorical": probe_levels,
                                        "feature_types": types})
     calibration = frame.iloc[parts.calibration]
     interval = interval_offsets(
