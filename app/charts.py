@@ -53,7 +53,7 @@ def value_waterfall(predicted: float, drivers: list, currency: str) -> alt.Chart
     steps = [("base value", 0.0, base, "base")]
     level = base
     for driver in drivers:
-        steps.append((driver.label or driver.feature, level, level + driver.amount,
+        steps.append((driver.feature, level, level + driver.amount,  # the bar text shows the amount
                       "raises" if driver.amount >= 0 else "lowers"))
         level += driver.amount
     steps.append(("estimate", 0.0, predicted, "estimate"))

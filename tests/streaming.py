@@ -6,7 +6,7 @@ import json
 import os
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from autovalue.kafka_clients import ensure_topics, json_producer
 from autovalue.settings import Settings
@@ -71,11 +71,3 @@ def table_ids(settings: Settings) -> tuple[list[str], list[dict]]:
         dead = [dict(row._mapping) for row in connection.execute(select(dead_letters))]
     engine.dispose()
     return valued, dead
-
-
-def count(settings: Settings) -> int:
-    engine = connect(settings.database)
-    with engine.connect() as connection:
-        total = connection.execute(select(func.count()).select_from(valuations)).scalar_one()
-    engine.dispose()
-    return total

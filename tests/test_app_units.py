@@ -86,10 +86,11 @@ def test_value_waterfall_runs_from_the_base_through_the_drivers_to_the_estimate(
     from app.charts import value_waterfall
     from autovalue.valuation import ValueDriver
 
-    drivers = [ValueDriver(feature="age_years", label="age −Rp 20.0 jt", amount=-20e6),
-               ValueDriver(feature="car_model", label="model +Rp 35.0 jt", amount=35e6)]
+    drivers = [ValueDriver(feature="age", label="age -Rp 20.0 jt", amount=-20e6),
+               ValueDriver(feature="make and model", label="make and model +Rp 35.0 jt", amount=35e6)]
     chart = value_waterfall(180e6, drivers, "IDR")
     steps = pd.DataFrame(chart.to_dict()["datasets"][next(iter(chart.to_dict()["datasets"]))])
-    assert steps["step"].tolist() == ["base value", "age −Rp 20.0 jt", "model +Rp 35.0 jt", "estimate"]
+    # Steps are the driver groups; the amount is the bar's text, formatted once.
+    assert steps["step"].tolist() == ["base value", "age", "make and model", "estimate"]
     assert steps["end"].tolist() == [165.0, 145.0, 180.0, 180.0]  # Rp juta
     assert steps["text"].tolist() == ["Rp 165.0 jt", "−Rp 20.0 jt", "+Rp 35.0 jt", "Rp 180.0 jt"]
