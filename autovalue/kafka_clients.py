@@ -6,7 +6,7 @@ import json
 import socket
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -86,3 +86,32 @@ def group_consumer(settings: Settings, *topics: str, group_id: str | None = None
     )
     config.update(overrides)
     return KafkaConsumer(*topics, **config)
+
+
+def partition_reader(settings: Settings, **overrides: Any) -> KafkaConsumer:
+    """A consumer outside any group (the caller assigns and seeks): it never moves a group's offsets."""
+    config: dict[str, Any] = dict(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+    )
+    config.update(overrides)
+    return KafkaConsumer(**config)
+
+
+def assign_from_time(consumer: KafkaConsumer, topic: str, since_ms: int | None) -> list:
+    """Assign every partition of `topic` and seek each to its first record at or after
+    `since_ms` (to the end where there is none; to the start when `since_ms` is None)."""
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    consumer.assign(partitions)
+    if since_ms is None:
+        consumer.seek_to_beginning(*partitions)
+        return partitions
+    found = consumer.offsets_for_times({tp: since_ms for tp in partitions})
+    for tp in partitions:
+        if found.get(tp):
+            consumer.seek(tp, found[tp].offset)
+        else:
+            consumer.seek_to_end(tp)
+    return partitions

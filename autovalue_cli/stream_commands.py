@@ -1,29 +1,63 @@
-"""Commands of the streaming part: score, simulate, rescore."""
+"""Commands of the streaming part: score, market-feed, simulate, rescore."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
+import sys
 from datetime import datetime, timezone
 
 from autovalue.settings import get_settings
 
 
-def _live_market(settings):
-    from feature_repo.config import feature_store
-    from feature_repo.live import LiveMarket
-    from market.io import read_source
+def _start_market_feed() -> subprocess.Popen:
+    """The market feed as a child process: its pandas work must not share the scorer's GIL."""
+    command = [sys.executable, "-m", "autovalue_cli.main", "market-feed", "--parent-pid", str(os.getpid())]
+    return subprocess.Popen(command)
 
-    return LiveMarket(settings, feature_store(settings), read_source(settings.raw_dir, settings.market_source))
+
+def _stop_child(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from consumers.scorer import Scorer
 
     settings = get_settings()
-    market = None if args.no_push else _live_market(settings)
-    scorer = Scorer(settings, market_updates=market)
-    scorer.install_signal_handlers()
-    scorer.run(idle_exit_s=args.idle_exit)
+    feed = None if args.no_push else _start_market_feed()
+    try:
+        scorer = Scorer(settings)
+        scorer.install_signal_handlers()
+        scorer.run(idle_exit_s=args.idle_exit)
+    finally:
+        if feed is not None:
+            _stop_child(feed)
+    return 0
+
+
+def cmd_market_feed(args: argparse.Namespace) -> int:
+    from consumers.market_feed import MarketFeed
+    from feature_repo.config import feature_store
+    from feature_repo.live import LiveMarket
+    from market.io import read_source
+
+    stop = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.append(True))
+    settings = get_settings()
+    market = LiveMarket(feature_store(settings), read_source(settings.raw_dir, settings.market_source))
+    feed = MarketFeed(settings, market, market.history_end)
+    # Started by a scorer: end with it, also when it was killed without a word.
+    orphaned = (lambda: os.getppid() != args.parent_pid) if args.parent_pid else (lambda: False)
+    feed.run(lambda: bool(stop) or orphaned())
     return 0
 
 
@@ -49,8 +83,12 @@ def cmd_rescore(args: argparse.Namespace) -> int:
 def register(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("score", help="value listings from Kafka through the service, until stopped")
     p.add_argument("--idle-exit", type=float, help="stop after this many seconds without a message")
-    p.add_argument("--no-push", action="store_true", help="do not push market statistics to Feast")
+    p.add_argument("--no-push", action="store_true", help="do not start the market feed (Feast pushes)")
     p.set_defaults(func=cmd_score)
+
+    p = commands.add_parser("market-feed", help="push live market statistics from the listings topic to Feast")
+    p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_market_feed)
 
     p = commands.add_parser("simulate", help="produce realistic new listings to the listings topic")
     p.add_argument("--rate", type=float, default=20.0, help="listings per second")

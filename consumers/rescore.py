@@ -11,8 +11,7 @@ import logging
 import time
 from datetime import datetime
 
-from kafka import KafkaConsumer, TopicPartition
-
+from autovalue.kafka_clients import assign_from_time, partition_reader
 from autovalue.settings import Settings
 from consumers.scorer import Scorer
 
@@ -24,11 +23,7 @@ IDLE_END_S = 2.0
 
 class Rescorer(Scorer):
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.consumer.close()
-        self.consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
-                                      group_id=None, fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-                                      max_poll_records=settings.scorer_batch_size)
+        super().__init__(settings, consumer=partition_reader(settings, max_poll_records=settings.scorer_batch_size))
 
     def _commit(self, records) -> None:
         """Nothing to commit: the range is chosen on the command line."""
@@ -38,18 +33,11 @@ class Rescorer(Scorer):
 
     def rescore(self, since: datetime | None = None, from_offset: int | None = None) -> int:
         topic = self.settings.topic_listings
-        partitions = [TopicPartition(topic, p) for p in sorted(self.consumer.partitions_for_topic(topic) or [])]
-        self.consumer.assign(partitions)
         started_ms = int(time.time() * 1000)
         if since is not None:
-            found = self.consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in partitions})
-            for tp in partitions:
-                if found.get(tp):
-                    self.consumer.seek(tp, found[tp].offset)
-                else:
-                    self.consumer.seek_to_end(tp)
+            assign_from_time(self.consumer, topic, int(since.timestamp() * 1000))
         else:
-            for tp in partitions:
+            for tp in assign_from_time(self.consumer, topic, None):
                 self.consumer.seek(tp, from_offset or 0)
         # Read up to what was there when the rescore began. Log ends are not asked for: tansu
         # reports the last batch's base offset + 1 as the end. Record timestamps decide instead.

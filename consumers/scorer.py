@@ -1,7 +1,8 @@
 """`autovalue score`: value every listing on the topic, exactly once in the database.
 
 Per micro-batch: poll, validate, value through the service, write the database, produce
-valuations and dead letters, push market statistics, and only then commit its offsets.
+valuations and dead letters, and only then commit its offsets. Market statistics are pushed
+by the market feed (consumers/market_feed.py), in a process of its own.
 A crash anywhere before the commit replays the batch; the upserts make the replay harmless.
 
 Two batches overlap: while a writer thread stores batch N (database, then topics), this thread
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import signal
-import threading
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -46,14 +46,13 @@ class _Written:
 
 
 class Scorer:
-    def __init__(self, settings: Settings, group_id: str | None = None, market_updates=None) -> None:
+    def __init__(self, settings: Settings, consumer=None) -> None:
         self.settings = settings
-        self.consumer = group_consumer(settings, settings.topic_listings, group_id=group_id,
-                                       max_poll_records=settings.scorer_batch_size)
+        self.consumer = consumer or group_consumer(settings, settings.topic_listings,
+                                                   max_poll_records=settings.scorer_batch_size)
         self.producer = json_producer(settings)
         self.store = ValuationStore(settings.database)
         self.client = ValuationClient(settings)
-        self.market_updates = market_updates
         self.stopping = False
         self.counts = defaultdict(int)
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer-writer")
@@ -71,9 +70,6 @@ class Scorer:
         """Score until stopped (or, with `idle_exit_s`, until nothing arrived for that long)."""
         last_record = time.monotonic()
         announced = False
-        pushing = threading.Event()
-        if self.market_updates is not None:
-            self.market_updates.run_in_background(pushing)
         try:
             while not self.stopping:
                 polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
@@ -91,7 +87,6 @@ class Scorer:
                 elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:
                     break
         finally:
-            pushing.set()
             self.close()
 
     def process(self, records) -> bool:
@@ -139,7 +134,7 @@ class Scorer:
         return True
 
     def finish_pending(self) -> bool:
-        """Wait for the batch in the writer, then push its market statistics and commit it.
+        """Wait for the batch in the writer, then commit it.
         False when it was abandoned (its offsets stay uncommitted: it will be replayed)."""
         pending, self.pending = self.pending, None
         if pending is None:
@@ -152,8 +147,6 @@ class Scorer:
                 self._keep_alive()  # a long database outage must not cost the group membership
         if not written:
             return False
-        if self.market_updates is not None:
-            self.market_updates.add([a.listing for a in pending.accepted])
         try:
             self._commit(pending.records)
         except CommitFailedError as error:

@@ -1,17 +1,18 @@
-"""Fresh market statistics from the stream: the scorer pushes them into the online store.
+"""Fresh market statistics from the stream, pushed into the online store.
 
 The same `level_stats` code as the batch pipeline computes the rows, over the recent raw
 history plus every listing streamed since, so a pushed row means what a materialized row
 means, only stamped now. Pushes go online only: with a parquet offline source Feast rewrites
-the whole file on each offline push, without a lock (unsafe with several scorers, measured
+the whole file on each offline push, without a lock (unsafe with several pushers, measured
 45-120 ms per call); offline history comes from the batch pipeline instead.
+
+One LiveMarket belongs to one market feed (consumers/market_feed.py), which calls `add` and
+`push` from a single thread.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
@@ -20,7 +21,6 @@ import pandas as pd
 from feast.data_source import PushMode
 
 from autovalue.schema import CANONICAL_COLUMNS, Listing
-from autovalue.settings import Settings
 from feature_repo.definitions import MODEL_PUSH_SOURCE
 from feature_repo.market_stats import WINDOWS_DAYS, keyed_listings, level_stats
 
@@ -34,68 +34,56 @@ def _naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 class LiveMarket:
-    def __init__(self, settings: Settings, store, history: pd.DataFrame) -> None:
+    def __init__(self, store, history: pd.DataFrame) -> None:
         self.store = store
-        self.interval_s = settings.market_push_interval_s
         self.horizon = pd.Timedelta(days=max(WINDOWS_DAYS))
-        cutoff = pd.Timestamp.now(tz="UTC") - self.horizon
-        recent = history[(history["listed_at"] >= cutoff) | (history["sold_at"] >= cutoff)]
+        listed = pd.to_datetime(history["listed_at"], utc=True)
+        # Where the stored history ends as of now (a generated market also holds listings dated
+        # later today): the feed replays the stream from here.
+        now = pd.Timestamp.now(tz="UTC")
+        past = listed[listed <= now]
+        self.history_end: datetime = (past.max() if len(past) else now).to_pydatetime()
+        cutoff = now - self.horizon
+        recent = history[(listed >= cutoff) | (pd.to_datetime(history["sold_at"], utc=True) >= cutoff)]
         self.frame = _naive_utc(keyed_listings(recent))
-        self.dirty: set[str] = set()
-        self.last_push = time.monotonic()
+        self.fresh: list[dict] = []  # streamed listings not yet in `frame`: one concat per push
+        self.unpushed: set[str] = set()  # models whose last push failed
         self.pushed_rows = 0
-        self.lock = threading.Lock()  # add() runs in the scoring loop, pushes in a thread of their own
 
     def add(self, listings: Iterable[Listing]) -> None:
-        rows = [{**listing.model_dump(mode="python"), "sold_at": pd.NaT, "sold_price": np.nan} for listing in listings]
-        if not rows:
-            return
-        fresh = _naive_utc(keyed_listings(pd.DataFrame(rows, columns=CANONICAL_COLUMNS)))
-        with self.lock:
-            self.frame = pd.concat([self.frame, fresh], ignore_index=True)
-            self.dirty.update(fresh["model_key"])
+        self.fresh += [{**listing.model_dump(mode="python"), "sold_at": pd.NaT, "sold_price": np.nan}
+                       for listing in listings]
 
-    def rows(self, keys: set[str], at: datetime) -> pd.DataFrame:
-        with self.lock:  # only the cheap selection holds the lock; the statistics do not
-            subset = self.frame[self.frame["model_key"].isin(keys)]
-        moment = np.array([pd.Timestamp(at).tz_convert("UTC").tz_localize(None).to_datetime64()])
-        return level_stats(subset, "model", moment) if len(subset) else pd.DataFrame()
-
-    def maybe_push(self, force: bool = False) -> int:
-        if not self.dirty or (not force and time.monotonic() - self.last_push < self.interval_s):
+    def push(self) -> int:
+        """Recompute and push the model-level statistics of every model a listing arrived for
+        since the last push; returns the rows pushed."""
+        if not self.fresh and not self.unpushed:
             return 0
         now = datetime.now(timezone.utc)
-        with self.lock:
-            keys, self.dirty = self.dirty, set()
+        keys, self.unpushed = self.unpushed, set()
+        if self.fresh:
+            fresh = _naive_utc(keyed_listings(pd.DataFrame(self.fresh, columns=CANONICAL_COLUMNS)))
+            self.frame = pd.concat([self._recent(now), fresh], ignore_index=True)
+            self.fresh = []
+            keys |= set(fresh["model_key"])
         rows = self.rows(keys, now)
-        self.last_push = time.monotonic()
         if rows.empty:
             return 0
         try:
             self.store.push(MODEL_PUSH_SOURCE, rows, to=PushMode.ONLINE)
-        except Exception as error:  # derived data: a failed push is retried with the next one
+        except Exception as error:  # derived data: the next push recomputes the same keys
             log.warning("market push failed (%s); the next push recomputes it", error)
-            with self.lock:
-                self.dirty.update(rows["model_key"])
+            self.unpushed |= keys
             return 0
-        with self.lock:
-            self._forget_old(now)
         self.pushed_rows += len(rows)
         return len(rows)
 
-    def _forget_old(self, now: datetime) -> None:
+    def rows(self, keys: set[str], at: datetime) -> pd.DataFrame:
+        subset = self.frame[self.frame["model_key"].isin(keys)]
+        moment = np.array([pd.Timestamp(at).tz_convert("UTC").tz_localize(None).to_datetime64()])
+        return level_stats(subset, "model", moment) if len(subset) else pd.DataFrame()
+
+    def _recent(self, now: datetime) -> pd.DataFrame:
         cutoff = pd.Timestamp(now).tz_convert("UTC").tz_localize(None) - self.horizon
         keep = (self.frame["listed_at"] >= cutoff) | (self.frame["sold_at"] >= cutoff)
-        if not keep.all():
-            self.frame = self.frame[keep].reset_index(drop=True)
-
-    def run_in_background(self, stop: threading.Event) -> threading.Thread:
-        """Push every interval from a thread: a push (recompute + Feast write) never delays scoring."""
-
-        def loop() -> None:
-            while not stop.wait(self.interval_s):
-                self.maybe_push(force=True)
-
-        thread = threading.Thread(target=loop, name="market-push", daemon=True)
-        thread.start()
-        return thread
+        return self.frame if keep.all() else self.frame[keep].reset_index(drop=True)

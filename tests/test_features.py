@@ -169,12 +169,13 @@ def test_streamed_listings_are_pushed_as_fresh_market_statistics(embedded):
     shift = pd.Timestamp.now(tz="UTC") - history["listed_at"].max()
     history["listed_at"] += shift
     history["sold_at"] += shift
-    live = LiveMarket(settings, store, history)
+    live = LiveMarket(store, history)
     before = _online(settings, [_listing(brand="Wuling", model="Air ev", body_type="hatchback")])
     expensive = [Listing(listing_id=f"push-{i}", brand="Wuling", model="Air ev", year=2024, mileage_km=1000.0,
                          body_type="hatchback", asking_price=2e9) for i in range(400)]
     live.add(expensive)
-    assert live.maybe_push(force=True) == 1
+    assert live.push() == 1
+    assert live.push() == 0  # nothing new arrived
     after = _online(settings, [_listing(brand="Wuling", model="Air ev", body_type="hatchback")])
     assert after["model_listings_7d"][0] >= 400
     assert after["model_ask_median_7d"][0] == pytest.approx(2e9)

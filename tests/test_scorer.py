@@ -176,3 +176,56 @@ def table_versions(settings: Settings) -> dict[str, set[str]]:
     for version, listing_id in rows:
         out.setdefault(version, set()).add(listing_id)
     return out
+
+
+def _children(pid: int) -> list[int]:
+    path = f"/proc/{pid}/task/{pid}/children"
+    return [int(child) for child in open(path).read().split()] if os.path.exists(path) else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_streamed_listings_reach_the_online_market_statistics_through_the_feed(stack):
+    from autovalue.keys import model_key
+    from feature_repo.config import feature_store
+
+    settings = isolated(stack[0], market_push_interval_s=1.0)
+    store = feature_store(settings)
+    features = ["model_market:model_ask_median_7d", "model_market:model_listings_7d"]
+    key = [{"model_key": model_key("Wuling", "Air ev")}]
+    before = store.get_online_features(features=features, entity_rows=key).to_dict()
+    scorer = start_scorer(settings, "scorer-feed")
+    try:
+        factory = ListingFactory(settings, seed=3)
+        expensive = [{**listing, "brand": "Wuling", "model": "Air ev", "asking_price": 2e9}
+                     for listing in factory.batch(300)]
+        producer = json_producer(settings)
+        for listing in expensive:
+            producer.send(settings.topic_listings, key=listing["listing_id"], value=listing)
+        producer.flush()
+        producer.close()
+        deadline, after = time.monotonic() + 90, before
+        while time.monotonic() < deadline and after["model_ask_median_7d"][0] != pytest.approx(2e9):
+            time.sleep(0.5)
+            after = store.get_online_features(features=features, entity_rows=key).to_dict()
+        assert after["model_ask_median_7d"][0] == pytest.approx(2e9), (before, after)
+        assert after["model_listings_7d"][0] >= 300
+        feeds = _children(scorer.pid)
+        assert len(feeds) == 1
+        os.kill(scorer.pid, signal.SIGKILL)  # the scorer alone: its feed must not outlive it
+        scorer.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while _alive(feeds[0]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(feeds[0]), "the market feed outlived its scorer"
+    finally:
+        stop(scorer)
+        try:
+            os.killpg(scorer.pid, signal.SIGKILL)  # whatever of its group is left
+        except ProcessLookupError:
+            pass

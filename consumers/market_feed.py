@@ -1,0 +1,65 @@
+"""The market feed: every valid listing on the topic into the live market statistics, pushed
+to Feast's online store every `market_push_interval_s`.
+
+It reads every partition outside any consumer group, from where the stored history ends: the
+statistics need the whole market, not the share of partitions one scorer owns, and a restart
+rebuilds them from the history plus the stream. Two feeds therefore push the same rows. It runs
+in a process of its own (`autovalue score` starts one): a push recomputes statistics with
+pandas, which in the scorer's process held the GIL long enough to set the p99 freshness.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from autovalue.kafka_clients import assign_from_time, partition_reader
+from autovalue.schema import Listing
+from autovalue.settings import Settings
+from consumers.messages import Accepted, parse_record
+
+log = logging.getLogger(__name__)
+
+
+class Market(Protocol):
+    def add(self, listings: list[Listing]) -> None: ...
+
+    def push(self) -> int: ...
+
+
+class MarketFeed:
+    def __init__(self, settings: Settings, market: Market, since: datetime) -> None:
+        self.settings = settings
+        self.market = market
+        self.since_ms = int(since.timestamp() * 1000)
+        self.consumer = partition_reader(settings, max_poll_records=settings.scorer_batch_size)
+        self.added = 0
+
+    def run(self, stopping: Callable[[], bool]) -> None:
+        topic = self.settings.topic_listings
+        while not assign_from_time(self.consumer, topic, self.since_ms) and not stopping():
+            time.sleep(1.0)  # the topic does not exist yet
+        interval = self.settings.market_push_interval_s
+        next_push = time.monotonic() + interval
+        log.info("market feed: reading %s from %s", topic, datetime.fromtimestamp(self.since_ms / 1000))
+        try:
+            while not stopping():
+                wait_ms = max(0, min(1000, int((next_push - time.monotonic()) * 1000)))
+                polled = self.consumer.poll(timeout_ms=wait_ms)
+                # A seek to the end may land inside the last batch (tansu): skip what is older.
+                parsed = (parse_record(r) for batch in polled.values() for r in batch if r.timestamp >= self.since_ms)
+                listings = [p.listing for p in parsed if isinstance(p, Accepted)]
+                self.market.add(listings)
+                self.added += len(listings)
+                if time.monotonic() >= next_push:
+                    pushed = self.market.push()
+                    if pushed:
+                        log.debug("market feed: pushed %d model rows", pushed)
+                    next_push = time.monotonic() + interval
+        finally:
+            self.market.push()  # what arrived since the last push
+            self.consumer.close()
+            log.info("market feed stopped after %d listings", self.added)
