@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     service_batch_threads: int = 2
     service_threads_from_rows: int = 64
     # How long the service reuses a car model's online market row (0: read Feast every time).
-    # The scorer pushes new statistics every market_push_interval_s; a second more is harmless.
+    # The market feed pushes new statistics every market_push_interval_s; a second more is harmless.
     service_feature_cache_s: float = 1.0
 
     # Streaming scorer micro-batches; the service is retried with backoff while unreachable.
