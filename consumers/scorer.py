@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from kafka import OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError
+from pydantic_core import to_json
 
 from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.settings import Settings
@@ -122,7 +123,8 @@ class Scorer:
                     return False
                 time.sleep(0.05)
             delay = min(delay * 2, self.settings.service_backoff_max_s)
-        sent = [self.producer.send(self.settings.topic_valuations, key=v["listing_id"], value=v) for v in rows]
+        sent = [self.producer.send(self.settings.topic_valuations, key=v["listing_id"], value=to_json(v))
+                for v in rows]
         sent += [self.producer.send(self.settings.topic_dead_letters, key=letter.listing_id, value=letter.message())
                  for letter in dead]
         self.producer.flush()
