@@ -5,10 +5,11 @@ valuations and dead letters, and only then commit its offsets. Market statistics
 by the market feed (consumers/market_feed.py), in a process of its own.
 A crash anywhere before the commit replays the batch; the upserts make the replay harmless.
 
-Two batches overlap: while a writer thread stores batch N (database, then topics), this thread
-polls and values batch N+1 (the service works on the other core meanwhile). Batch N's offsets
-are committed, in order and from this thread (a Kafka consumer is not thread-safe), once its
-writes are done and before batch N+1 is handed to the writer.
+Three batches overlap, each stage in its own thread: while the writer thread stores batch N
+(database, then topics) and the valuer thread waits for the service to value batch N+1, this
+thread polls and validates batch N+2. Each batch's offsets are committed in order and from this
+thread (a Kafka consumer is not thread-safe), once its writes are done and before the next
+batch goes to the writer. While this thread waits for a stage it keeps the consumer in its group.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kafka import OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError
@@ -36,14 +37,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class _Written:
-    """A batch handed to the writer thread, committed once `done` resolves to True."""
-
-    done: Future
-    records: list
+class _Batch:
+    records: list  # committed once the batch is written
     accepted: list[Accepted]
-    valued: int
-    dead: int
+    dead: list[DeadLetter]
+    valued: Future | None = None  # valuer thread: (valuations by id, rejected) or (None, []) when abandoned
+    written: Future | None = None  # writer thread: True once stored and sent, False when abandoned
+    rows: list[dict] = field(default_factory=list)
 
 
 class Scorer:
@@ -55,9 +55,12 @@ class Scorer:
         self.store = ValuationStore(settings.database)
         self.client = ValuationClient(settings)
         self.stopping = False
+        self.halted = False  # a batch was abandoned or a stage raised: nothing after it may be committed
         self.counts = defaultdict(int)
+        self.valuer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer-valuer")
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer-writer")
-        self.pending: _Written | None = None
+        self.valuing: _Batch | None = None
+        self.writing: _Batch | None = None
 
     def install_signal_handlers(self) -> None:
         def stop(signum, frame):
@@ -75,37 +78,59 @@ class Scorer:
             while not self.stopping:
                 polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
                 records = [r for batch in polled.values() for r in batch]
-                if self.pending is not None and (not records or self.pending.done.done()):
-                    self.finish_pending()  # written: commit now, not only when the next batch comes
+                if records:
+                    if not self.process(records):
+                        break
+                else:  # nothing new: move what is ready along rather than wait for the next batch
+                    if self.valuing is not None and self.valuing.valued.done():
+                        self.hand_to_writer()
+                if self.writing is not None and self.writing.written.done():
+                    self.finish_written()
                 assigned = self.consumer.assignment()
                 if assigned and not announced:
                     announced = True
                     log.info("scoring: assigned %d partitions", len(assigned))
-                if records or not assigned:  # idle time counts once in the group
-                    if records:
-                        self.process(records)
+                busy = self.valuing is not None or self.writing is not None
+                if records or not assigned or busy:  # idle time counts once everything is written
                     last_record = time.monotonic()
                 elif idle_exit_s is not None and time.monotonic() - last_record > idle_exit_s:
                     break
+        except BaseException:
+            self.halted = True
+            raise
         finally:
             self.close()
 
     def process(self, records) -> bool:
-        """Value one batch and hand it to the writer; False when abandoned (stopping while the
-        service or the database was down)."""
+        """Validate a batch and send it to be valued; the batch valued before it goes to the
+        writer meanwhile. False when that one was abandoned (stopping while the service or the
+        database was down)."""
         parsed = [parse_record(r) for r in records]
-        accepted = [p for p in parsed if isinstance(p, Accepted)]
-        dead = [p for p in parsed if isinstance(p, DeadLetter)]
-        valued, rejected = self._valuate(accepted)
-        if valued is None:
+        batch = _Batch(records, [p for p in parsed if isinstance(p, Accepted)],
+                       [p for p in parsed if isinstance(p, DeadLetter)])
+        return self.hand_to_writer(then_value=batch)
+
+    def hand_to_writer(self, then_value: _Batch | None = None) -> bool:
+        """The batch being valued, once valued, to the writer (after committing the one before);
+        `then_value` goes to the valuer as soon as it is free, before the writes are waited for."""
+        batch, self.valuing = self.valuing, None
+        result = self._wait(batch.valued) if batch is not None else None
+        if result is not None and result[0] is None:
+            self.halted = True  # abandoned: no later batch may be committed past it
             return False
-        dead += rejected
-        accepted = [a for a in accepted if a.listing.listing_id in valued]
-        rows = [valued[a.listing.listing_id] for a in accepted]
-        if not self.finish_pending():
+        if then_value is not None:
+            then_value.valued = self.valuer.submit(self._valuate, then_value.accepted)
+            self.valuing = then_value
+        if batch is None:
+            return True
+        valued, rejected = result
+        batch.dead += rejected
+        batch.accepted = [a for a in batch.accepted if a.listing.listing_id in valued]
+        batch.rows = [valued[a.listing.listing_id] for a in batch.accepted]
+        if not self.finish_written():
             return False
-        done = self.writer.submit(self._write, accepted, rows, dead)
-        self.pending = _Written(done, records, accepted, len(rows), len(dead))
+        batch.written = self.writer.submit(self._write, batch.accepted, batch.rows, batch.dead)
+        self.writing = batch
         return True
 
     def _write(self, accepted: list[Accepted], rows: list[dict], dead: list[DeadLetter]) -> bool:
@@ -135,36 +160,41 @@ class Scorer:
             raise failed
         return True
 
-    def finish_pending(self) -> bool:
-        """Wait for the batch in the writer, then commit it.
-        False when it was abandoned (its offsets stay uncommitted: it will be replayed)."""
-        pending, self.pending = self.pending, None
-        if pending is None:
+    def finish_written(self) -> bool:
+        """Wait for the batch in the writer, then commit it. False when it was abandoned (its
+        offsets stay uncommitted: it will be replayed)."""
+        batch, self.writing = self.writing, None
+        if batch is None:
             return True
-        while True:
-            try:
-                written = pending.done.result(timeout=1.0)
-                break
-            except FutureTimeout:
-                self._keep_alive()  # a long database outage must not cost the group membership
-        if not written:
+        if not self._wait(batch.written):
+            self.halted = True
             return False
         try:
-            self._commit(pending.records)
+            self._commit(batch.records)
         except CommitFailedError as error:
             # The group rebalanced meanwhile: the partitions' new owner replays the batch, and the
             # upserts keep the database at one row per listing.
             log.warning("commit after a rebalance failed (%s); the batch will be replayed", error)
-        self.counts["valued"] += pending.valued
-        self.counts["dead_lettered"] += pending.dead
+        self.counts["valued"] += len(batch.rows)
+        self.counts["dead_lettered"] += len(batch.dead)
         return True
 
+    def _wait(self, future: Future):
+        """A stage's result; meanwhile this thread keeps the consumer in its group (a long
+        service or database outage must not cost the group membership)."""
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except FutureTimeout:
+                self._keep_alive()
+
     def _valuate(self, accepted: list[Accepted]) -> tuple[dict | None, list[DeadLetter]]:
+        """In the valuer thread: valuations by listing id, and the listings the service refused."""
         if not accepted:
             return {}, []
         listings = [a.listing for a in accepted]
         try:
-            result = self.client.valuate(listings, self._keep_alive)
+            result = self.client.valuate(listings, self._still_wanted)
         except ServiceRejected:
             # The service refused something our schema let through: find which, one by one.
             return self._valuate_one_by_one(accepted)
@@ -176,7 +206,7 @@ class Scorer:
         valued, dead = {}, []
         for item in accepted:
             try:
-                result = self.client.valuate([item.listing], self._keep_alive)
+                result = self.client.valuate([item.listing], self._still_wanted)
             except ServiceRejected as error:
                 dead.append(DeadLetter(self.settings.topic_listings, item.partition, item.offset,
                                        f"rejected by the valuation service: {error.detail}",
@@ -186,6 +216,10 @@ class Scorer:
                 return None, []
             valued[result[0]["listing_id"]] = result[0]
         return valued, dead
+
+    def _still_wanted(self) -> bool:
+        """Asked by the valuer thread between retries: stop retrying once stopping."""
+        return not self.stopping
 
     def _keep_alive(self) -> bool:
         """Stay in the group while waiting: poll with every partition paused. A rebalance inside
@@ -206,8 +240,11 @@ class Scorer:
 
     def close(self) -> None:
         try:
-            self.finish_pending()
+            if not self.halted:  # finish what is in flight: value, write, commit
+                self.hand_to_writer()
+            self.finish_written()  # the batch in the writer precedes anything abandoned
         finally:
+            self.valuer.shutdown()
             self.writer.shutdown()
             self.consumer.close()
             self.producer.close()
