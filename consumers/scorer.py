@@ -14,6 +14,7 @@ batch goes to the writer. While this thread waits for a stage it keeps the consu
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -51,7 +52,8 @@ class Scorer:
         self.settings = settings
         self.consumer = consumer or group_consumer(settings, settings.topic_listings,
                                                    max_poll_records=settings.scorer_batch_size)
-        self.producer = json_producer(settings)
+        self.producer = json_producer(settings, linger_ms=settings.scorer_producer_linger_ms,
+                                      batch_size=settings.scorer_producer_batch_bytes)
         self.store = ValuationStore(settings.database)
         self.client = ValuationClient(settings)
         self.stopping = False
@@ -74,6 +76,10 @@ class Scorer:
         """Score until stopped (or, with `idle_exit_s`, until nothing arrived for that long)."""
         last_record = time.monotonic()
         announced = False
+        # What is loaded by now lives as long as the process: out of the collector's scans.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(self.settings.scorer_gc_young_threshold, 20, 20)
         try:
             while not self.stopping:
                 polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
