@@ -21,7 +21,7 @@ from autovalue.settings import Settings
 from consumers.simulator import MALFORMED_KINDS, ListingFactory, _malformed, simulate
 from tests.conftest import free_port
 from tests.service_support import REPO, ServerProcess, build_market, serve_command, service_env, train_champion
-from tests.streaming import isolated, settings_env, table_ids
+from tests.streaming import isolated, read_topic, settings_env, table_ids
 
 pytestmark = pytest.mark.slow
 
@@ -136,6 +136,23 @@ def test_two_consumers_split_the_partitions_and_value_everything_once(stack):
         match = re.search(r'scorer stopped: \{"valued": (\d+)', (settings.home / f"scorer-{i}.log").read_text())
         shares.append(int(match.group(1)) if match else 0)
     assert all(share > 0 for share in shares), shares
+    # Graceful stops: each valuation was sent once, and the group committed every offset.
+    messages = read_topic(settings, settings.topic_valuations, expect=3000)
+    assert sorted(m["listing_id"] for m in messages) == sorted(good)
+    assert sum(committed_offsets(settings).values()) == 3000
+
+
+def committed_offsets(settings: Settings) -> dict:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.consumer_group,
+                             enable_auto_commit=False)
+    topic = settings.topic_listings
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+    try:
+        return {tp.partition: consumer.committed(tp) or 0 for tp in partitions}
+    finally:
+        consumer.close()
 
 
 def test_rescore_with_a_new_champion_adds_rows_and_keeps_the_old(stack):
