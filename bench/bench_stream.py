@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 from sqlalchemy import select
 
 from autovalue.kafka_clients import group_consumer, json_producer
@@ -60,17 +61,22 @@ def ceiling(settings: Settings, count: int) -> float:
     return count / elapsed
 
 
-def drain(settings: Settings, count: int) -> float:
-    """The real scorer (in this process) drains a backlog through the service into the database."""
+def drain(settings: Settings, count: int) -> tuple[float, float]:
+    """The real scorer (in this process) drains a backlog through the service into the database.
+    Returns listings/s and how busy the machine's cores were meanwhile (0-1): broker, service
+    and scorer share them here."""
     scorer = Scorer(settings)
     while not scorer.consumer.assignment():  # join while the topic is empty: not part of the figure
         assert not scorer.consumer.poll(timeout_ms=100)
     produce_backlog(settings, count)
+    psutil.cpu_percent()
     started = time.perf_counter()
     scorer.run(idle_exit_s=2.0)
     elapsed = time.perf_counter() - started - 2.0
+    # The 2 idle seconds at the end count in the average: scale them out.
+    busy = psutil.cpu_percent() / 100 * (elapsed + 2.0) / elapsed
     assert scorer.counts["valued"] >= count, scorer.counts
-    return count / elapsed
+    return count / elapsed, min(busy, 1.0)
 
 
 def freshness(settings: Settings, rate: float, seconds: float) -> dict:
@@ -111,7 +117,8 @@ def main() -> None:
     base = base.model_copy(update={"service_url": server.url, "service_port": port, "market_push_interval_s": 5.0})
     try:
         ceilings = [ceiling(isolated(base), args.backlog) for _ in range(args.runs)]
-        drains = [drain(isolated(base), args.backlog) for _ in range(args.runs)]
+        drained = [drain(isolated(base), args.backlog) for _ in range(args.runs)]
+        drains = [rate for rate, _ in drained]
         fresh = [freshness(isolated(base), args.rate, args.seconds) for _ in range(args.runs)]
     finally:
         server.stop()
@@ -122,7 +129,10 @@ def main() -> None:
         "ratio_to_ceiling": round(median(drains) / median(ceilings), 3),
         "freshness_at_fixed_rate": {"p50_ms_median": median([f["p50_ms"] for f in fresh]),
                                     "p99_ms_median": median([f["p99_ms"] for f in fresh]), "runs": fresh},
-        "runs": {"ceiling": [round(c) for c in ceilings], "end_to_end": [round(d) for d in drains]},
+        "cores_busy_during_end_to_end": median([busy for _, busy in drained]),
+        "cores": psutil.cpu_count(),
+        "runs": {"ceiling": [round(c) for c in ceilings], "end_to_end": [round(d) for d in drains],
+                 "cores_busy": [round(busy, 2) for _, busy in drained]},
     })
 
 
