@@ -94,6 +94,7 @@ def partition_reader(settings: Settings, **overrides: Any) -> KafkaConsumer:
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=None,
         enable_auto_commit=False,
+        auto_offset_reset="earliest",  # a seek before the log's start lands on its start
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
     )
     config.update(overrides)

@@ -3,19 +3,50 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 from datetime import datetime, timezone
 
 from autovalue.settings import get_settings
 
+log = logging.getLogger(__name__)
 
-def _start_market_feed() -> subprocess.Popen:
-    """The market feed as a child process: its pandas work must not share the scorer's GIL."""
-    command = [sys.executable, "-m", "autovalue_cli.main", "market-feed", "--parent-pid", str(os.getpid())]
-    return subprocess.Popen(command)
+
+class MarketFeedChild:
+    """The market feed as a child process (its pandas work must not share the scorer's GIL),
+    started again with backoff when it fails."""
+
+    def __init__(self) -> None:
+        self.child = self._start()
+        self.stopped = threading.Event()
+        self.watcher = threading.Thread(target=self._watch, name="market-feed-watch", daemon=True)
+        self.watcher.start()
+
+    @staticmethod
+    def _start() -> subprocess.Popen:
+        command = [sys.executable, "-m", "autovalue_cli.main", "market-feed", "--parent-pid", str(os.getpid())]
+        return subprocess.Popen(command)
+
+    def _watch(self) -> None:
+        delay = 5.0
+        while not self.stopped.wait(1.0):
+            status = self.child.poll()
+            if status is None or status == 0:  # running, or stopped on purpose
+                continue
+            log.error("market feed exited with status %s; starting it again in %.0f s", status, delay)
+            if self.stopped.wait(delay):
+                return
+            self.child = self._start()
+            delay = min(delay * 2, 300.0)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.watcher.join()
+        _stop_child(self.child)
 
 
 def _stop_child(child: subprocess.Popen) -> None:
@@ -32,14 +63,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     from consumers.scorer import Scorer
 
     settings = get_settings()
-    feed = None if args.no_push else _start_market_feed()
+    feed = None if args.no_push else MarketFeedChild()
     try:
         scorer = Scorer(settings)
         scorer.install_signal_handlers()
         scorer.run(idle_exit_s=args.idle_exit)
     finally:
         if feed is not None:
-            _stop_child(feed)
+            feed.close()
     return 0
 
 
@@ -47,14 +78,16 @@ def cmd_market_feed(args: argparse.Namespace) -> int:
     from consumers.market_feed import MarketFeed
     from feature_repo.config import feature_store
     from feature_repo.live import LiveMarket
-    from market.io import read_source
+    from market.io import read_source, table_path
 
     stop = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.append(True))
     settings = get_settings()
     market = LiveMarket(feature_store(settings), read_source(settings.raw_dir, settings.market_source))
-    feed = MarketFeed(settings, market, market.history_end)
+    # The history holds what was stored when it was written: the stream from then on is new.
+    written = table_path(settings.raw_dir, settings.market_source).stat().st_mtime
+    feed = MarketFeed(settings, market, datetime.fromtimestamp(written, timezone.utc))
     # Started by a scorer: end with it, also when it was killed without a word.
     orphaned = (lambda: os.getppid() != args.parent_pid) if args.parent_pid else (lambda: False)
     feed.run(lambda: bool(stop) or orphaned())

@@ -1,9 +1,9 @@
 """The market feed: every valid listing on the topic into the live market statistics, pushed
 to Feast's online store every `market_push_interval_s`.
 
-It reads every partition outside any consumer group, from where the stored history ends: the
-statistics need the whole market, not the share of partitions one scorer owns, and a restart
-rebuilds them from the history plus the stream. Two feeds therefore push the same rows. It runs
+It reads every partition outside any consumer group, from when the stored history was written:
+the statistics need the whole market, not the share of partitions one scorer owns, and a
+restart rebuilds them from the history plus the stream the broker still holds. Two feeds therefore push the same rows. It runs
 in a process of its own (`autovalue score` starts one): a push recomputes statistics with
 pandas, which in the scorer's process held the GIL long enough to set the p99 freshness.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Protocol
 
 from autovalue.kafka_clients import assign_from_time, partition_reader
@@ -44,7 +44,7 @@ class MarketFeed:
             time.sleep(1.0)  # the topic does not exist yet
         interval = self.settings.market_push_interval_s
         next_push = time.monotonic() + interval
-        log.info("market feed: reading %s from %s", topic, datetime.fromtimestamp(self.since_ms / 1000))
+        log.info("market feed: reading %s from %s", topic, datetime.fromtimestamp(self.since_ms / 1000, timezone.utc))
         try:
             while not stopping():
                 wait_ms = max(0, min(1000, int((next_push - time.monotonic()) * 1000)))
@@ -55,11 +55,18 @@ class MarketFeed:
                 self.market.add(listings)
                 self.added += len(listings)
                 if time.monotonic() >= next_push:
-                    pushed = self.market.push()
-                    if pushed:
-                        log.debug("market feed: pushed %d model rows", pushed)
+                    self._push()
                     next_push = time.monotonic() + interval
         finally:
-            self.market.push()  # what arrived since the last push
+            self._push()  # what arrived since the last push
             self.consumer.close()
             log.info("market feed stopped after %d listings", self.added)
+
+    def _push(self) -> None:
+        try:
+            pushed = self.market.push()
+        except Exception:  # derived data: a failed recomputation must not end the feed
+            log.exception("market statistics could not be recomputed; the listings since the last push are skipped")
+            return
+        if pushed:
+            log.debug("market feed: pushed %d model rows", pushed)

@@ -59,7 +59,7 @@ def parse_record(record) -> Accepted | DeadLetter:
 
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # undecodable, not JSON, too long a number, too deep
         return dead(f"not JSON: {error}")
     if not isinstance(data, dict):
         return dead(f"not a JSON object: got {type(data).__name__}")

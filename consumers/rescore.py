@@ -28,8 +28,8 @@ class Rescorer(Scorer):
     def _commit(self, records) -> None:
         """Nothing to commit: the range is chosen on the command line."""
 
-    def _keep_alive(self) -> bool:
-        return not self.stopping
+    def _keep_alive(self) -> None:
+        """No group to stay in."""
 
     def rescore(self, since: datetime | None = None, from_offset: int | None = None) -> int:
         topic = self.settings.topic_listings
@@ -38,7 +38,8 @@ class Rescorer(Scorer):
             assign_from_time(self.consumer, topic, int(since.timestamp() * 1000))
         else:
             for tp in assign_from_time(self.consumer, topic, None):
-                self.consumer.seek(tp, from_offset or 0)
+                if from_offset is not None:
+                    self.consumer.seek(tp, from_offset)
         # Read up to what was there when the rescore began. Log ends are not asked for: tansu
         # reports the last batch's base offset + 1 as the end. Record timestamps decide instead.
         done, idle_since = 0, time.monotonic()

@@ -50,8 +50,8 @@ class _Batch:
 class Scorer:
     def __init__(self, settings: Settings, consumer=None) -> None:
         self.settings = settings
-        self.consumer = consumer or group_consumer(settings, settings.topic_listings,
-                                                   max_poll_records=settings.scorer_batch_size)
+        self.consumer = consumer if consumer is not None else group_consumer(
+            settings, settings.topic_listings, max_poll_records=settings.scorer_batch_size)
         self.producer = json_producer(settings, linger_ms=settings.scorer_producer_linger_ms,
                                       batch_size=settings.scorer_producer_batch_bytes)
         self.store = ValuationStore(settings.database)
@@ -76,10 +76,12 @@ class Scorer:
         """Score until stopped (or, with `idle_exit_s`, until nothing arrived for that long)."""
         last_record = time.monotonic()
         announced = False
-        # What is loaded by now lives as long as the process: out of the collector's scans.
+        # What is loaded by now lives as long as the scorer: out of the collector's scans; and
+        # young objects collected per batch-sized allocation count rather than every 700.
+        thresholds = gc.get_threshold()
         gc.collect()
         gc.freeze()
-        gc.set_threshold(self.settings.scorer_gc_young_threshold, 20, 20)
+        gc.set_threshold(self.settings.scorer_gc_young_threshold, *thresholds[1:])
         try:
             while not self.stopping:
                 polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
@@ -105,7 +107,11 @@ class Scorer:
             self.halted = True
             raise
         finally:
-            self.close()
+            try:
+                self.close()
+            finally:
+                gc.unfreeze()
+                gc.set_threshold(*thresholds)
 
     def process(self, records) -> bool:
         """Validate a batch and send it to be valued; the batch valued before it goes to the
@@ -124,13 +130,19 @@ class Scorer:
         if result is not None and result[0] is None:
             self.halted = True  # abandoned: no later batch may be committed past it
             return False
-        if then_value is not None:
+        if then_value is not None and not self.stopping:  # when stopping it is replayed later
             then_value.valued = self.valuer.submit(self._valuate, then_value.accepted)
             self.valuing = then_value
         if batch is None:
             return True
         valued, rejected = result
-        batch.dead += rejected
+        refused = {(d.partition, d.offset) for d in rejected}
+        batch.dead += rejected + [  # never silently dropped: a listing the answer left out
+            DeadLetter(self.settings.topic_listings, a.partition, a.offset,
+                       "the valuation service answered without a valuation for this listing",
+                       a.listing.model_dump_json(), a.listing.listing_id)
+            for a in batch.accepted
+            if a.listing.listing_id not in valued and (a.partition, a.offset) not in refused]
         batch.accepted = [a for a in batch.accepted if a.listing.listing_id in valued]
         batch.rows = [valued[a.listing.listing_id] for a in batch.accepted]
         if not self.finish_written():
@@ -193,6 +205,9 @@ class Scorer:
                 return future.result(timeout=1.0)
             except FutureTimeout:
                 self._keep_alive()
+            except BaseException:
+                self.halted = True  # the stage failed: nothing after its batch may be committed
+                raise
 
     def _valuate(self, accepted: list[Accepted]) -> tuple[dict | None, list[DeadLetter]]:
         """In the valuer thread: valuations by listing id, and the listings the service refused."""
@@ -227,7 +242,7 @@ class Scorer:
         """Asked by the valuer thread between retries: stop retrying once stopping."""
         return not self.stopping
 
-    def _keep_alive(self) -> bool:
+    def _keep_alive(self) -> None:
         """Stay in the group while waiting: poll with every partition paused. A rebalance inside
         that poll can revoke partitions and assign new, unpaused ones: records they return are
         put back (seek), and only what is still assigned is resumed."""
@@ -235,7 +250,6 @@ class Scorer:
         for partition, records in self.consumer.poll(timeout_ms=0).items():
             self.consumer.seek(partition, records[0].offset)
         self.consumer.resume(*self.consumer.assignment())
-        return not self.stopping
 
     def _commit(self, records) -> None:
         offsets = {}
@@ -245,13 +259,16 @@ class Scorer:
         self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
 
     def close(self) -> None:
+        if self.halted:
+            self.stopping = True  # a failure: stages stop retrying, nothing more is valued
         try:
             if not self.halted:  # finish what is in flight: value, write, commit
                 self.hand_to_writer()
             self.finish_written()  # the batch in the writer precedes anything abandoned
         finally:
-            self.valuer.shutdown()
-            self.writer.shutdown()
+            self.stopping = True  # no stage may retry forever behind the shutdown
+            self.valuer.shutdown(cancel_futures=True)
+            self.writer.shutdown(cancel_futures=True)
             self.consumer.close()
             self.producer.close()
             self.client.close()

@@ -37,22 +37,19 @@ class LiveMarket:
     def __init__(self, store, history: pd.DataFrame) -> None:
         self.store = store
         self.horizon = pd.Timedelta(days=max(WINDOWS_DAYS))
-        listed = pd.to_datetime(history["listed_at"], utc=True)
-        # Where the stored history ends as of now (a generated market also holds listings dated
-        # later today): the feed replays the stream from here.
-        now = pd.Timestamp.now(tz="UTC")
-        past = listed[listed <= now]
-        self.history_end: datetime = (past.max() if len(past) else now).to_pydatetime()
-        cutoff = now - self.horizon
-        recent = history[(listed >= cutoff) | (pd.to_datetime(history["sold_at"], utc=True) >= cutoff)]
+        cutoff = pd.Timestamp.now(tz="UTC") - self.horizon
+        listed, sold = pd.to_datetime(history["listed_at"], utc=True), pd.to_datetime(history["sold_at"], utc=True)
+        recent = history[(listed >= cutoff) | (sold >= cutoff)]
         self.frame = _naive_utc(keyed_listings(recent))
         self.fresh: list[dict] = []  # streamed listings not yet in `frame`: one concat per push
         self.unpushed: set[str] = set()  # models whose last push failed
         self.pushed_rows = 0
 
     def add(self, listings: Iterable[Listing]) -> None:
+        """Listings without an asking price are left out: the statistics are of asking prices
+        (their medians would turn NaN)."""
         self.fresh += [{**listing.model_dump(mode="python"), "sold_at": pd.NaT, "sold_price": np.nan}
-                       for listing in listings]
+                       for listing in listings if listing.asking_price is not None]
 
     def push(self) -> int:
         """Recompute and push the model-level statistics of every model a listing arrived for
@@ -61,10 +58,14 @@ class LiveMarket:
             return 0
         now = datetime.now(timezone.utc)
         keys, self.unpushed = self.unpushed, set()
-        if self.fresh:
-            fresh = _naive_utc(keyed_listings(pd.DataFrame(self.fresh, columns=CANONICAL_COLUMNS)))
+        streamed, self.fresh = self.fresh, []
+        if streamed:
+            fresh = pd.DataFrame(streamed, columns=CANONICAL_COLUMNS)
+            # Listings may carry any UTC offset: one column of UTC times before any .dt use.
+            fresh["listed_at"] = pd.to_datetime(fresh["listed_at"], utc=True)
+            fresh = fresh.astype({"sold_price": float})  # all missing: object dtype otherwise
+            fresh = _naive_utc(keyed_listings(fresh))
             self.frame = pd.concat([self._recent(now), fresh], ignore_index=True)
-            self.fresh = []
             keys |= set(fresh["model_key"])
         rows = self.rows(keys, now)
         if rows.empty:

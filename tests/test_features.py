@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
@@ -171,8 +171,10 @@ def test_streamed_listings_are_pushed_as_fresh_market_statistics(embedded):
     history["sold_at"] += shift
     live = LiveMarket(store, history)
     before = _online(settings, [_listing(brand="Wuling", model="Air ev", body_type="hatchback")])
+    jakarta = timezone(timedelta(hours=7))  # listings may carry any offset, mixed in one push
     expensive = [Listing(listing_id=f"push-{i}", brand="Wuling", model="Air ev", year=2024, mileage_km=1000.0,
-                         body_type="hatchback", asking_price=2e9) for i in range(400)]
+                         body_type="hatchback", asking_price=2e9,
+                         listed_at=datetime.now(jakarta if i % 2 else timezone.utc)) for i in range(400)]
     live.add(expensive)
     assert live.push() == 1
     assert live.push() == 0  # nothing new arrived
@@ -180,6 +182,14 @@ def test_streamed_listings_are_pushed_as_fresh_market_statistics(embedded):
     assert after["model_listings_7d"][0] >= 400
     assert after["model_ask_median_7d"][0] == pytest.approx(2e9)
     assert after["model_ask_median_7d"][0] != before["model_ask_median_7d"][0]
+    # Listings without an asking price say nothing about asking prices: they must not turn the
+    # medians into NaN.
+    live.add([Listing(listing_id=f"unpriced-{i}", brand="Wuling", model="Air ev", year=2024, mileage_km=1000.0,
+                      body_type="hatchback") for i in range(3)])
+    assert live.push() == 0
+    again = _online(settings, [_listing(brand="Wuling", model="Air ev", body_type="hatchback")])
+    assert {k: v for k, v in again.items() if k.startswith("model_")} == \
+        {k: v for k, v in after.items() if k.startswith("model_")}
 
 
 def test_batch_reader_returns_exactly_what_feast_returns(embedded):
