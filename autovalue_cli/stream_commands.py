@@ -75,14 +75,14 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_market_feed(args: argparse.Namespace) -> int:
+    stop = []  # set before the slow imports: a stop during start-up is a clean exit too
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.append(True))
     from consumers.market_feed import MarketFeed
     from feature_repo.config import feature_store
     from feature_repo.live import LiveMarket
     from market.io import read_source, table_path
 
-    stop = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.append(True))
     settings = get_settings()
     market = LiveMarket(feature_store(settings), read_source(settings.raw_dir, settings.market_source))
     # The history holds what was stored when it was written: the stream from then on is new.

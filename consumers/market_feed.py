@@ -37,6 +37,7 @@ class MarketFeed:
         self.since_ms = int(since.timestamp() * 1000)
         self.consumer = partition_reader(settings, max_poll_records=settings.scorer_batch_size)
         self.added = 0
+        self.pushed = 0  # model rows
 
     def run(self, stopping: Callable[[], bool]) -> None:
         topic = self.settings.topic_listings
@@ -60,7 +61,7 @@ class MarketFeed:
         finally:
             self._push()  # what arrived since the last push
             self.consumer.close()
-            log.info("market feed stopped after %d listings", self.added)
+            log.info("market feed stopped after %d listings and %d pushed model rows", self.added, self.pushed)
 
     def _push(self) -> None:
         try:
@@ -68,5 +69,4 @@ class MarketFeed:
         except Exception:  # derived data: a failed recomputation must not end the feed
             log.exception("market statistics could not be recomputed; the listings since the last push are skipped")
             return
-        if pushed:
-            log.debug("market feed: pushed %d model rows", pushed)
+        self.pushed += pushed

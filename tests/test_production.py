@@ -5,6 +5,7 @@ for Apache Kafka. The settings are the ones docker-compose.yml passes (see .env.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,7 +46,7 @@ def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, produc
     settings = isolated(Settings(
         home=tmp_path, kafka_bootstrap=kafka_bootstrap, feast_mode="production", feast_project=f"e2e_{tag}",
         feast_registry_url=production_database, feast_redis="127.0.0.1:6379,db=0",
-        mlflow_tracking_uri=production_database, xgb_max_rounds=150, rf_trees=10,
+        mlflow_tracking_uri=production_database, xgb_max_rounds=150, rf_trees=10, market_push_interval_s=1.0,
     ), database_url=production_database)
     build_market(settings)
     store = feature_store(settings)
@@ -72,6 +73,9 @@ def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, produc
             if len(valued) + len(dead) >= sum(counts.values()):
                 break
             time.sleep(0.5)
+        while time.monotonic() < deadline and "market feed: reading" not in (tmp_path / "scorer.log").read_text():
+            time.sleep(0.5)  # the feed starts with Feast's slow import: let it read the stream
+        time.sleep(3 * settings.market_push_interval_s)
     finally:
         if scorer is not None and scorer.poll() is None:
             os.killpg(scorer.pid, signal.SIGTERM)
@@ -81,3 +85,8 @@ def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, produc
     valued, dead = table_ids(settings)
     assert len(valued) == len(set(valued)) == counts["valid"]
     assert len(dead) == sum(counts.values()) - counts["valid"]
+    # The scorer's market feed read the same stream and pushed its statistics into Redis.
+    log = (tmp_path / "scorer.log").read_text(errors="replace")
+    feed = re.search(r"market feed stopped after (\d+) listings and (\d+) pushed model rows", log)
+    assert feed and int(feed.group(1)) == counts["valid"] and int(feed.group(2)) > 0, log[-2000:]
+    assert "market push failed" not in log
