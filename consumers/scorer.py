@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 from kafka import OffsetAndMetadata, TopicPartition
 from kafka.errors import CommitFailedError
 from pydantic_core import to_json
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.settings import Settings
+from consumers.backoff import Abandoned, retry
 from consumers.messages import Accepted, DeadLetter, parse_record
 from consumers.service_client import ServiceRejected, ValuationClient
 from consumers.sink import ValuationStore
@@ -153,19 +155,11 @@ class Scorer:
 
     def _write(self, accepted: list[Accepted], rows: list[dict], dead: list[DeadLetter]) -> bool:
         """In the writer thread: the database (retried while it is down), then the topics."""
-        delay = 0.1
-        while True:
-            try:
-                self.store.write(accepted, rows, dead)
-                break
-            except Exception as error:  # the database is down or locked: wait, keep the batch
-                log.warning("database write failed (%s); retrying in %.1f s", error, delay)
-            deadline = time.monotonic() + delay
-            while time.monotonic() < deadline:
-                if self.stopping:
-                    return False
-                time.sleep(0.05)
-            delay = min(delay * 2, self.settings.service_backoff_max_s)
+        try:  # down, or locked by another scorer: wait and keep the batch; anything else is a bug
+            retry(lambda: self.store.write(accepted, rows, dead), (OperationalError, InterfaceError),
+                  self._still_wanted, self.settings.service_backoff_max_s, "database write failed")
+        except Abandoned:
+            return False
         sent = [self.producer.send(self.settings.topic_valuations, key=v["listing_id"], value=to_json(v))
                 for v in rows]
         sent += [self.producer.send(self.settings.topic_dead_letters, key=letter.listing_id, value=letter.message())

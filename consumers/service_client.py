@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 import httpx
@@ -12,6 +11,7 @@ from pydantic import TypeAdapter
 
 from autovalue.schema import Listing
 from autovalue.settings import Settings
+from consumers.backoff import Abandoned, retry
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +47,14 @@ class ValuationClient:
             raise ServiceRejected(response.status_code, response.text[:500])
         return pydantic_core.from_json(response.content)
 
-    def valuate(self, listings: list[Listing], keep_alive: Callable[[], bool]) -> list[dict] | None:
-        """Valuations in input order. While the service is down, retry with backoff, calling
-        `keep_alive()` between tries (it polls Kafka); stop and return None when it says so."""
-        delay = 0.1
-        while True:
-            try:
-                return self._post(listings)
-            except (httpx.TransportError, httpx.HTTPStatusError) as error:
-                log.warning("valuation service unavailable (%s); retrying in %.1f s", error, delay)
-            deadline = time.monotonic() + delay
-            while time.monotonic() < deadline:
-                if not keep_alive():
-                    return None
-                time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, self.backoff_max_s)
+    def valuate(self, listings: list[Listing], still_wanted: Callable[[], bool]) -> list[dict] | None:
+        """Valuations in input order. While the service is down, retry with backoff for as long
+        as `still_wanted()`; None once it says no."""
+        try:
+            return retry(lambda: self._post(listings), (httpx.TransportError, httpx.HTTPStatusError), still_wanted,
+                         self.backoff_max_s, "valuation service unavailable")
+        except Abandoned:
+            return None
 
     def close(self) -> None:
         self.http.close()
