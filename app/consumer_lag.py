@@ -6,12 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import time
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError
 
 from app.guard import BrokerUnavailable, NoData
-from autovalue.kafka_clients import admin, broker_answers
+from autovalue.kafka_clients import admin, broker_answers, partition_reader
 from autovalue.settings import Settings
 
 
@@ -56,8 +56,7 @@ def _read_to_end(settings: Settings, reported: dict[TopicPartition, int], budget
     from there to the end of that batch gives the true end (exact on Apache Kafka too, where
     nothing follows the reported end). Bounded in time: under a live producer it is a lower bound."""
     ends = dict(reported)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
-                             fetch_max_wait_ms=50, request_timeout_ms=3000)
+    consumer = partition_reader(settings, fetch_max_wait_ms=50, request_timeout_ms=3000)
     try:
         wanted = [tp for tp, offset in reported.items() if offset > 0]
         if not wanted:

@@ -114,7 +114,7 @@ def main() -> None:
     train_champion(base)
     port = free_port()
     server = ServerProcess(serve_command(port), service_env(base), port, home / "service.log").start()
-    base = base.model_copy(update={"service_url": server.url, "service_port": port, "market_push_interval_s": 5.0})
+    base = base.model_copy(update={"service_url": server.url, "service_port": port})
     try:
         ceilings = [ceiling(isolated(base), args.backlog) for _ in range(args.runs)]
         drained = [drain(isolated(base), args.backlog) for _ in range(args.runs)]

@@ -52,7 +52,7 @@ class DriverGrouping:
 
     def amounts(self, contributions: np.ndarray, prices: np.ndarray) -> np.ndarray:
         """(rows, groups) money amounts from (rows, features + 1) log contributions."""
-        grouped = contributions.astype(np.float64) @ self.membership
+        grouped = contributions @ self.membership  # float64 both
         return prices[:, None] * -np.expm1(-grouped)
 
     def top(self, amounts: np.ndarray, currency: str, k: int) -> list[list[ValueDriver]]:

@@ -79,7 +79,7 @@ class ValuationService:
         """First calls pay for registry reads, lazy imports and XGBoost set-up: pay them now."""
         year = datetime.now(timezone.utc).year - 5
         listing = Listing(listing_id="warm-up", brand="warm-up", model="warm-up", year=year, mileage_km=50_000)
-        for size in (1, 2, 64):
+        for size in (1, 2, self.valuator.threads_from_rows):  # the last one warms the threaded copy
             self.valuator.valuate([listing] * size)
 
     def _valuate(self, listings: list[Listing]) -> list[Valuation]:

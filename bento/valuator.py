@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import numpy as np
 
 from autovalue.feature_inputs import feature_inputs
 from autovalue.model_bundle import ModelBundle
@@ -60,7 +59,7 @@ class Valuator:
         bundle = self.batch_bundle if len(listings) >= self.threads_from_rows else self.bundle
         matrix = bundle.encode(read.features)
         price, low, high, contributions = bundle.explain(matrix)
-        amounts = self.drivers.amounts(contributions, price.astype(np.float64))
+        amounts = self.drivers.amounts(contributions, price)
         drivers = self.drivers.top(amounts, self.currency, self.top_drivers)
         out = []
         for i, listing in enumerate(listings):

@@ -43,7 +43,6 @@ class LiveMarket:
         self.frame = _naive_utc(keyed_listings(recent))
         self.fresh: list[dict] = []  # streamed listings not yet in `frame`: one concat per push
         self.unpushed: set[str] = set()  # models whose last push failed
-        self.pushed_rows = 0
 
     def add(self, listings: Iterable[Listing]) -> None:
         """Listings without an asking price are left out: the statistics are of asking prices
@@ -60,11 +59,8 @@ class LiveMarket:
         keys, self.unpushed = self.unpushed, set()
         streamed, self.fresh = self.fresh, []
         if streamed:
-            fresh = pd.DataFrame(streamed, columns=CANONICAL_COLUMNS)
-            # Listings may carry any UTC offset: one column of UTC times before any .dt use.
-            fresh["listed_at"] = pd.to_datetime(fresh["listed_at"], utc=True)
-            fresh = fresh.astype({"sold_price": float})  # all missing: object dtype otherwise
-            fresh = _naive_utc(keyed_listings(fresh))
+            # Listings may carry any UTC offset: naive UTC times before keyed_listings uses .dt.
+            fresh = keyed_listings(_naive_utc(pd.DataFrame(streamed, columns=CANONICAL_COLUMNS)))
             self.frame = pd.concat([self._recent(now), fresh], ignore_index=True)
             keys |= set(fresh["model_key"])
         rows = self.rows(keys, now)
@@ -76,7 +72,6 @@ class LiveMarket:
             log.warning("market push failed (%s); the next push recomputes it", error)
             self.unpushed |= keys
             return 0
-        self.pushed_rows += len(rows)
         return len(rows)
 
     def rows(self, keys: set[str], at: datetime) -> pd.DataFrame:

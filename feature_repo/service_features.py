@@ -62,7 +62,8 @@ class ServiceFeatures:
                     read_market: Callable[[list[tuple]], dict[str, list]] | None = None) -> dict[str, list]:
         """`inputs`: entity keys + request fields (autovalue.feature_inputs) of n listings.
         With timestamps, each market feature also has `<name>__ts` (epoch seconds).
-        `read_market(distinct_keys)` replaces the Feast read (the service passes a cached one)."""
+        `read_market(distinct_keys)` replaces the Feast read (the service passes a cached one);
+        it decides about timestamps itself."""
         keys = list(zip(*(inputs[k] for k in ENTITY_KEYS)))
         distinct = list(dict.fromkeys(keys))
         market = read_market(distinct) if read_market else self.read_market(distinct, with_timestamps)

@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy import select
 
-from autovalue.kafka_clients import ensure_topics, json_producer
+from autovalue.kafka_clients import assign_from_time, ensure_topics, json_producer, partition_reader
 from autovalue.settings import Settings
 from autovalue.tables import connect, dead_letters, valuations
 
@@ -45,14 +45,10 @@ def produce(settings: Settings, payloads: list) -> None:
 
 
 def read_topic(settings: Settings, topic: str, expect: int, timeout_s: float = 20) -> list[dict]:
-    from kafka import KafkaConsumer, TopicPartition
     import time
 
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             enable_auto_commit=False, fetch_max_wait_ms=50)
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
+    consumer = partition_reader(settings, fetch_max_wait_ms=50)
+    assign_from_time(consumer, topic, None)
     out, deadline = [], time.monotonic() + timeout_s
     while len(out) < expect and time.monotonic() < deadline:
         for batch in consumer.poll(timeout_ms=200).values():

@@ -16,11 +16,14 @@ import time
 
 import pytest
 
-from autovalue.kafka_clients import json_producer
+from kafka import TopicPartition
+
+from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.settings import Settings
 from consumers.simulator import MALFORMED_KINDS, ListingFactory, _malformed, simulate
 from tests.conftest import free_port
-from tests.service_support import REPO, ServerProcess, build_market, serve_command, service_env, train_champion
+from tests.service_support import (REPO, ServerProcess, _alive, _children, build_market, serve_command, service_env,
+                                   train_champion)
 from tests.streaming import isolated, read_topic, settings_env, table_ids
 
 pytestmark = pytest.mark.slow
@@ -143,14 +146,10 @@ def test_two_consumers_split_the_partitions_and_value_everything_once(stack):
 
 
 def committed_offsets(settings: Settings) -> dict:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.consumer_group,
-                             enable_auto_commit=False)
+    consumer = group_consumer(settings)  # not subscribed: asks the group's offsets without joining it
     topic = settings.topic_listings
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
     try:
-        return {tp.partition: consumer.committed(tp) or 0 for tp in partitions}
+        return {p: consumer.committed(TopicPartition(topic, p)) or 0 for p in consumer.partitions_for_topic(topic)}
     finally:
         consumer.close()
 
@@ -195,18 +194,6 @@ def table_versions(settings: Settings) -> dict[str, set[str]]:
     return out
 
 
-def _children(pid: int) -> list[int]:
-    path = f"/proc/{pid}/task/{pid}/children"
-    return [int(child) for child in open(path).read().split()] if os.path.exists(path) else []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_streamed_listings_reach_the_online_market_statistics_through_the_feed(stack):
     from autovalue.keys import model_key
     from feature_repo.config import feature_store
@@ -216,6 +203,7 @@ def test_streamed_listings_reach_the_online_market_statistics_through_the_feed(s
     features = ["model_market:model_ask_median_7d", "model_market:model_listings_7d"]
     key = [{"model_key": model_key("Wuling", "Air ev")}]
     before = store.get_online_features(features=features, entity_rows=key).to_dict()
+    assert before["model_ask_median_7d"][0] != pytest.approx(2e9)
     scorer = start_scorer(settings, "scorer-feed")
     try:
         factory = ListingFactory(settings, seed=3)
