@@ -106,13 +106,12 @@ class ModelBundle:
     def _leaf_contributions(self) -> LeafContributions:
         return LeafContributions(self.booster, len(self.features))
 
-    @property
+    @cached_property
     def feature_types(self) -> list[str]:
-        """As the booster was trained: the metadata says (training passes categoricals as numeric
-        codes); a bundle that does not say used XGBoost's native categorical splits."""
-        declared = self.metadata.get("feature_types")
-        if declared:
-            return list(declared)
+        """As the booster was trained: XGBoost keeps them in the model file (price-ordered codes
+        are numbers, native categoricals "c"). An untrained booster has none: categoricals native."""
+        if self.booster.feature_types:
+            return list(self.booster.feature_types)
         return ["c" if name in self.categorical else "q" for name in self.features]
 
     def with_threads(self, threads: int) -> "ModelBundle":

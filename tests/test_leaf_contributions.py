@@ -26,7 +26,7 @@ def _bundle(native: bool, rounds: int = 40, depth: int = 5, base_score: float | 
         params["max_cat_to_onehot"] = 1
     dtrain = xgb.DMatrix(matrix, label=y, feature_names=list(x.columns), feature_types=types, enable_categorical=True)
     booster = xgb.train(params, dtrain, rounds)
-    metadata = {"version": "t", "features": list(x.columns), "feature_types": types,
+    metadata = {"version": "t", "features": list(x.columns),
                 "categorical": {"brand": [str(i) for i in range(6)]} if native else {},
                 "interval": {"lower_log_offset": -0.1, "upper_log_offset": 0.1}}
     return ModelBundle(booster, metadata), matrix

@@ -63,11 +63,6 @@ def xgboost_frame(frame: pd.DataFrame, features: list[str], levels: dict[str, li
     return pd.DataFrame(columns, index=frame.index)
 
 
-def feature_types(features: list[str], categorical: list[str], native: bool) -> list[str]:
-    """As the booster is trained: categoricals are "c" only for native splits (ModelBundle reads it)."""
-    return ["c" if native and name in categorical else "q" for name in features]
-
-
 def native_categoricals(settings: Settings) -> bool:
     return settings.xgb_categorical == "native"
 

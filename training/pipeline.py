@@ -166,7 +166,6 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
 
     steps("xgboost")
     native = candidates.native_categoricals(settings)
-    types = candidates.feature_types(data.features, data.categorical, native)
     # Each model orders the levels by the prices of the rows it learns from, and knows no other
     # level: one first seen later is missing to it, as an unseen level is to the service.
     probe_levels = candidates.categorical_levels(frame.iloc[parts.train], data.categorical, y_log[parts.train])
@@ -183,8 +182,7 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
     steps("interval")
     # ...the interval by conformal calibration of that model on the period after it (split
     # conformal: distribution-free, and calibrating on later data than training respects drift)...
-    probe_bundle = ModelBundle(probe, {"features": list(data.features), "categorical": probe_levels,
-                                       "feature_types": types})
+    probe_bundle = ModelBundle(probe, {"features": list(data.features), "categorical": probe_levels})
     calibration = frame.iloc[parts.calibration]
     interval = interval_offsets(
         y_log[parts.calibration], probe_bundle.predict_log(probe_bundle.encode(calibration[data.features])),
@@ -197,7 +195,6 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
         y_log[before_holdout], rounds=probe.num_boosted_rounds())
     # Everything below scores through the bundle, exactly as the service will.
     bundle = ModelBundle(booster, {"version": None, "features": list(data.features), "categorical": levels,
-                                   "feature_types": types,
                                    "target": "log(price)", "params": candidates.xgboost_params(settings, seed),
                                    "rounds": booster.num_boosted_rounds(), "interval": interval})
     predicted, lower, upper = bundle.predict(bundle.encode(holdout[data.features]))
