@@ -14,7 +14,8 @@ blanked here: the model sees what it saw in training, and the fallback moves to 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cachetools import TTLCache
@@ -47,9 +48,10 @@ class MarketRead:
 
 
 class MarketReader:
-    def __init__(self, store: FeatureStore, service_name: str, cache_s: float = 0.0, cache_keys: int = 100_000):
+    def __init__(self, store: FeatureStore, service_name: str, cache_s: float = 0.0, cache_keys: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic):
         self.store = store
-        self.cache: TTLCache | None = TTLCache(maxsize=cache_keys, ttl=cache_s) if cache_s > 0 else None
+        self.cache: TTLCache | None = TTLCache(maxsize=cache_keys, ttl=cache_s, timer=clock) if cache_s > 0 else None
         self.cache_lock = threading.Lock()  # BentoML runs sync endpoints in a thread pool
         self.names: list[str] | None = None  # market features and their timestamps, as read
         self.service = store.get_feature_service(service_name)
