@@ -28,6 +28,7 @@ from autovalue.settings import get_settings
 from autovalue.valuation import Valuation
 from bento.champion import champion_tag, load_champion
 from bento.http_guards import ApiKeyMiddleware, RequestGuardMiddleware
+from bento.json_output import ValuationList
 
 log = logging.getLogger("bentoml.service.autovalue")
 SETTINGS = get_settings()  # read once at import: BentoML takes workers and batching from here
@@ -102,7 +103,7 @@ class ValuationService:
     def valuate(self, listing: ApiListing) -> Valuation:
         return self._valuate([listing])[0]
 
-    @bentoml.api(route="/valuate_batch", batchable=True,
+    @bentoml.api(route="/valuate_batch", batchable=True, output_spec=ValuationList,
                  max_batch_size=SETTINGS.service_batching_max_size,
                  max_latency_ms=SETTINGS.service_batching_max_latency_ms)
     def valuate_batch(self, listings: BatchOfListings) -> list[Valuation]:
