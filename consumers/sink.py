@@ -27,9 +27,10 @@ class ValuationStore:
             self.engine.dispose()  # reconnect with the pragmas
         insert = _insert(self.engine)
         statement = insert(valuations)
-        self.upsert_valuation = statement.on_conflict_do_update(
+        upsert_valuation = statement.on_conflict_do_update(
             index_elements=["listing_id", "listed_at", "model_version"],
             set_={c: statement.excluded[c] for c in _UPDATED_ON_REPLAY})
+        self.upsert_valuation = _DriverStatement(upsert_valuation, _VALUATION_COLUMNS, self.engine.dialect)
         self.insert_dead_letter = insert(dead_letters).on_conflict_do_nothing(
             index_elements=["topic", "partition", "offset"])
 
@@ -40,11 +41,34 @@ class ValuationStore:
             # Statements without inline values compile once and run as executemany: a
             # 500-row VALUES clause compiled anew per batch cost ~300 ms.
             if valued:
-                connection.execute(self.upsert_valuation, [_valuation_row(a, v, now) for a, v in zip(accepted, valued)])
+                self.upsert_valuation.execute(connection, [_valuation_row(a, v, now) for a, v in zip(accepted, valued)])
             if dead:
                 connection.execute(self.insert_dead_letter, [
                     {"topic": d.topic, "partition": d.partition, "offset": d.offset, "listing_id": d.listing_id,
                      "reason": d.reason, "payload": d.payload, "created_at": now} for d in dead])
+
+
+class _DriverStatement:
+    """A statement compiled once and run as the driver's own executemany, each row's values
+    converted by the column types' bind processors. SQLAlchemy's executemany rebuilds and
+    re-processes every row's parameters in Python (~30 µs a row, a fifth of a scorer's time
+    per listing); the SQL, the dialect and the conversions are the same."""
+
+    def __init__(self, statement, columns: list[str], dialect) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=columns)
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup) if compiled.positional else None  # sqlite: "?" params
+        table_columns = statement.table.c
+        self.processors = {name: processor for name in columns
+                           if (processor := table_columns[name].type.dialect_impl(dialect).bind_processor(dialect))}
+
+    def execute(self, connection, rows: list[dict]) -> None:
+        processors = self.processors
+        for row in rows:
+            for name, processor in processors.items():
+                row[name] = processor(row[name])
+        params = [tuple(row[name] for name in self.order) for row in rows] if self.order else rows
+        connection.exec_driver_sql(self.sql, params)
 
 
 def _valuation_row(accepted: Accepted, valuation: dict, now: datetime) -> dict:
@@ -61,6 +85,12 @@ def _valuation_row(accepted: Accepted, valuation: dict, now: datetime) -> dict:
         "feature_service": valuation.get("feature_service"), "produced_at": accepted.produced_at,
         "scored_at": now, "created_at": now,
     }
+
+
+_VALUATION_COLUMNS = ["listing_id", "listed_at", "brand", "model", "year", "mileage", "fuel", "transmission",
+                      "body_type", "region", "seller_type", "asking_price", "predicted_price", "price_low",
+                      "price_high", "deal_rating", "fallback", "model_version", "feature_service", "produced_at",
+                      "scored_at", "created_at"]
 
 
 def _sqlite_pragmas(connection, _record) -> None:
