@@ -160,8 +160,9 @@ class Scorer:
                   self._still_wanted, self.settings.service_backoff_max_s, "database write failed")
         except Abandoned:
             return False
-        sent = [self.producer.send(self.settings.topic_valuations, key=v["listing_id"], value=to_json(v))
-                for v in rows]
+        topic = self.settings.topic_valuations
+        sent = [self.producer.send(topic, key=v["listing_id"], value=to_json(v), partition=p)
+                for v, p in zip(rows, self._valuation_partitions(accepted))]
         sent += [self.producer.send(self.settings.topic_dead_letters, key=letter.listing_id, value=letter.message())
                  for letter in dead]
         self.producer.flush()
@@ -171,6 +172,19 @@ class Scorer:
         if failed is not None:
             raise failed
         return True
+
+    def _valuation_partitions(self, accepted: list[Accepted]) -> list[int | None]:
+        """Each valuation goes to its listing's partition number when both topics have as many
+        partitions. For listings keyed by listing_id (the simulator's and any keyed producer's)
+        that is the partition the default partitioner would pick for the same key, without
+        hashing every key in Python (~13 µs a message, a tenth of the scorer's time per listing).
+        Otherwise (None) the key decides."""
+        # The producer, not the consumer: this runs in the writer thread (a consumer is not thread-safe).
+        listings = self.producer.partitions_for(self.settings.topic_listings)
+        valuations = self.producer.partitions_for(self.settings.topic_valuations)
+        if listings and valuations and len(listings) == len(valuations):
+            return [a.partition for a in accepted]
+        return [None] * len(accepted)
 
     def finish_written(self) -> bool:
         """Wait for the batch in the writer, then commit it. False when it was abandoned (its
