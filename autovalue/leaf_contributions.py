@@ -62,6 +62,17 @@ class LeafContributions:
                 rows[child, feature[node]] += mean[child] - mean[node]
                 stack.append(child)
 
+    def projected(self, columns: np.ndarray) -> "LeafContributions":
+        """The same lookup for (features + 1, k) combinations of the contribution columns, e.g.
+        sums per group of features, with the bias in the last of the k: a batch then gathers k
+        columns per tree instead of features + 1."""
+        if columns.shape[0] != self.table.shape[1] or columns[-1, -1] != 1:
+            raise ValueError("a projection takes every contribution column and keeps the bias last")
+        projected = object.__new__(LeafContributions)
+        projected.__dict__.update(self.__dict__)
+        projected.table = self.table.astype(np.float64) @ columns
+        return projected
+
     def contributions(self, leaves: np.ndarray) -> np.ndarray:
         """(rows, trees) leaf indices from `predict(pred_leaf=True)` -> (rows, features + 1)
         contributions to the margin; the last column is the bias (base score included)."""

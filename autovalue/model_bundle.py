@@ -85,22 +85,29 @@ class ModelBundle:
                 np.exp(log_price + interval["lower_log_offset"]),
                 np.exp(log_price + interval["upper_log_offset"]))
 
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+    def contributions(self, matrix: np.ndarray, lookup: LeafContributions | None = None) -> np.ndarray:
         """Per-feature contributions to log(price); the last column is the bias; each row sums
         to the predicted log price. Approximate (Saabas) contributions, XGBoost's
         `approx_contribs`: exact SHAP took 32 ms for one listing and 5.4 s for 500 with a 300-tree
         model, Saabas 1.3 ms and 39 ms, naming the same top driver for 96% of listings. Looked up
-        per leaf (autovalue.leaf_contributions): XGBoost's own call costs ~3 ms even for one row."""
+        per leaf (autovalue.leaf_contributions): XGBoost's own call costs ~3 ms even for one row.
+        `lookup`: a projection of this model's lookup (grouped_contributions) instead."""
         dmatrix = xgb.DMatrix(matrix, feature_names=self.features, feature_types=self.feature_types,
                               enable_categorical=True, nthread=self.metadata.get("nthread", 1))
         leaves = self.booster.predict(dmatrix, pred_leaf=True, validate_features=False)
-        return self._leaf_contributions.contributions(leaves.reshape(len(matrix), -1))
+        return (lookup or self._leaf_contributions).contributions(leaves.reshape(len(matrix), -1))
 
-    def explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def explain(self, matrix: np.ndarray, lookup: LeafContributions | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Price, interval and contributions from one pass over the trees: the log price is the
         sum of the contributions (XGBoost's prediction up to float32 rounding, ~1e-6)."""
-        contributions = self.contributions(matrix)
+        contributions = self.contributions(matrix, lookup)
         return (*self._prices(contributions.sum(axis=1)), contributions)
+
+    def grouped_contributions(self, columns: np.ndarray) -> LeafContributions:
+        """A lookup whose contributions are summed into groups: `columns` is (features + 1, k),
+        the bias in the last of the k (LeafContributions.projected)."""
+        return self._leaf_contributions.projected(columns)
 
     @cached_property
     def _leaf_contributions(self) -> LeafContributions:

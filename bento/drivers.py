@@ -45,31 +45,28 @@ class DriverGrouping:
     def __init__(self, features: Sequence[str]):
         self.groups = sorted({group_of(f) for f in features})
         index = {group: j for j, group in enumerate(self.groups)}
-        # Rows: the contribution columns (features, then XGBoost's bias, which belongs to no group).
-        self.membership = np.zeros((len(features) + 1, len(self.groups)), dtype=np.float64)
+        # Rows: the contribution columns (features, then XGBoost's bias); columns: the groups,
+        # then the bias, which belongs to no group (ModelBundle.grouped_contributions' layout).
+        self.membership = np.zeros((len(features) + 1, len(self.groups) + 1), dtype=np.float64)
         for i, feature in enumerate(features):
             self.membership[i, index[group_of(feature)]] = 1.0
+        self.membership[-1, -1] = 1.0
 
-    def amounts(self, contributions: np.ndarray, prices: np.ndarray) -> np.ndarray:
-        """(rows, groups) money amounts from (rows, features + 1) log contributions."""
-        grouped = contributions @ self.membership  # float64 both
-        return prices[:, None] * -np.expm1(-grouped)
+    def amounts(self, grouped: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        """(rows, groups) money amounts from (rows, groups + 1) log contributions summed per
+        group, the bias last."""
+        return prices[:, None] * -np.expm1(-grouped[:, :-1])
 
     def top(self, amounts: np.ndarray, currency: str, k: int) -> list[list[ValueDriver]]:
         """Per row of (rows, groups) amounts: the k groups that move that estimate most, largest
         first (one argsort for the whole batch)."""
         order = np.argsort(-np.abs(amounts), axis=1, kind="stable")[:, :k]
-        out = []
-        for row, columns in zip(amounts, order):
-            drivers = []
-            for j in columns:
-                amount = float(row[j])
-                if amount != 0.0:
-                    group = self.groups[j]
-                    drivers.append(ValueDriver(feature=group, amount=amount,
-                                               label=f"{group} {format_money(amount, currency, signed=True)}"))
-            out.append(drivers)
-        return out
+        largest = np.take_along_axis(amounts, order, axis=1)
+        groups = self.groups
+        return [[ValueDriver(feature=groups[j], amount=amount,
+                             label=f"{groups[j]} {format_money(amount, currency, signed=True)}")
+                 for j, amount in zip(columns, values) if amount != 0.0]
+                for columns, values in zip(order.tolist(), largest.tolist())]
 
 
 def format_money(amount: float, currency: str, signed: bool = False) -> str:

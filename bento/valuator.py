@@ -46,6 +46,8 @@ class Valuator:
         self.currency = bundle.metadata.get("currency", "IDR")
         self.feature_service = market.service.name
         self.drivers = DriverGrouping(bundle.features)
+        # Contributions come summed per driver group from the lookup itself (one table for both bundles).
+        self.grouped = bundle.grouped_contributions(self.drivers.membership)
 
     def valuate(self, listings: Sequence[Listing]) -> list[Valuation]:
         if not listings:
@@ -58,8 +60,8 @@ class Valuator:
             raise FeatureStoreUnavailable(f"{type(error).__name__}: {error}") from error
         bundle = self.batch_bundle if len(listings) >= self.threads_from_rows else self.bundle
         matrix = bundle.encode(read.features)
-        price, low, high, contributions = bundle.explain(matrix)
-        amounts = self.drivers.amounts(contributions, price)
+        price, low, high, grouped = bundle.explain(matrix, self.grouped)
+        amounts = self.drivers.amounts(grouped, price)
         drivers = self.drivers.top(amounts, self.currency, self.top_drivers)
         out = []
         for i, listing in enumerate(listings):

@@ -51,3 +51,15 @@ def test_one_row_and_threads_give_the_same_contributions():
     bundle, matrix = _bundle(native=False, rounds=60, depth=6)
     many = bundle.with_threads(2).contributions(matrix)
     np.testing.assert_allclose(bundle.contributions(matrix[5:6]), many[5:6], atol=1e-9)
+
+
+def test_grouped_lookup_sums_the_contributions_of_each_group():
+    bundle, matrix = _bundle(native=True)
+    # mileage and age in one group, brand alone, the bias last
+    columns = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float64)
+    per_feature = bundle.contributions(matrix)
+    price, _, _, grouped = bundle.explain(matrix, bundle.grouped_contributions(columns))
+    np.testing.assert_allclose(grouped, per_feature @ columns, atol=1e-9)
+    np.testing.assert_allclose(np.log(price), bundle.predict_log(matrix), atol=2e-5)
+    with pytest.raises(ValueError):
+        bundle.grouped_contributions(columns[:, :2])  # the bias must stay a column of its own
