@@ -41,7 +41,8 @@ class ValuationStore:
             # Statements without inline values compile once and run as executemany: a
             # 500-row VALUES clause compiled anew per batch cost ~300 ms.
             if valued:
-                self.upsert_valuation.execute(connection, [_valuation_row(a, v, now) for a, v in zip(accepted, valued)])
+                self.upsert_valuation.execute(connection, [_valuation_row(a, v) for a, v in zip(accepted, valued)],
+                                              same_in_every_row={"scored_at": now, "created_at": now})
             if dead:
                 connection.execute(self.insert_dead_letter, [
                     {"topic": d.topic, "partition": d.partition, "offset": d.offset, "listing_id": d.listing_id,
@@ -62,16 +63,20 @@ class _DriverStatement:
         self.processors = {name: processor for name in columns
                            if (processor := table_columns[name].type.dialect_impl(dialect).bind_processor(dialect))}
 
-    def execute(self, connection, rows: list[dict]) -> None:
-        processors = self.processors
+    def execute(self, connection, rows: list[dict], same_in_every_row: dict | None = None) -> None:
+        """`same_in_every_row`: values converted once for the whole batch (a datetime costs ~3 µs)."""
+        shared = {name: self.processors[name](value) if name in self.processors else value
+                  for name, value in (same_in_every_row or {}).items()}
+        processors = {name: processor for name, processor in self.processors.items() if name not in shared}
         for row in rows:
             for name, processor in processors.items():
                 row[name] = processor(row[name])
+            row.update(shared)
         params = [tuple(row[name] for name in self.order) for row in rows] if self.order else rows
         connection.exec_driver_sql(self.sql, params)
 
 
-def _valuation_row(accepted: Accepted, valuation: dict, now: datetime) -> dict:
+def _valuation_row(accepted: Accepted, valuation: dict) -> dict:
     listing = accepted.listing
     return {
         "listing_id": listing.listing_id, "listed_at": listing.listed_at, "brand": listing.brand,
@@ -83,7 +88,6 @@ def _valuation_row(accepted: Accepted, valuation: dict, now: datetime) -> dict:
         "price_high": valuation["price_high"], "deal_rating": valuation.get("deal_rating"),
         "fallback": valuation.get("fallback"), "model_version": valuation["model_version"],
         "feature_service": valuation.get("feature_service"), "produced_at": accepted.produced_at,
-        "scored_at": now, "created_at": now,
     }
 
 
