@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from autovalue.valuation import ValueDriver
 
 # Exact feature names first, then prefixes; anything else keeps its own name.
 GROUPS: dict[str, str] = {
@@ -57,14 +56,15 @@ class DriverGrouping:
         group, the bias last."""
         return prices[:, None] * -np.expm1(-grouped[:, :-1])
 
-    def top(self, amounts: np.ndarray, currency: str, k: int) -> list[list[ValueDriver]]:
+    def top(self, amounts: np.ndarray, currency: str, k: int) -> list[list[dict]]:
         """Per row of (rows, groups) amounts: the k groups that move that estimate most, largest
-        first (one argsort for the whole batch)."""
+        first (one argsort for the whole batch), as ValueDriver fields (validated with the
+        valuation they belong to)."""
         order = np.argsort(-np.abs(amounts), axis=1, kind="stable")[:, :k]
         largest = np.take_along_axis(amounts, order, axis=1)
         groups = self.groups
-        return [[ValueDriver(feature=groups[j], amount=amount,
-                             label=f"{groups[j]} {format_money(amount, currency, signed=True)}")
+        return [[{"feature": groups[j], "amount": amount,
+                  "label": f"{groups[j]} {format_money(amount, currency, signed=True)}"}
                  for j, amount in zip(columns, values) if amount != 0.0]
                 for columns, values in zip(order.tolist(), largest.tolist())]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import collections
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -94,9 +95,11 @@ class ValuationService:
         except ValidationError as error:
             # BentoML would report it as the caller's bad input (400/422): it is ours.
             raise RuntimeError(f"valuation contract violated: {error}") from error
-        for valuation in valuations:
-            rating = valuation.deal_rating.value if valuation.deal_rating else "none"
-            VALUATIONS.labels(deal_rating=rating, fallback=valuation.fallback.value).inc()
+        # One increment per label pair, not per valuation (labels() costs ~3 us a call).
+        counted = collections.Counter((v.deal_rating.value if v.deal_rating else "none", v.fallback.value)
+                                      for v in valuations)
+        for (rating, fallback), n in counted.items():
+            VALUATIONS.labels(deal_rating=rating, fallback=fallback).inc(n)
         return valuations
 
     @bentoml.api(route="/valuate")
