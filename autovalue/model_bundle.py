@@ -67,7 +67,7 @@ class ModelBundle:
                 matrix[:, j] = [index.get(v, np.nan) if v is not None else np.nan for v in values]
                 continue
             try:
-                matrix[:, j] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+                matrix[:, j] = np.array(values, dtype=np.float64)  # None becomes NaN
             except (TypeError, ValueError):
                 matrix[:, j] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float32)
         return matrix

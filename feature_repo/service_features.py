@@ -12,6 +12,7 @@ over the whole batch. The results equal `get_online_features(service).to_dict()`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 
 import pandas as pd
 from feast.types import String
@@ -69,9 +70,10 @@ class ServiceFeatures:
         market = read_market(distinct) if read_market else self.read_market(distinct, with_timestamps)
         position = {key: i for i, key in enumerate(distinct)}
         rows = [position[key] for key in keys]
+        pick = _picker(rows)
         out: dict[str, list] = {k: list(inputs[k]) for k in ENTITY_KEYS}
         for name, values in market.items():
-            out[name] = [values[i] for i in rows]
+            out[name] = list(pick(values))
         out.update(self.transform(inputs))
         return out
 
@@ -94,3 +96,11 @@ class ServiceFeatures:
         for name, values in self.transform(request).items():
             joined[name] = values
         return joined
+
+
+def _picker(rows: list[int]) -> Callable[[Sequence], Sequence]:
+    """values -> their items at `rows`. itemgetter does it in C (a quarter of the list
+    comprehension's time for a batch), but gives a bare value for one index and needs one."""
+    if len(rows) > 1:
+        return itemgetter(*rows)
+    return lambda values: [values[i] for i in rows]
