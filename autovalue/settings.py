@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, computed_field, field_validator
+from pydantic import Field, computed_field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -92,7 +92,9 @@ class Settings(BaseSettings):
     service_feature_cache_s: float = 1.0
 
     # Streaming scorer micro-batches; the service is retried with backoff while unreachable.
-    scorer_batch_size: int = 500
+    # 1000 (the service's max_batch_size) drained a backlog ~10% faster than 500 here: fewer
+    # requests, commits and flushes per listing. At a steady 1,000/s batches stay ~50 listings.
+    scorer_batch_size: int = 1000
     scorer_batch_ms: int = 50
     service_timeout_s: float = 10.0
     service_backoff_max_s: float = 2.0
@@ -130,6 +132,13 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value):
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _scorer_batches_fit_the_service(self):
+        if self.scorer_batch_size > self.max_batch_size:
+            raise ValueError(f"scorer_batch_size {self.scorer_batch_size} is above the service's "
+                             f"max_batch_size {self.max_batch_size}: every batch would be refused")
+        return self
 
     @computed_field
     @property
