@@ -45,10 +45,12 @@ def produce_backlog(settings: Settings, count: int) -> None:
 
 
 def ceiling(settings: Settings, count: int) -> float:
-    """Bare kafka-python: consume a backlog in a group and produce each message on."""
+    """Bare kafka-python: consume a backlog in a group and produce each message on, with the
+    scorer's own consumer and producer settings."""
     produce_backlog(settings, count)
-    consumer = group_consumer(settings, settings.topic_listings, max_poll_records=500)
-    producer = json_producer(settings, linger_ms=20, batch_size=256 * 1024)
+    consumer = group_consumer(settings, settings.topic_listings, max_poll_records=settings.scorer_batch_size)
+    producer = json_producer(settings, linger_ms=settings.scorer_producer_linger_ms,
+                             batch_size=settings.scorer_producer_batch_bytes)
     seen, started = 0, None
     while seen < count:
         for batch in consumer.poll(timeout_ms=200).values():
