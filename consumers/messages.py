@@ -32,6 +32,7 @@ class Accepted:
     produced_at: datetime
     partition: int
     offset: int
+    key: bytes | None = None  # the record's key
 
 
 def describe(error: ValidationError) -> str:
@@ -49,7 +50,7 @@ def parse_record(record) -> Accepted | DeadLetter:
     try:
         # pydantic parses and validates the JSON in one pass, ~3x faster than json.loads first;
         # whatever it refuses takes the slow path below, which words the reason.
-        return Accepted(Listing.model_validate_json(raw), produced_at, record.partition, record.offset)
+        return Accepted(Listing.model_validate_json(raw), produced_at, record.partition, record.offset, record.key)
     except ValidationError:
         pass
     payload = raw.decode("utf-8", errors="replace")
@@ -68,4 +69,4 @@ def parse_record(record) -> Accepted | DeadLetter:
         listing = Listing.model_validate(data)
     except ValidationError as error:
         return dead(f"invalid listing: {describe(error)}", listing_id)
-    return Accepted(listing, produced_at, record.partition, record.offset)
+    return Accepted(listing, produced_at, record.partition, record.offset, record.key)

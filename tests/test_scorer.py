@@ -154,6 +154,45 @@ def committed_offsets(settings: Settings) -> dict:
         consumer.close()
 
 
+def test_valuations_sit_where_their_key_puts_them(stack):
+    """Keyed listings: the valuation takes the listing's partition number (no hashing); an
+    unkeyed listing's valuation is placed by its listing_id key, as the default partitioner would."""
+    import json
+
+    from kafka.partitioner.default import murmur2
+
+    from autovalue.kafka_clients import assign_from_time, partition_reader
+    from consumers.scorer import Scorer
+
+    settings = isolated(stack[0])
+    listings = ListingFactory(settings, seed=9).batch(60)
+    producer = json_producer(settings)
+    for i, listing in enumerate(listings):
+        producer.send(settings.topic_listings, key=listing["listing_id"] if i % 2 else None, value=listing)
+    producer.flush()
+    producer.close()
+    Scorer(settings).run(idle_exit_s=3)
+
+    def placed(topic: str) -> dict[str, int]:
+        consumer = partition_reader(settings, fetch_max_wait_ms=50)
+        assign_from_time(consumer, topic, None)
+        out, deadline = {}, time.monotonic() + 20
+        while len(out) < len(listings) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=200).values():
+                out.update({json.loads(r.value)["listing_id"]: r.partition for r in batch})
+        consumer.close()
+        return out
+
+    source, valued = placed(settings.topic_listings), placed(settings.topic_valuations)
+    assert len(valued) == len(listings)
+    for i, listing in enumerate(listings):
+        listing_id = listing["listing_id"]
+        by_key = (murmur2(listing_id.encode()) & 0x7FFFFFFF) % settings.topic_partitions  # Kafka's default
+        assert valued[listing_id] == (source[listing_id] if i % 2 else by_key), (i, listing_id)
+    # The unkeyed listings were spread without regard to their ids: some sit elsewhere than their key's.
+    assert any(source[x["listing_id"]] != valued[x["listing_id"]] for x in listings[::2])
+
+
 def test_rescore_with_a_new_champion_adds_rows_and_keeps_the_old(stack):
     from consumers.rescore import Rescorer
 
