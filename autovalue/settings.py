@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, computed_field, field_validator, model_validator
+from pydantic import Field, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -133,13 +133,6 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value):
         return None if value == "" else value
 
-    @model_validator(mode="after")
-    def _scorer_batches_fit_the_service(self):
-        if self.scorer_batch_size > self.max_batch_size:
-            raise ValueError(f"scorer_batch_size {self.scorer_batch_size} is above the service's "
-                             f"max_batch_size {self.max_batch_size}: every batch would be refused")
-        return self
-
     @computed_field
     @property
     def data_dir(self) -> Path:
@@ -156,6 +149,11 @@ class Settings(BaseSettings):
         return self.data_dir / "processed"
 
     @computed_field
+    @property
+    def scorer_batch(self) -> int:
+        """Listings per scorer micro-batch: never more than the service takes in one request."""
+        return min(self.scorer_batch_size, self.max_batch_size)
+
     @property
     def models_dir(self) -> Path:
         return self.home / "models"

@@ -48,7 +48,7 @@ def ceiling(settings: Settings, count: int) -> float:
     """Bare kafka-python: consume a backlog in a group and produce each message on, with the
     scorer's own consumer and producer settings."""
     produce_backlog(settings, count)
-    consumer = group_consumer(settings, settings.topic_listings, max_poll_records=settings.scorer_batch_size)
+    consumer = group_consumer(settings, settings.topic_listings, max_poll_records=settings.scorer_batch)
     producer = json_producer(settings, linger_ms=settings.scorer_producer_linger_ms,
                              batch_size=settings.scorer_producer_batch_bytes)
     seen, started = 0, None

@@ -23,7 +23,7 @@ IDLE_END_S = 2.0
 
 class Rescorer(Scorer):
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, consumer=partition_reader(settings, max_poll_records=settings.scorer_batch_size))
+        super().__init__(settings, consumer=partition_reader(settings, max_poll_records=settings.scorer_batch))
 
     def _commit(self, records) -> None:
         """Nothing to commit: the range is chosen on the command line."""

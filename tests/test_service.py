@@ -35,8 +35,7 @@ def stack(tmp_path_factory):
     push_stale_model_row(settings)
     metadata = train_champion(settings)
     port = free_port()
-    env = service_env(settings, AUTOVALUE_API_KEY=API_KEY, AUTOVALUE_MAX_BATCH_SIZE=str(MAX_BATCH),
-                      AUTOVALUE_SCORER_BATCH_SIZE=str(MAX_BATCH))
+    env = service_env(settings, AUTOVALUE_API_KEY=API_KEY, AUTOVALUE_MAX_BATCH_SIZE=str(MAX_BATCH))
     server = ServerProcess(serve_command(port), env, port, settings.home / "serve.log").start()
     server.first_workers = sorted(server.worker_pids())
     yield settings, server, metadata
