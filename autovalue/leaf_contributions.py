@@ -12,6 +12,7 @@ most of a single valuation's time. The results equal XGBoost's (tests/test_leaf_
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -66,10 +67,12 @@ class LeafContributions:
         """The same lookup for (features + 1, k) combinations of the contribution columns, e.g.
         sums per group of features, with the bias in the last of the k: a batch then gathers k
         columns per tree instead of features + 1."""
-        if columns.shape[0] != self.table.shape[1] or columns[-1, -1] != 1:
-            raise ValueError("a projection takes every contribution column and keeps the bias last")
-        projected = object.__new__(LeafContributions)
-        projected.__dict__.update(self.__dict__)
+        # Each column in exactly one group and the bias alone in the last: the groups then still
+        # sum to the log price (explain) and the bias stays out of every group.
+        if (columns.shape[0] != self.table.shape[1] or not (columns.sum(axis=1) == 1).all()
+                or columns[-1, -1] != 1 or columns[:-1, -1].any()):
+            raise ValueError("a projection puts every contribution column in one group and the bias alone last")
+        projected = copy.copy(self)
         projected.table = self.table.astype(np.float64) @ columns
         return projected
 

@@ -95,12 +95,14 @@ class ModelBundle:
         dmatrix = xgb.DMatrix(matrix, feature_names=self.features, feature_types=self.feature_types,
                               enable_categorical=True, nthread=self.metadata.get("nthread", 1))
         leaves = self.booster.predict(dmatrix, pred_leaf=True, validate_features=False)
-        return (lookup or self._leaf_contributions).contributions(leaves.reshape(len(matrix), -1))
+        lookup = lookup if lookup is not None else self._leaf_contributions
+        return lookup.contributions(leaves.reshape(len(matrix), -1))
 
     def explain(self, matrix: np.ndarray, lookup: LeafContributions | None = None,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Price, interval and contributions from one pass over the trees: the log price is the
-        sum of the contributions (XGBoost's prediction up to float32 rounding, ~1e-6)."""
+        """Price, interval and contributions (per feature, or per group with a grouped `lookup`)
+        from one pass over the trees: the log price is the sum of the contributions (XGBoost's
+        prediction up to float32 rounding, ~1e-6)."""
         contributions = self.contributions(matrix, lookup)
         return (*self._prices(contributions.sum(axis=1)), contributions)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 
 class DealRating(str, Enum):
@@ -43,6 +43,10 @@ class Valuation(BaseModel):
     model_version: str
     feature_service: str
     market_data_age_s: float | None = None  # how old the market statistics used are
+
+
+# A batch of valuations, validated and written to JSON in one pydantic-core call each way.
+VALUATION_LIST = TypeAdapter(list[Valuation])
 
 
 def deal_rating(asking: float, predicted: float, low: float, high: float) -> DealRating:

@@ -39,7 +39,8 @@ def group_of(feature: str) -> str:
 
 
 class DriverGrouping:
-    """Sums contribution columns into groups with one matrix product per batch."""
+    """Which features make up each driver group (`membership`, the projection the service's
+    grouped leaf lookup sums with) and the money amounts and top drivers of grouped contributions."""
 
     def __init__(self, features: Sequence[str]):
         self.groups = sorted({group_of(f) for f in features})

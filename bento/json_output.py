@@ -12,15 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from _bentoml_sdk.io_models import IORootModel  # pinned bentoml 1.4.40: the type behind `-> list[...]`
-from pydantic import TypeAdapter
 from starlette.responses import Response
 
-from autovalue.valuation import Valuation
-
-_VALUATIONS = TypeAdapter(list[Valuation])
+from autovalue.valuation import VALUATION_LIST, Valuation
 
 
 class ValuationList(IORootModel[list[Valuation]]):
     @classmethod
     async def to_http_response(cls, obj: Any, serde: Any) -> Response:
-        return Response(_VALUATIONS.dump_json(obj), media_type="application/json")
+        return Response(VALUATION_LIST.dump_json(obj), media_type="application/json")

@@ -13,9 +13,9 @@ Every setting comes from autovalue.settings (AUTOVALUE_* environment variables).
 
 from __future__ import annotations
 
+import collections
 import gc
 import logging
-import collections
 from datetime import datetime, timezone
 from typing import Annotated
 
