@@ -150,13 +150,13 @@ class Settings(BaseSettings):
 
     @computed_field
     @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
     def scorer_batch(self) -> int:
         """Listings per scorer micro-batch: never more than the service takes in one request."""
         return min(self.scorer_batch_size, self.max_batch_size)
-
-    @property
-    def models_dir(self) -> Path:
-        return self.home / "models"
 
     @property
     def bentoml_store(self) -> Path:

@@ -92,10 +92,8 @@ def _valuation_row(accepted: Accepted, valuation: dict) -> dict:
     }
 
 
-_VALUATION_COLUMNS = ["listing_id", "listed_at", "brand", "model", "year", "mileage", "fuel", "transmission",
-                      "body_type", "region", "seller_type", "asking_price", "predicted_price", "price_low",
-                      "price_high", "deal_rating", "fallback", "model_version", "feature_service", "produced_at",
-                      "scored_at", "created_at"]
+# Every column but the generated id: a row that misses one fails loudly (KeyError), never stores NULL.
+_VALUATION_COLUMNS = [column.name for column in valuations.columns if not column.primary_key]
 
 
 def _sqlite_pragmas(connection, _record) -> None:

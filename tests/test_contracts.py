@@ -51,3 +51,8 @@ def test_settings_from_environment(monkeypatch, tmp_path):
     settings = Settings()
     assert settings.topic_partitions == 6 and settings.raw_dir == tmp_path / "data" / "raw"
     assert settings.database.startswith("sqlite:///") and settings.kafka_host_port[1] == 19092
+
+
+def test_scorer_batches_never_exceed_what_the_service_accepts():
+    assert Settings(scorer_batch_size=1000, max_batch_size=50).scorer_batch == 50
+    assert Settings(scorer_batch_size=200, max_batch_size=1000).scorer_batch == 200
