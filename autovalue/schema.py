@@ -6,14 +6,30 @@ the service validates it. Canonical column names here are the ones in data/raw/.
 
 from __future__ import annotations
 
+import time
+import unicodedata
 from datetime import datetime, timezone
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from autovalue.keys import model_key
+from autovalue.settings import Settings, get_settings
 
 MIN_MODEL_YEAR = 1950
+# A car is sold as next year's model from about mid-year: a 2026 listing may be a 2027 model.
+MODEL_YEARS_AHEAD = 1
+# Asking prices no real used car has, per market currency (AUTOVALUE_ASKING_PRICE_MIN/MAX override
+# either bound). Other currencies: any positive finite price.
+PLAUSIBLE_ASKING_PRICE: dict[str, tuple[float, float]] = {
+    "IDR": (1e6, 1e11),
+    "USD": (100.0, 1e7),
+    "INR": (1e4, 1e9),
+}
+# Unicode categories refused in names: control (NUL, escapes, newlines) and format characters
+# (the right-to-left override U+202E, zero-width spaces) that make a name display as another.
+HIDDEN_CHARACTER_CATEGORIES = frozenset({"Cc", "Cf"})
 
 
 class Fuel(str, Enum):
@@ -77,8 +93,19 @@ CANONICAL_COLUMNS: list[str] = [
 REQUIRED_COLUMNS: list[str] = ["listing_id", "brand", "model", "year", "mileage_km"]
 
 
+def asking_price_range(settings: Settings) -> tuple[float, float]:
+    """The plausible asking prices [low, high] in the market currency; (0, inf) when unknown."""
+    low, high = PLAUSIBLE_ASKING_PRICE.get(settings.market_currency.upper(), (0.0, float("inf")))
+    return (low if settings.asking_price_min is None else settings.asking_price_min,
+            high if settings.asking_price_max is None else settings.asking_price_max)
+
+
 class Listing(BaseModel):
-    """One listing as it arrives on the `listings` topic or at the HTTP API."""
+    """One listing as it arrives on the `listings` topic or at the HTTP API.
+
+    Numbers are strict (no booleans, no numeric strings; an integer is a valid float) and finite.
+    Every rule raises on the field it is about, so a 422 or a dead letter names that field.
+    """
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, allow_inf_nan=False)
 
@@ -86,27 +113,60 @@ class Listing(BaseModel):
     listed_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     brand: str = Field(min_length=1, max_length=64)
     model: str = Field(min_length=1, max_length=64)
-    year: int = Field(ge=MIN_MODEL_YEAR)
-    mileage_km: float = Field(ge=0, le=2_000_000)
+    year: int = Field(ge=MIN_MODEL_YEAR, strict=True)  # after listed_at: its check reads the date
+    mileage_km: float = Field(ge=0, le=2_000_000, strict=True)
     fuel: Fuel = Fuel.petrol
     transmission: Transmission = Transmission.manual
     body_type: BodyType = BodyType.other
-    region: str = Field(default="unknown", max_length=64)
+    region: str = Field(default="unknown", min_length=1, max_length=64)
     seller_type: SellerType = SellerType.individual
-    asking_price: float | None = Field(default=None, gt=0)
+    asking_price: float | None = Field(default=None, gt=0, strict=True)
 
     @field_validator("listed_at")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    def _aware_and_not_in_future(cls, value: datetime) -> datetime:
+        value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        skew = get_settings().listing_clock_skew_s
+        if value.timestamp() > time.time() + skew:
+            raise PydanticCustomError(
+                "listed_in_future", "listing date {listed_at} is in the future (more than {skew} s ahead)",
+                {"listed_at": value.isoformat(), "skew": f"{skew:g}"})
+        return value
 
-    @model_validator(mode="after")
-    def _year_not_after_listing(self) -> "Listing":
-        if self.year > self.listed_at.year:
-            raise ValueError(
-                f"year: model year {self.year} is after the listing date {self.listed_at.date()}"
-            )
-        return self
+    @field_validator("year")
+    @classmethod
+    def _year_not_after_listing(cls, value: int, info: ValidationInfo) -> int:
+        listed_at = info.data.get("listed_at")  # absent when the date itself was invalid
+        if listed_at is not None and value > listed_at.year + MODEL_YEARS_AHEAD:
+            raise PydanticCustomError(
+                "year_after_listing", "model year {year} is more than {ahead} year after the listing date {date}",
+                {"year": value, "ahead": MODEL_YEARS_AHEAD, "date": str(listed_at.date())})
+        return value
+
+    @field_validator("listing_id", "brand", "model", "region")
+    @classmethod
+    def _no_hidden_characters(cls, value: str) -> str:
+        if value.isprintable():  # the common case, in C; only the rest is looked at per character
+            return value
+        for position, char in enumerate(value):
+            if unicodedata.category(char) in HIDDEN_CHARACTER_CATEGORIES:
+                raise PydanticCustomError(
+                    "hidden_character", "contains the control or format character {char} at position {position}",
+                    {"char": f"U+{ord(char):04X}", "position": position})
+        return value
+
+    @field_validator("asking_price")
+    @classmethod
+    def _plausible_price(cls, value: float | None) -> float | None:
+        if value is None:
+            return value
+        settings = get_settings()
+        low, high = asking_price_range(settings)
+        if not low <= value <= high:
+            raise PydanticCustomError(
+                "implausible_price", "asking price {price} is outside the plausible range {low} .. {high} {currency}",
+                {"price": f"{value:g}", "low": f"{low:g}", "high": f"{high:g}", "currency": settings.market_currency})
+        return value
 
     @property
     def model_key(self) -> str:

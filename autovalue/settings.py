@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     market_listings: int = 200_000
     market_days: int = 730
 
+    # Listing validation (autovalue.schema.Listing, read through get_settings()). An asking price
+    # outside [min, max] is refused; an unset bound is the market currency's default
+    # (schema.PLAUSIBLE_ASKING_PRICE). A listing dated further ahead than the skew is refused.
+    asking_price_min: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    asking_price_max: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    listing_clock_skew_s: float = Field(default=300.0, ge=0, allow_inf_nan=False)
+
     # Kafka (tansu embedded, Apache Kafka in production)
     kafka_bootstrap: str = "127.0.0.1:19092"
     topic_listings: str = "listings"
@@ -128,7 +135,8 @@ class Settings(BaseSettings):
     rf_max_rows: int = 100_000  # the forest fits on a seeded sample above this (its cost grows fastest)
     report_residual_features: list[str] = ["age_years", "odometer_km"]
 
-    @field_validator("api_key", "database_url", "feast_registry_url", "mlflow_tracking_uri", "bentoml_home", mode="before")
+    @field_validator("api_key", "database_url", "feast_registry_url", "mlflow_tracking_uri", "bentoml_home",
+                     "asking_price_min", "asking_price_max", mode="before")
     @classmethod
     def _empty_is_unset(cls, value):
         return None if value == "" else value

@@ -23,7 +23,7 @@ def test_a_valid_listing_and_its_key():
 
 
 @pytest.mark.parametrize("field, value", [
-    ("mileage_km", -1), ("year", 1949), ("year", 2027), ("fuel", "steam"), ("asking_price", 0),
+    ("mileage_km", -1), ("year", 1949), ("year", 2028), ("fuel", "steam"), ("asking_price", 0),
     ("listing_id", ""), ("year", "twenty"), ("mileage_km", float("nan")), ("asking_price", float("inf")),
 ])
 def test_invalid_listing_names_the_field(field, value):
