@@ -4,20 +4,20 @@ statuses a client can act on.
 BentoML answers every pydantic validation error with HTTP 400, malformed JSON included, and
 reads any body size in any media type it knows (multipart, form, pickle between services).
 The contract here: 401 without the key (when one is set), 413 above the body limit, 415 for a
-body that is not JSON, 400 for malformed JSON, 422 naming each bad field.
+body that is not JSON, 400 for malformed JSON (NaN and Infinity literals included, which
+pydantic's parser accepts), 422 naming each bad field.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-import re
 from collections.abc import Iterable
+
+from autovalue.strict_json import non_finite_literal
 
 OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 JSON_TYPES = frozenset({"", "application/json"})
-# The core's cross-field checks raise "Value error, <field>: ..." with no field in `loc`.
-FIELD_IN_MESSAGE = re.compile(r"^Value error, (\w+): ")
 
 
 async def _send_json(send, status: int, body: dict, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
@@ -86,6 +86,9 @@ class RequestGuardMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        literal = non_finite_literal(body)  # a byte scan; parses only a body that may hold one
+        if literal is not None:
+            return await _send_json(send, 400, {"error": "malformed JSON", "message": literal})
         replayed = False
 
         async def replay():
@@ -142,10 +145,6 @@ def rewrite_validation_error(raw: bytes) -> tuple[int, bytes]:
 
 
 def _field_error(error: dict) -> dict:
-    loc = [str(part) for part in error["loc"]]
-    msg = error["msg"]
-    match = FIELD_IN_MESSAGE.match(msg)
-    if match:
-        loc.append(match.group(1))
-        msg = msg[match.end():]
-    return {"field": ".".join(loc) or "body", "message": msg, "type": error.get("type", "")}
+    # Every Listing rule raises on its own field, cross-field ones included: `loc` names it.
+    field = ".".join(str(part) for part in error["loc"])
+    return {"field": field or "body", "message": error["msg"], "type": error.get("type", "")}

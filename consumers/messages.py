@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pydantic import ValidationError
 
+from autovalue import strict_json
 from autovalue.schema import Listing
 
 
@@ -49,8 +49,11 @@ def parse_record(record) -> Accepted | DeadLetter:
     produced_at = datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc)
     try:
         # pydantic parses and validates the JSON in one pass, ~3x faster than json.loads first;
-        # whatever it refuses takes the slow path below, which words the reason.
-        return Accepted(Listing.model_validate_json(raw), produced_at, record.partition, record.offset, record.key)
+        # whatever it refuses takes the slow path below, which words the reason. Its parser
+        # takes NaN/Infinity literals, even in a field the listing ignores: those go slow too.
+        listing = Listing.model_validate_json(raw)
+        if not strict_json.may_hold_non_finite_literal(raw):
+            return Accepted(listing, produced_at, record.partition, record.offset, record.key)
     except ValidationError:
         pass
     payload = raw.decode("utf-8", errors="replace")
@@ -59,8 +62,8 @@ def parse_record(record) -> Accepted | DeadLetter:
         return DeadLetter(record.topic, record.partition, record.offset, reason, payload, listing_id)
 
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as error:  # undecodable, not JSON, too long a number, too deep
+        data = strict_json.loads(raw)
+    except (ValueError, RecursionError) as error:  # undecodable, not JSON, NaN, too long a number, too deep
         return dead(f"not JSON: {error}")
     if not isinstance(data, dict):
         return dead(f"not a JSON object: got {type(data).__name__}")

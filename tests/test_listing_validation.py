@@ -1,9 +1,11 @@
 """The listing's plausibility rules (autovalue.schema.Listing): each impossible value is refused
-on the field it is about, and the boundary values are accepted."""
+on the field it is about, the boundary values are accepted, and the scorer dead-letters the same
+listings (consumers.messages) with a reason naming the field. Service side: tests/test_service.py."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,6 +13,8 @@ from pydantic import ValidationError
 
 from autovalue.schema import Listing
 from autovalue.settings import get_settings
+from autovalue.strict_json import may_hold_non_finite_literal, non_finite_literal
+from consumers.messages import Accepted, DeadLetter, parse_record
 
 NOW = datetime.now(timezone.utc)
 GOOD = {"listing_id": "a1", "listed_at": "2026-05-01T10:00:00Z", "brand": "Toyota", "model": "Avanza",
@@ -160,3 +164,67 @@ def test_printable_and_other_unicode_names_are_kept(name):
 
 def test_surrounding_whitespace_is_still_stripped():
     assert Listing.model_validate({**GOOD, "model": " \tAvanza\n"}).model == "Avanza"
+
+
+# 7. non-finite literals are not JSON; the scorer dead-letters each rule's listing naming the field
+@dataclass
+class FakeRecord:
+    value: bytes
+    timestamp: int = 1_780_000_000_000
+    topic: str = "listings"
+    partition: int = 0
+    offset: int = 7
+    key: bytes | None = b"a1"
+
+
+IMPOSSIBLE = {  # listing changes -> the field the reason must name
+    "price_1e308": ({"asking_price": 1e308}, "asking_price"),
+    "price_1e30": ({"asking_price": 1e30}, "asking_price"),
+    "bool_mileage": ({"mileage_km": True}, "mileage_km"),
+    "bool_price": ({"asking_price": False}, "asking_price"),
+    "bool_year": ({"year": True}, "year"),
+    "future_date": ({"listed_at": (NOW + timedelta(days=1)).isoformat()}, "listed_at"),
+    "year_after_next": ({"year": 2028}, "year"),
+    "empty_region": ({"region": "  "}, "region"),
+    "nul_in_id": ({"listing_id": "a\x001"}, "listing_id"),
+    "rtl_override_in_brand": ({"brand": "Toy\u202eota"}, "brand"),
+    "bell_in_model": ({"model": "Ava\x07nza"}, "model"),
+    "format_char_in_region": ({"region": "Ba\u200bli"}, "region"),
+}
+
+
+@pytest.mark.parametrize("changes, field", IMPOSSIBLE.values(), ids=IMPOSSIBLE.keys())
+def test_the_scorer_dead_letters_each_impossible_listing_naming_the_field(changes, field):
+    letter = parse_record(FakeRecord(json.dumps({**GOOD, **changes}).encode()))
+    assert isinstance(letter, DeadLetter), letter
+    assert letter.reason.startswith("invalid listing: ") and f"{field}: " in letter.reason, letter.reason
+    assert (letter.topic, letter.partition, letter.offset) == ("listings", 0, 7)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("where", ["mileage_km", "ignored_extra"])
+def test_the_scorer_dead_letters_non_finite_literals_as_not_json(literal, where):
+    raw = json.dumps({**GOOD, where: 1.5}).replace("1.5", literal).encode()
+    letter = parse_record(FakeRecord(raw))
+    assert isinstance(letter, DeadLetter), letter
+    assert letter.reason == f"not JSON: {literal} is not valid JSON (numbers must be finite)"
+    assert letter.payload == raw.decode()
+
+
+@pytest.mark.parametrize("changes", [{}, {"brand": "NaNo", "region": "Infinity Bay"}, {"year": 2027}])
+def test_the_scorer_accepts_a_valid_listing_even_with_the_words_in_its_strings(changes):
+    accepted = parse_record(FakeRecord(json.dumps({**GOOD, **changes}).encode()))
+    assert isinstance(accepted, Accepted), accepted
+    assert accepted.listing.brand == changes.get("brand", "Toyota") and accepted.offset == 7
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (b'{"a": NaN}', "NaN is not valid JSON (numbers must be finite)"),
+    (b'{"a": [1, -Infinity]}', "-Infinity is not valid JSON (numbers must be finite)"),
+    (b'{"a": "NaN and Infinity are fine in strings"}', None),
+    (b'{"a": 1e400}', None),  # a number, just too large: the field's own check refuses it
+    (b'{"a": ', None),  # malformed otherwise: the caller's parser words it
+])
+def test_non_finite_literals_are_found_only_outside_strings(raw, expected):
+    assert non_finite_literal(raw) == expected
+    assert may_hold_non_finite_literal(raw) == (b"NaN" in raw or b"Infinity" in raw)
