@@ -5,10 +5,12 @@ BentoML model store. One server for the module; it runs with an API key and a sm
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -144,7 +146,7 @@ def test_concurrent_batches_are_merged_and_split_back(client, stack):
     ({"year": "twenty"}, "listing.year"),  # wrong type
     ({"mileage_km": "far"}, "listing.mileage_km"),
     ({"mileage_km": -1}, "listing.mileage_km"),  # negative mileage
-    ({"year": 2026, "listed_at": "2025-03-01T00:00:00Z"}, "listing.year"),  # after the listing date
+    ({"year": 2027, "listed_at": "2025-03-01T00:00:00Z"}, "listing.year"),  # 2 years after the listing date
     ({"year": 1949}, "listing.year"),  # before 1950
     ({"fuel": "steam"}, "listing.fuel"),  # unknown enum values
     ({"body_type": "spaceship"}, "listing.body_type"),
@@ -161,6 +163,44 @@ def test_each_bad_field_is_a_422_naming_it(client, changes, field):
     body = response.json()
     assert [f["field"] for f in body["fields"]] == [field]
     assert field in body["message"]
+
+
+NOW = datetime.now(timezone.utc)
+IMPOSSIBLE = {  # issue 14: each was a 200 before
+    "price_1e308": ({"asking_price": 1e308}, "listing.asking_price"),
+    "price_1e30": ({"asking_price": 1e30}, "listing.asking_price"),
+    "bool_mileage": ({"mileage_km": True}, "listing.mileage_km"),
+    "bool_price": ({"asking_price": False}, "listing.asking_price"),
+    "bool_year": ({"year": True}, "listing.year"),
+    "numeric_string_mileage": ({"mileage_km": "60000"}, "listing.mileage_km"),
+    "future_date": ({"listed_at": (NOW + timedelta(hours=1)).isoformat()}, "listing.listed_at"),
+    "far_future_date": ({"listed_at": "2999-01-01T00:00:00Z", "year": 2990}, "listing.listed_at"),
+    "year_after_next": ({"year": NOW.year + 2}, "listing.year"),  # listed now (no listed_at)
+    "empty_region": ({"region": " "}, "listing.region"),
+    "nul_in_id": ({"listing_id": "t-\x001"}, "listing.listing_id"),
+    "rtl_override_in_brand": ({"brand": "Toy\u202eota"}, "listing.brand"),
+    "escape_in_model": ({"model": "Ava\x1bnza"}, "listing.model"),
+    "zero_width_space_in_region": ({"region": "Ba\u200bli"}, "listing.region"),
+}
+
+
+@pytest.mark.parametrize("changes, field", IMPOSSIBLE.values(), ids=IMPOSSIBLE.keys())
+def test_each_impossible_listing_is_a_422_naming_the_field(client, changes, field):
+    response = valuate(client, **changes)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert [f["field"] for f in body["fields"]] == [field] and field in body["message"]
+    batch = client.post("/valuate_batch", json={"listings": [LISTING, {**LISTING, **changes}]})
+    assert batch.status_code == 422, batch.text
+    assert [f["field"] for f in batch.json()["fields"]] == [field.replace("listing.", "listings.1.")]
+
+
+def test_a_listing_at_every_boundary_is_valued(client):
+    now = datetime.now(timezone.utc)
+    response = valuate(client, year=now.year + 1, listed_at=(now + timedelta(seconds=60)).isoformat(),
+                       mileage_km=60_000, asking_price=1_000_000, region="Jawa\u00a0Barat")
+    assert response.status_code == 200, response.text
+    assert response.json()["asking_price"] == 1e6 and response.json()["deal_rating"] == "great"
 
 
 def test_every_bad_field_is_named_at_once(client):
@@ -185,11 +225,36 @@ def test_empty_or_oversize_batch_is_a_422(client, listings):
     assert [f["field"] for f in response.json()["fields"]] == ["listings"]
 
 
-@pytest.mark.parametrize("body", [b'{"listing": {"listing_id": ', b"not json at all", b'{"listing": ' + b"[" * 5000])
+def _listing_with(literal: str, field: str = "mileage_km") -> bytes:
+    """LISTING as JSON text with a bare `literal` as `field` (json.dumps would not write one)."""
+    return json.dumps({**LISTING, field: 1.5}).replace("1.5", literal).encode()
+
+
+def _with_literal(literal: str, field: str = "mileage_km") -> bytes:
+    return b'{"listing": ' + _listing_with(literal, field) + b"}"
+
+
+@pytest.mark.parametrize("body", [
+    b'{"listing": {"listing_id": ', b"not json at all", b'{"listing": ' + b"[" * 5000,
+    _with_literal("NaN"), _with_literal("Infinity", "asking_price"), _with_literal("-Infinity"),
+    _with_literal("NaN", "an_ignored_extra_field"),  # pydantic's parser would let it through unseen
+], ids=["truncated", "not_json", "too_deep", "nan", "infinity", "minus_infinity", "nan_in_extra_field"])
 def test_malformed_json_is_a_400(client, body):
     response = client.post("/valuate", content=body, headers={"content-type": "application/json"})
-    assert response.status_code == 400
+    assert response.status_code == 400, response.text
     assert response.json()["error"] == "malformed JSON"
+    if b"NaN" in body or b"Infinity" in body:
+        assert "is not valid JSON" in response.json()["message"]
+
+
+def test_the_words_nan_and_infinity_inside_strings_are_fine(client):
+    assert valuate(client, brand="NaNo", region="Infinity Bay").status_code == 200
+
+
+def test_a_non_finite_literal_in_a_batch_is_a_400(client):
+    batch = client.post("/valuate_batch", content=b'{"listings": [' + _listing_with("NaN") + b"]}",
+                        headers={"content-type": "application/json"})
+    assert batch.status_code == 400 and "NaN" in batch.json()["message"]
 
 
 def test_wrong_shapes_and_media_types_and_sizes_are_client_errors(client, stack):
@@ -252,6 +317,19 @@ def test_bentoml_build_packages_the_service_and_the_champion(stack):
     assert "autovalue-price:v1" in info.stdout, info.stdout + info.stderr
 
 
+def market_listings(settings: Settings, n: int, seed: int) -> list:
+    """`n` listings of the fixture market. It runs to the end of today: only rows listed by now
+    are valid listings (a later one is dated in the future)."""
+    import pandas as pd
+
+    from autovalue.schema import Listing
+    from market.io import read_source
+
+    raw = read_source(settings.raw_dir, "market")
+    raw = raw[raw["listed_at"] <= pd.Timestamp.now(tz="UTC")].sample(n, random_state=seed)
+    return [Listing(**{**row, "listing_id": str(row["listing_id"])}) for row in raw.to_dict("records")]
+
+
 def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
     """The service encodes Feast's values without pandas; the model must see the same input."""
     import time
@@ -264,12 +342,10 @@ def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
     from bento.market import MarketReader
     from bento.valuator import listing_columns
     from feature_repo.config import feature_store
-    from market.io import read_source
 
     settings, _, _ = stack
     bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
-    raw = read_source(settings.raw_dir, "market").sample(300, random_state=2)
-    listings = [Listing(**{**row, "listing_id": str(row["listing_id"])}) for row in raw.to_dict("records")]
+    listings = market_listings(settings, 300, seed=2)
     listings += [Listing(**{**LISTING, "brand": "Nopebrand", "model": "Ghost", "body_type": "convertible"})]
     read = MarketReader(feature_store(settings), "valuation_v1").read(
         feature_inputs(listing_columns(listings)), time.time())
@@ -284,16 +360,13 @@ def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
 
 def test_batches_on_more_threads_value_exactly_as_one_thread(stack):
     from autovalue.model_bundle import ModelBundle
-    from autovalue.schema import Listing
     from bento.market import MarketReader
     from bento.valuator import Valuator
     from feature_repo.config import feature_store
-    from market.io import read_source
 
     settings, _, _ = stack
     bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
-    raw = read_source(settings.raw_dir, "market").sample(200, random_state=3)
-    listings = [Listing(**{**row, "listing_id": str(row["listing_id"])}) for row in raw.to_dict("records")]
+    listings = market_listings(settings, 200, seed=3)
     market = MarketReader(feature_store(settings), "valuation_v1")
     one = Valuator(bundle, market, 3).valuate(listings)
     two = Valuator(bundle, market, 3, batch_threads=2, threads_from_rows=64).valuate(listings)
