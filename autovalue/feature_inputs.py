@@ -7,13 +7,14 @@ the scorer its pushes: one function, so their inputs cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pandas as pd
 
 from autovalue.keys import brand_key, model_key
 
 ENTITY_KEYS = ["model_key", "brand_key", "segment"]
+EPOCH = pd.Timestamp(0, tz="UTC")
 REQUEST_FIELDS = ["listed_at_epoch", "year", "mileage_km", "brand", "model", "fuel",
                   "transmission", "body_type", "region", "seller_type"]
 
@@ -22,8 +23,10 @@ def _epoch(value) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, datetime):
-        return value.timestamp()
-    return pd.Timestamp(value).timestamp()
+        # A naive datetime is UTC (the Listing schema's rule), not the machine's local time.
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+    moment = pd.Timestamp(value)
+    return (moment if moment.tzinfo else moment.tz_localize("UTC")).timestamp()
 
 
 def feature_inputs(columns: Mapping[str, Sequence]) -> dict[str, list]:
@@ -32,7 +35,10 @@ def feature_inputs(columns: Mapping[str, Sequence]) -> dict[str, list]:
     models = [str(m) for m in columns["model"]]
     listed_at = columns["listed_at"]
     if isinstance(listed_at, pd.Series) and pd.api.types.is_datetime64_any_dtype(listed_at):
-        epochs = (listed_at.astype("int64") / 1e9).tolist()
+        # Whatever the resolution (s, ms, us, ns: pandas 2 keeps the input's) and timezone
+        # (naive means UTC, as in the Listing schema): seconds since the epoch.
+        moments = listed_at.dt.tz_localize("UTC") if listed_at.dt.tz is None else listed_at
+        epochs = ((moments - EPOCH) / pd.Timedelta(seconds=1)).tolist()
     else:
         epochs = [_epoch(v) for v in listed_at]
     return {
