@@ -36,6 +36,7 @@ class LeafContributions:
             self._fill(tree, self.table[t * width:(t + 1) * width], n_features)
         self.base_score = float(re.findall(r"[-+0-9.eE]+", str(params["base_score"]))[0])
         self.offsets = np.arange(self.n_trees, dtype=np.int64) * width
+        self.columns: np.ndarray | None = None  # the projection, once projected
 
     @staticmethod
     def _fill(tree: dict, rows: np.ndarray, n_features: int) -> None:
@@ -74,7 +75,12 @@ class LeafContributions:
             raise ValueError("a projection puts every contribution column in one group and the bias alone last")
         projected = copy.copy(self)
         projected.table = self.table.astype(np.float64) @ columns
+        projected.columns = columns
         return projected
+
+    def project(self, contributions: np.ndarray) -> np.ndarray:
+        """(rows, features + 1) contributions in this lookup's layout (grouped if projected)."""
+        return contributions if self.columns is None else contributions @ self.columns
 
     def contributions(self, leaves: np.ndarray) -> np.ndarray:
         """(rows, trees) leaf indices from `predict(pred_leaf=True)` -> (rows, features + 1)

@@ -24,6 +24,7 @@ import pandas as pd
 import xgboost as xgb
 
 from autovalue.leaf_contributions import LeafContributions
+from autovalue.market_margin import MarketMargin
 
 MODEL_FILE = "model.ubj"
 METADATA_FILE = "metadata.json"
@@ -70,20 +71,55 @@ class ModelBundle:
                 matrix[:, j] = np.array(values, dtype=np.float64)  # None becomes NaN
             except (TypeError, ValueError):
                 matrix[:, j] = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float32)
+        if self.margin is not None:
+            self.margin.fill_source(matrix)
         return matrix
 
+    @cached_property
+    def margin(self) -> MarketMargin | None:
+        """The market margin the trees add to (autovalue.market_margin), if the model has one."""
+        spec = self.metadata.get("market_margin")
+        return MarketMargin(spec, self.features) if spec else None
+
     def predict_log(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.inplace_predict(matrix)
+        if self.margin is None:
+            return self.booster.inplace_predict(matrix)
+        return self.booster.inplace_predict(matrix, base_margin=self.margin(matrix))
 
-    def predict(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Price estimate and the 80% interval, in the market's currency."""
-        return self._prices(self.predict_log(matrix))
+    def predict(self, matrix: np.ndarray, confidence: Sequence[str] | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Price estimate and the 80% interval, in the market's currency; with `confidence`
+        (one level per row), each row's interval is the one calibrated for its level."""
+        return self._prices(self.predict_log(matrix), confidence)
 
-    def _prices(self, log_price: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        interval = self.metadata["interval"]
-        return (np.exp(log_price),
-                np.exp(log_price + interval["lower_log_offset"]),
-                np.exp(log_price + interval["upper_log_offset"]))
+    def interval(self, confidence: str | None = None) -> dict:
+        """The calibrated interval offsets of a confidence level (the model's own without one)."""
+        by_level = self.metadata.get("interval_by_confidence") or {}
+        return by_level.get(confidence) or self.metadata["interval"]
+
+    def deal_bands(self, confidence: str | None = None) -> list[float] | None:
+        """Log offsets from the estimate cutting asking prices into great | good | fair | high |
+        overpriced (autovalue.valuation.deal_rating); None where the model rates no deal."""
+        by_level = self.metadata.get("deal_bands_by_confidence")
+        if by_level is not None and confidence is not None:
+            return by_level.get(confidence)
+        bands = self.metadata.get("deal_bands")
+        if bands is not None:
+            return bands["offsets"]
+        # A model from before asking-price bands: the interval's halves (the old rule).
+        low, high = self.interval()["lower_log_offset"], self.interval()["upper_log_offset"]
+        return [low, low / 2, high / 2, high]
+
+    def _prices(self, log_price: np.ndarray, confidence: Sequence[str] | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if confidence is None:
+            interval = self.interval()
+            lower, upper = interval["lower_log_offset"], interval["upper_log_offset"]
+        else:
+            offsets = {level: self.interval(level) for level in set(confidence)}
+            lower = np.array([offsets[level]["lower_log_offset"] for level in confidence])
+            upper = np.array([offsets[level]["upper_log_offset"] for level in confidence])
+        return np.exp(log_price), np.exp(log_price + lower), np.exp(log_price + upper)
 
     def contributions(self, matrix: np.ndarray, lookup: LeafContributions | None = None) -> np.ndarray:
         """Per-feature contributions to log(price); the last column is the bias; each row sums
@@ -96,15 +132,21 @@ class ModelBundle:
                               enable_categorical=True, nthread=self.metadata.get("nthread", 1))
         leaves = self.booster.predict(dmatrix, pred_leaf=True, validate_features=False)
         lookup = lookup if lookup is not None else self._leaf_contributions
-        return lookup.contributions(leaves.reshape(len(matrix), -1))
+        out = lookup.contributions(leaves.reshape(len(matrix), -1))
+        if self.margin is not None:
+            # XGBoost adds a given margin instead of its base score.
+            out[:, -1] -= lookup.base_score
+            out += lookup.project(self.margin.contributions(matrix, len(self.features) + 1))
+        return out
 
     def explain(self, matrix: np.ndarray, lookup: LeafContributions | None = None,
+                confidence: Sequence[str] | None = None,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Price, interval and contributions (per feature, or per group with a grouped `lookup`)
         from one pass over the trees: the log price is the sum of the contributions (XGBoost's
         prediction up to float32 rounding, ~1e-6)."""
         contributions = self.contributions(matrix, lookup)
-        return (*self._prices(contributions.sum(axis=1)), contributions)
+        return (*self._prices(contributions.sum(axis=1), confidence), contributions)
 
     def grouped_contributions(self, columns: np.ndarray) -> LeafContributions:
         """A lookup whose contributions are summed into groups: `columns` is (features + 1, k),

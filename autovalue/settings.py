@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # How long the service reuses a car model's online market row (0: read Feast every time).
     # The market feed pushes new statistics every market_push_interval_s; a second more is harmless.
     service_feature_cache_s: float = 1.0
+    # Market statistics older than this lower a valuation's confidence to medium. Batch rows are
+    # stamped each midnight (up to a day old in training too); pushed rows are seconds old.
+    confidence_market_stale_s: float = 30 * 3600
 
     # Streaming scorer micro-batches; the service is retried with backoff while unreachable.
     # 1000 (the service's max_batch_size) drained a backlog ~10% faster than 500 here: fewer
@@ -120,6 +123,10 @@ class Settings(BaseSettings):
     train_early_stopping_fraction: float = 0.1  # newest slice of the training part
     train_interval_coverage: float = 0.8
     train_threads: int = 2
+    # Share of training rows learnt again without their model's market statistics, and again as
+    # an unseen car (training.calibration.with_unfamiliar_rows): how the trees learn to value a
+    # car with a thin market or none.
+    train_unfamiliar_fraction: float = 0.1
     xgb_max_rounds: int = 2000
     xgb_early_stopping_rounds: int = 50
     xgb_learning_rate: float = 0.1  # 0.05: same MAPE at 1M rows but 188 s; 1.12 vs 1.14 x floor at 200k

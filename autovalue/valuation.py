@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from enum import Enum
 
 from pydantic import BaseModel, TypeAdapter
@@ -24,6 +26,15 @@ class Fallback(str, Enum):
     none = "none"
 
 
+class Confidence(str, Enum):
+    """How much a valuation knows (autovalue.confidence): each level has its own calibrated
+    interval, and a low one gets no deal rating."""
+
+    high = "high"
+    medium = "medium"
+    low = "low"
+
+
 class ValueDriver(BaseModel):
     feature: str
     label: str  # e.g. "mileage -Rp 8.2 jt"
@@ -40,6 +51,8 @@ class Valuation(BaseModel):
     deal_rating: DealRating | None = None
     value_drivers: list[ValueDriver] = []
     fallback: Fallback
+    confidence: Confidence = Confidence.high
+    confidence_reasons: list[str] = []  # why it is not high, in words
     model_version: str
     feature_service: str
     market_data_age_s: float | None = None  # how old the market statistics used are
@@ -49,15 +62,22 @@ class Valuation(BaseModel):
 VALUATION_LIST = TypeAdapter(list[Valuation])
 
 
-def deal_rating(asking: float, predicted: float, low: float, high: float) -> DealRating:
-    """Bands cut from the 80% interval: outside it is great/overpriced; inside, the middle half
-    of each side of the estimate is fair, the outer half good or high."""
-    if asking < low:
+def deal_rating(asking: float, predicted: float, bands: Sequence[float]) -> DealRating:
+    """An asking price against what similar cars are asked, not against the sold-price estimate.
+
+    `bands` are four log offsets from the estimate, calibrated in training on held-out asking
+    prices (ModelBundle.deal_bands): their 10th, 30th, 70th and 90th percentiles of
+    log(asking / estimate). Below the first: great; then good, fair, high; above the last:
+    overpriced. A typical listing (asked the market's usual premium over the sold-price
+    estimate) is fair, and the shares over a market are 10 / 20 / 40 / 20 / 10%."""
+    offset = math.log(asking / predicted)
+    great, good, fair, high = bands
+    if offset < great:
         return DealRating.great
-    if asking > high:
-        return DealRating.overpriced
-    if asking < predicted - (predicted - low) / 2:
+    if offset < good:
         return DealRating.good
-    if asking > predicted + (high - predicted) / 2:
+    if offset <= fair:
+        return DealRating.fair
+    if offset <= high:
         return DealRating.high
-    return DealRating.fair
+    return DealRating.overpriced

@@ -223,10 +223,11 @@ def main(argv: list[str] | None = None) -> int:
 
     home = Path(tempfile.mkdtemp(prefix="autovalue-bench-"))
     try:
-        settings = Settings(home=home)
+        # The real trainer, held to a fixed size so runs compare: ROUNDS trees of depth DEPTH.
+        settings = Settings(home=home, xgb_max_rounds=ROUNDS, xgb_early_stopping_rounds=ROUNDS, xgb_max_depth=DEPTH)
         started = time.perf_counter()
         build_market(settings, args.listings)
-        train_champion(settings, rounds=ROUNDS, depth=DEPTH)
+        train_champion(settings)
         print(f"market of {args.listings:,} listings and a {ROUNDS}-tree depth-{DEPTH} champion "
               f"in {time.perf_counter() - started:.0f} s", flush=True)
         pool = listings_pool(settings)

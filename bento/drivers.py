@@ -25,6 +25,7 @@ GROUPS: dict[str, str] = {
     "car_body": "body type",
     "car_region": "region",
     "car_seller": "seller",
+    "market_source": "market",
 }
 PREFIX_GROUPS: dict[str, str] = {"model_": "market", "brand_": "market", "segment_": "market"}
 

@@ -68,7 +68,8 @@ class ValuationService:
                         service_name, SETTINGS.feature_service, service_name)
         market = MarketReader(feature_store(SETTINGS), service_name, cache_s=SETTINGS.service_feature_cache_s)
         self.valuator = Valuator(bundle, market, SETTINGS.service_value_drivers,
-                                 SETTINGS.service_batch_threads, SETTINGS.service_threads_from_rows)
+                                 SETTINGS.service_batch_threads, SETTINGS.service_threads_from_rows,
+                                 SETTINGS.confidence_market_stale_s)
         self._warm_up()
         # Everything loaded so far lives as long as the worker: keep it out of GC scans, which
         # otherwise set the p99 of single valuations.

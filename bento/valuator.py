@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from autovalue.confidence import ConfidenceJudge
 from autovalue.feature_inputs import feature_inputs
 from autovalue.model_bundle import ModelBundle
 from autovalue.schema import Listing
-from autovalue.valuation import VALUATION_LIST, Valuation, deal_rating
+from autovalue.valuation import VALUATION_LIST, Confidence, Valuation, deal_rating
 from bento.drivers import DriverGrouping
 from bento.market import MarketReader
 
@@ -36,7 +37,7 @@ class FeatureStoreUnavailable(RuntimeError):
 
 class Valuator:
     def __init__(self, bundle: ModelBundle, market: MarketReader, top_drivers: int,
-                 batch_threads: int = 1, threads_from_rows: int = 64):
+                 batch_threads: int = 1, threads_from_rows: int = 64, stale_after_s: float = 30 * 3600):
         self.bundle = bundle
         self.batch_bundle = bundle.with_threads(batch_threads) if batch_threads > 1 else bundle
         self.threads_from_rows = threads_from_rows
@@ -47,6 +48,10 @@ class Valuator:
         self.drivers = DriverGrouping(bundle.features)
         # Contributions come summed per driver group from the lookup itself (one table for both bundles).
         self.grouped = bundle.grouped_contributions(self.drivers.membership)
+        self.judge = ConfidenceJudge(bundle.metadata, stale_after_s)
+        # No deal rating at low confidence: the estimate itself is in doubt.
+        self.bands = {level: None if level is Confidence.low else bundle.deal_bands(level.value)
+                      for level in Confidence}
 
     def valuate(self, listings: Sequence[Listing]) -> list[Valuation]:
         if not listings:
@@ -57,15 +62,19 @@ class Valuator:
             read = self.market.read(entity_rows, now)
         except Exception as error:  # sqlite, redis, registry: whatever the online store raises
             raise FeatureStoreUnavailable(f"{type(error).__name__}: {error}") from error
+        confidence, reasons = self.judge.judge(listings, entity_rows["model_key"], entity_rows["brand_key"],
+                                               read.features.get("km_per_year", [None] * len(listings)),
+                                               read.fallback, read.age_s)
         bundle = self.batch_bundle if len(listings) >= self.threads_from_rows else self.bundle
         matrix = bundle.encode(read.features)
-        price, low, high, grouped = bundle.explain(matrix, self.grouped)
+        price, low, high, grouped = bundle.explain(matrix, self.grouped, [c.value for c in confidence])
         amounts = self.drivers.amounts(grouped, price)
         drivers = self.drivers.top(amounts, self.currency, self.top_drivers)
         out = []
         for i, listing in enumerate(listings):
             predicted, lo, hi = float(price[i]), float(low[i]), float(high[i])
             asking = listing.asking_price
+            bands = self.bands[confidence[i]]
             out.append({
                 "listing_id": listing.listing_id,
                 "predicted_price": predicted,
@@ -73,9 +82,11 @@ class Valuator:
                 "price_high": hi,
                 "currency": self.currency,
                 "asking_price": asking,
-                "deal_rating": deal_rating(asking, predicted, lo, hi) if asking is not None else None,
+                "deal_rating": deal_rating(asking, predicted, bands) if asking is not None and bands else None,
                 "value_drivers": drivers[i],
                 "fallback": read.fallback[i],
+                "confidence": confidence[i],
+                "confidence_reasons": reasons[i],
                 "model_version": self.bundle.version,
                 "feature_service": self.feature_service,
                 "market_data_age_s": read.age_s[i],

@@ -39,6 +39,7 @@ class ServiceFeatures:
             else:
                 self.market_refs += [f"{projection.name_to_use()}:{name}" for name in names]
         self.request_features = [name for _, names in self.transforms for name in names]
+        self.market_features = [name for name in self.features if name not in self.request_features]
 
     def transform(self, request: Mapping[str, Sequence]) -> dict[str, list]:
         """The on-demand views' outputs for request fields given as a dict of columns."""

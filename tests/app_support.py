@@ -3,6 +3,7 @@ a small simulated market with its Feast store, and the dashboard's environment."
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -52,7 +53,8 @@ def fill_database(url: str, market: pd.DataFrame, rows: int = 400, seed: int = 3
             "fuel": car["fuel"], "transmission": car["transmission"], "body_type": car["body_type"],
             "region": car["region"], "seller_type": car["seller_type"], "asking_price": asking,
             "predicted_price": predicted, "price_low": low, "price_high": high,
-            "deal_rating": deal_rating(asking, predicted, low, high).value, "fallback": "model",
+            "deal_rating": deal_rating(asking, predicted, [math.log(0.9), math.log(0.95), math.log(1.05),
+                                                           math.log(1.1)]).value, "fallback": "model",
             "model_version": model_version, "feature_service": "valuation_v1",
             "produced_at": stored - timedelta(seconds=float(rng.uniform(0.02, 0.4))), "scored_at": stored,
             "created_at": stored,

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
-import numpy as np
 
 from autovalue.settings import Settings
 
@@ -60,42 +59,14 @@ def push_model_row(settings: Settings, brand: str, model: str, days_old: float =
     store.push(MODEL_PUSH_SOURCE, pd.DataFrame(row), to=PushMode.ONLINE)
 
 
-def train_champion(settings: Settings, version: str = "v1", rounds: int = 120, depth: int = 6) -> dict:
-    """A small XGBoost on the feature service's training data, saved as a ModelBundle in the
-    BentoML model store of `settings` (settings.bentoml_store)."""
-    import xgboost as xgb
-
-    from autovalue.model_bundle import ModelBundle
+def train_champion(settings: Settings) -> dict:
+    """The real trainer (training.pipeline) on the fixture market's point-in-time dataset: the
+    champion the service loads is what `autovalue train` produces (margin, calibrated intervals
+    per confidence level, deal bands). Returns its metadata."""
     from training.dataset import build_dataset
+    from training.pipeline import train
 
-    data = build_dataset(settings)
-    frame = data.frame.sort_values("event_timestamp").reset_index(drop=True)
-    levels = {name: sorted(frame[name].dropna().astype(str).unique().tolist()) for name in data.categorical}
-    metadata = {"version": version, "features": data.features, "categorical": levels,
-                "feature_service": data.feature_service, "currency": data.currency,
-                "interval": {"lower_log_offset": 0.0, "upper_log_offset": 0.0}, "nthread": 1}
-    bundle = ModelBundle(xgb.Booster(), metadata)
-    matrix = bundle.encode(frame[data.features])
-    label = np.log(frame["label"].to_numpy())
-    cut = int(len(frame) * 0.8)  # the interval comes from the later 20%, as a trainer would do it
-    train = xgb.DMatrix(matrix[:cut], label=label[:cut], feature_names=data.features,
-                        feature_types=bundle.feature_types, enable_categorical=True)
-    booster = xgb.train({"max_depth": depth, "eta": 0.1, "nthread": 2, "max_cat_to_onehot": 1},
-                        train, num_boost_round=rounds)
-    residuals = label[cut:] - booster.inplace_predict(matrix[cut:])
-    metadata["interval"] = {"lower_log_offset": float(np.quantile(residuals, 0.1)),
-                            "upper_log_offset": float(np.quantile(residuals, 0.9))}
-    bundle = ModelBundle(booster, metadata)
-
-    import bentoml
-    from bentoml._internal.models import ModelStore
-
-    # An explicit store: bentoml fixes its home at first import, which may have been elsewhere.
-    store = ModelStore(str(settings.bentoml_store / "models"))
-    with bentoml.models.create(f"{settings.bento_model_name}:{version}", metadata={"version": version},
-                               _model_store=store) as entry:
-        bundle.save(Path(entry.path))
-    return metadata
+    return train(settings, build_dataset(settings), progress=False).bundle.metadata
 
 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:

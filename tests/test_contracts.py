@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 import pytest
 from pydantic import ValidationError
@@ -42,7 +44,9 @@ def test_missing_field_is_named():
     (70, DealRating.great), (85, DealRating.good), (100, DealRating.fair), (112, DealRating.high), (130, DealRating.overpriced),
 ])
 def test_deal_rating_bands(asking, rating):
-    assert deal_rating(asking, predicted=100, low=80, high=120) == rating
+    # Bands are log offsets of asking / estimate: here 0.8, 0.9, 1.1 and 1.2 times the estimate.
+    bands = [math.log(0.8), math.log(0.9), math.log(1.1), math.log(1.2)]
+    assert deal_rating(asking, predicted=100, bands=bands) == rating
 
 
 def test_settings_from_environment(monkeypatch, tmp_path):

@@ -70,8 +70,9 @@ def test_a_valuation_has_interval_deal_rating_drivers_and_freshness(client, stac
     # The 80% interval is the champion's residual quantiles around the estimate.
     assert math.log(v["price_high"] / v["predicted_price"]) == pytest.approx(
         metadata["interval"]["upper_log_offset"], abs=1e-5)
-    assert v["deal_rating"] == deal_rating(v["asking_price"], v["predicted_price"], v["price_low"],
-                                           v["price_high"]).value
+    assert v["confidence"] == "high" and v["confidence_reasons"] == []
+    bands = metadata["deal_bands_by_confidence"]["high"]
+    assert v["deal_rating"] == deal_rating(v["asking_price"], v["predicted_price"], bands).value
     assert 1 <= len(v["value_drivers"]) <= 3
     for driver in v["value_drivers"]:
         assert re.fullmatch(r".+ [+-]Rp \d+(\.\d)? (jt|M|rb)", driver["label"]), driver
@@ -82,12 +83,42 @@ def test_a_valuation_has_interval_deal_rating_drivers_and_freshness(client, stac
     assert 0 <= v["market_data_age_s"] < 2 * 86400  # the market ends today, stats are per day
 
 
-@pytest.mark.parametrize("factor, rating", [(0.8, "great"), (1.0, "fair"), (1.25, "overpriced")])
-def test_deal_rating_bands_follow_the_interval(client, factor, rating):
-    estimate = valuate(client).json()
-    asking = {"great": estimate["price_low"] * factor, "fair": estimate["predicted_price"],
-              "overpriced": estimate["price_high"] * factor}[rating]
+@pytest.mark.parametrize("rating, offset", [("great", 0), ("good", 1), ("fair", 2), ("high", 3), ("overpriced", 3)])
+def test_deal_rating_compares_with_what_similar_cars_are_asked(client, stack, rating, offset):
+    """The bands are the trainer's percentiles of log(asking / estimate) on held-out listings:
+    just inside each band's upper edge (or past the last one) gets that band's rating."""
+    _, _, metadata = stack
+    bands = metadata["deal_bands_by_confidence"]["high"]
+    assert bands == sorted(bands) and bands[1] < 0.05 < bands[2]  # the simulated asking premium is fair
+    estimate = valuate(client).json()["predicted_price"]
+    shift = -1e-3 if rating != "overpriced" else 1e-3
+    asking = estimate * math.exp(bands[offset] + shift)
     assert valuate(client, asking_price=asking).json()["deal_rating"] == rating
+
+
+def test_the_interval_widens_as_confidence_falls_and_low_gets_no_rating(client, stack):
+    _, _, metadata = stack
+    offsets = metadata["interval_by_confidence"]
+    widths = {level: offsets[level]["upper_log_offset"] - offsets[level]["lower_log_offset"]
+              for level in ("high", "medium", "low")}
+    assert widths["high"] < widths["medium"] < widths["low"], widths
+    known = valuate(client).json()
+    unknown = valuate(client, brand="Tesla", model="Model 3").json()
+    assert unknown["confidence"] == "low" and unknown["deal_rating"] is None
+    assert any("Tesla" in reason for reason in unknown["confidence_reasons"]), unknown["confidence_reasons"]
+    for v, level in ((known, "high"), (unknown, "low")):
+        assert math.log(v["price_high"] / v["price_low"]) == pytest.approx(widths[level], abs=1e-5)
+
+
+@pytest.mark.parametrize("changes, level, words", [
+    ({"model": "Neverheard"}, "low", "not in the training data"),  # a brand the market knows
+    ({"year": 2000}, "low", "before the first known"),  # Avanza years in the fixture market start later
+    ({"mileage_km": 900_000}, "medium", "mileage is unusual"),
+])
+def test_confidence_says_what_it_does_not_know(client, changes, level, words):
+    v = valuate(client, **changes).json()
+    assert v["confidence"] == level, v
+    assert any(words in reason for reason in v["confidence_reasons"]), v["confidence_reasons"]
 
 
 def test_no_asking_price_no_deal_rating(client):

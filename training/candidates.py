@@ -43,12 +43,17 @@ def categorical_levels(frame: pd.DataFrame, categorical: list[str],
 
 
 def xgboost_frame(frame: pd.DataFrame, features: list[str], levels: dict[str, list[str]],
-                  native: bool = False) -> pd.DataFrame:
+                  native: bool = False, blank: list[str] = ()) -> pd.DataFrame:
     """Features as XGBoost sees them in training: float32, categoricals as their level codes
     (NaN for a missing or unseen level), exactly what ModelBundle.encode produces for the
-    service; with `native`, categoricals as pandas categoricals for XGBoost's own splits."""
+    service; with `native`, categoricals as pandas categoricals for XGBoost's own splits.
+    `blank` features are all missing: XGBoost then never splits on them, and the service may
+    pass their values for the market margin (autovalue.market_margin) without moving the trees."""
     columns = {}
     for name in features:
+        if name in blank:
+            columns[name] = np.full(len(frame), np.nan, dtype="float32")
+            continue
         if name in levels:
             values = frame[name].astype(object).where(frame[name].notna(), None)
             categories = pd.Categorical(values.map(lambda v: None if v is None else str(v)), categories=levels[name])
@@ -93,10 +98,14 @@ def xgboost_params(settings: Settings, seed: int) -> dict:
 
 
 def train_xgboost(settings: Settings, seed: int, train: pd.DataFrame, y_train: np.ndarray,
-                  stop: pd.DataFrame, y_stop: np.ndarray, callbacks: list | None = None) -> xgb.Booster:
-    """Boost until the newest training slice stops improving; keep the best round only."""
-    dtrain = xgb.DMatrix(train, label=y_train, enable_categorical=True, nthread=settings.train_threads)
-    dstop = xgb.DMatrix(stop, label=y_stop, enable_categorical=True, nthread=settings.train_threads)
+                  stop: pd.DataFrame, y_stop: np.ndarray, callbacks: list | None = None,
+                  margin_train: np.ndarray | None = None, margin_stop: np.ndarray | None = None) -> xgb.Booster:
+    """Boost until the newest training slice stops improving; keep the best round only.
+    Margins: the market margin each row starts from (training.margin), if the model has one."""
+    dtrain = xgb.DMatrix(train, label=y_train, base_margin=margin_train, enable_categorical=True,
+                         nthread=settings.train_threads)
+    dstop = xgb.DMatrix(stop, label=y_stop, base_margin=margin_stop, enable_categorical=True,
+                        nthread=settings.train_threads)
     booster = xgb.train(xgboost_params(settings, seed), dtrain, num_boost_round=settings.xgb_max_rounds,
                         evals=[(dstop, "early_stopping")],
                         early_stopping_rounds=settings.xgb_early_stopping_rounds,
@@ -105,9 +114,10 @@ def train_xgboost(settings: Settings, seed: int, train: pd.DataFrame, y_train: n
     return booster[: booster.best_iteration + 1]
 
 
-def refit_xgboost(settings: Settings, seed: int, frame: pd.DataFrame, y: np.ndarray, rounds: int) -> xgb.Booster:
+def refit_xgboost(settings: Settings, seed: int, frame: pd.DataFrame, y: np.ndarray, rounds: int,
+                  margin: np.ndarray | None = None) -> xgb.Booster:
     """A fixed number of rounds (found by early stopping) on more rows."""
-    matrix = xgb.DMatrix(frame, label=y, enable_categorical=True, nthread=settings.train_threads)
+    matrix = xgb.DMatrix(frame, label=y, base_margin=margin, enable_categorical=True, nthread=settings.train_threads)
     return xgb.train(xgboost_params(settings, seed), matrix, num_boost_round=rounds, verbose_eval=False)
 
 

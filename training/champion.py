@@ -50,7 +50,7 @@ def decide(settings: Settings, client, holdout: pd.DataFrame, candidate_mape: fl
     if missing:
         return Decision(False, f"champion {name} cannot be scored on this holdout (missing {', '.join(missing[:5])}); "
                                "not promoted (force it if the feature change is intended)", name)
-    predicted, _, _ = champion.predict(champion.encode(holdout[champion.features]))
+    predicted, _, _ = champion.predict(champion.encode(holdout))
     champion_mape = price_metrics(holdout["label"].to_numpy(), predicted)["mape"]
     if np.isfinite(champion_mape) and candidate_mape >= champion_mape:
         return Decision(False, f"holdout MAPE {candidate_mape:.4f} does not beat champion {name} "

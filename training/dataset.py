@@ -11,8 +11,9 @@ import pandas as pd
 class TrainingData:
     """One row per observation (a sale, or a dated/undated asking price for imported data).
 
-    frame columns: listing_id, model_key, event_timestamp (UTC; NaT when undated), label (price
-    in the source's currency), and one column per feature, named as in the feature service.
+    frame columns: listing_id, model_key, year (the model year), event_timestamp (UTC; NaT when
+    undated), label (price in the source's currency), and one column per feature, named as in
+    the feature service.
     """
 
     frame: pd.DataFrame
@@ -24,6 +25,12 @@ class TrainingData:
     currency: str = "IDR"
     noise_floor_mape: float | None = None  # the generator's floor, for simulated data
     extra: dict = field(default_factory=dict)
+    # Asking prices at their listing time, with the same features (dated data with sales only):
+    # what the deal rating compares an asking price with (training.calibration). Columns as
+    # `frame`, the label being the asking price; None when the label is the asking price already.
+    asking: pd.DataFrame | None = None
+    # The market views' features (the rest are the listing's own, request-time ones).
+    market: list[str] = field(default_factory=list)
 
 
 LABEL = "label"
@@ -31,10 +38,13 @@ ROW_ID = "row_id"
 
 
 def observations(raw: pd.DataFrame, dated: bool) -> pd.DataFrame:
-    """What a model learns from: sales at their sale time; else asking prices at listing time."""
+    """What a model learns from: sales (else asking prices), each with the market as it was when
+    the car was listed. That is the moment the service values a listing at: joined at the sale
+    instead, training saw the market up to weeks later than serving ever can, and per car
+    model the stream's estimates ran behind by as much as the market moved in between."""
     if dated and raw["sold_price"].notna().any():
         rows = raw[raw["sold_price"].notna() & raw["sold_at"].notna()].copy()
-        rows["event_timestamp"] = rows["sold_at"]
+        rows["event_timestamp"] = rows["listed_at"]
         rows[LABEL] = rows["sold_price"]
     else:
         rows = raw[raw["asking_price"].notna()].copy()
@@ -51,7 +61,6 @@ def observations(raw: pd.DataFrame, dated: bool) -> pd.DataFrame:
 
 def build_dataset(settings, source: str | None = None, store=None, limit: int | None = None) -> TrainingData:
     """Point-in-time-correct training data for `source` through the feature service."""
-    from autovalue.feature_inputs import ENTITY_KEYS, feature_inputs
     from feature_repo.config import feature_store
     from feature_repo.service_features import ServiceFeatures
     from market.io import read_meta, read_source
@@ -59,7 +68,8 @@ def build_dataset(settings, source: str | None = None, store=None, limit: int | 
     source = source or settings.market_source
     meta = read_meta(settings.raw_dir, source)
     dated = bool(meta.get("has_listing_dates"))
-    rows = observations(read_source(settings.raw_dir, source), dated)
+    raw = read_source(settings.raw_dir, source)
+    rows = observations(raw, dated)
     if limit:
         rows = rows.sample(n=min(limit, len(rows)), random_state=0).reset_index(drop=True)
     store = store or feature_store(settings)
@@ -67,6 +77,26 @@ def build_dataset(settings, source: str | None = None, store=None, limit: int | 
     # Undated data has no market at its listing date: only the request-time views apply.
     names = spec.features if dated else spec.request_features
     categorical = [name for name in spec.categorical if name in names]
+    frame = feature_rows(spec, rows, names, dated)
+    asking = None
+    if dated and raw["sold_price"].notna().any():
+        listed = raw[raw["asking_price"].notna()].copy()
+        listed[LABEL] = listed["asking_price"]
+        listed["event_timestamp"] = listed["listed_at"]
+        if limit:
+            listed = listed.sample(n=min(limit, len(listed)), random_state=0)
+        asking = feature_rows(spec, listed.reset_index(drop=True), names, dated)
+    return TrainingData(frame=frame, features=names, categorical=categorical,
+                        feature_service=settings.feature_service, source=source, has_dates=dated,
+                        currency=meta.get("currency") or settings.market_currency,
+                        noise_floor_mape=meta.get("noise_floor_mape"), asking=asking,
+                        market=[name for name in spec.market_features if name in names])
+
+
+def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool) -> pd.DataFrame:
+    """The feature service's features for observation `rows` (event_timestamp, label and the
+    listing columns), point in time when dated."""
+    from autovalue.feature_inputs import ENTITY_KEYS, feature_inputs
 
     columns = feature_inputs({c: rows[c] for c in ["brand", "model", "listed_at", "year", "mileage_km", "fuel",
                                                    "transmission", "body_type", "region", "seller_type"]})
@@ -80,12 +110,10 @@ def build_dataset(settings, source: str | None = None, store=None, limit: int | 
     frame = pd.DataFrame({
         "listing_id": rows["listing_id"].to_numpy(),
         "model_key": joined["model_key"].to_numpy(),
+        "year": rows["year"].to_numpy(dtype="int64"),
         "event_timestamp": joined["event_timestamp"].to_numpy() if dated else pd.NaT,
         LABEL: rows[LABEL].to_numpy(dtype=float),
     })
     for name in names:
         frame[name] = joined[name].to_numpy()
-    return TrainingData(frame=frame, features=names, categorical=categorical,
-                        feature_service=settings.feature_service, source=source, has_dates=dated,
-                        currency=meta.get("currency") or settings.market_currency,
-                        noise_floor_mape=meta.get("noise_floor_mape"))
+    return frame

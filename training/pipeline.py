@@ -22,11 +22,13 @@ from tqdm import tqdm
 
 from autovalue.model_bundle import ModelBundle
 from autovalue.settings import Settings
+from autovalue.valuation import Confidence
 from training import candidates, champion, tracking
-from training.conformal import interval_offsets
+from training.calibration import asking_rows, calibrate, deal_shares, known_cars, with_unfamiliar_rows
 from training.dataset import TrainingData
 from training.export import export_bundle
 from training.fingerprint import data_fingerprint, feature_service_version
+from training.margin import margin_spec, margins, model_inputs
 from training.metrics import interval_metrics, price_metrics
 from training.plots import write_plots
 from training.splits import SplitKind, make_split
@@ -170,35 +172,56 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
     # level: one first seen later is missing to it, as an unseen level is to the service.
     probe_levels = candidates.categorical_levels(frame.iloc[parts.train], data.categorical, y_log[parts.train])
     levels = candidates.categorical_levels(frame.iloc[before_holdout], data.categorical, y_log[before_holdout])
+    # Each row starts from its market's price level; the trees learn the listing's deviation.
+    probe_margin = margin_spec(data.features, frame.iloc[parts.train])
+    # With a margin, the market reaches the trees only through it (and which market it is):
+    # they split on the listing's own attributes. Given the market statistics as well, they
+    # learnt relations between them (asking vs sold indices, listing counts) that a live feed
+    # does not keep: a stream many times the history's rate moved whole car models' estimates.
+    margin_only = list(data.market) if probe_margin else []
+    unfamiliar = settings.train_unfamiliar_fraction
+    train_rows, y_train = with_unfamiliar_rows(frame.iloc[parts.train], y_log[parts.train], data.features,
+                                               unfamiliar, seed)
+    features, train_rows = model_inputs(probe_margin, data.features, train_rows)
+    _, stop_rows = model_inputs(probe_margin, data.features, frame.iloc[parts.early_stopping])
     with tqdm(total=settings.xgb_max_rounds, desc="xgboost", unit="round", leave=False,
               disable=not progress) as bar:
         # Round count by early stopping on the newest training slice...
         probe = candidates.train_xgboost(
-            settings, seed,
-            candidates.xgboost_frame(frame.iloc[parts.train], data.features, probe_levels, native), y_log[parts.train],
-            candidates.xgboost_frame(frame.iloc[parts.early_stopping], data.features, probe_levels, native),
-            y_log[parts.early_stopping], callbacks=[_RoundProgress(bar)])
+            settings, seed, candidates.xgboost_frame(train_rows, features, probe_levels, native, margin_only),
+            y_train, candidates.xgboost_frame(stop_rows, features, probe_levels, native, margin_only),
+            y_log[parts.early_stopping], callbacks=[_RoundProgress(bar)],
+            margin_train=margins(probe_margin, train_rows), margin_stop=margins(probe_margin, stop_rows))
 
     steps("interval")
-    # ...the interval by conformal calibration of that model on the period after it (split
-    # conformal: distribution-free, and calibrating on later data than training respects drift)...
-    probe_bundle = ModelBundle(probe, {"features": list(data.features), "categorical": probe_levels})
-    calibration = frame.iloc[parts.calibration]
-    interval = interval_offsets(
-        y_log[parts.calibration], probe_bundle.predict_log(probe_bundle.encode(calibration[data.features])),
-        settings.train_interval_coverage)
+    # ...the intervals (one per confidence level) and the deal bands by conformal calibration of
+    # that model on the period after it (split conformal: distribution-free, and calibrating on
+    # later data than training respects drift)...
+    probe_bundle = ModelBundle(probe, {"features": features, "categorical": probe_levels,
+                                       "market_margin": probe_margin})
+    calibrated = calibrate(probe_bundle, frame.iloc[parts.calibration], y_log[parts.calibration],
+                           asking_rows(data, frame, parts, parts.calibration), settings.train_interval_coverage)
+    interval = calibrated["interval_by_confidence"][Confidence.high.value]
 
     steps("refit")
     # ...then the same rounds again on everything before the holdout, which the holdout judges.
+    final_margin = margin_spec(data.features, frame.iloc[before_holdout])
+    refit_rows, y_refit = with_unfamiliar_rows(frame.iloc[before_holdout], y_log[before_holdout], data.features,
+                                               unfamiliar, seed)
+    _, refit_rows = model_inputs(final_margin, data.features, refit_rows)
     booster = candidates.refit_xgboost(
-        settings, seed, candidates.xgboost_frame(frame.iloc[before_holdout], data.features, levels, native),
-        y_log[before_holdout], rounds=probe.num_boosted_rounds())
+        settings, seed, candidates.xgboost_frame(refit_rows, features, levels, native, margin_only),
+        y_refit, rounds=probe.num_boosted_rounds(), margin=margins(final_margin, refit_rows))
     # Everything below scores through the bundle, exactly as the service will.
-    bundle = ModelBundle(booster, {"version": None, "features": list(data.features), "categorical": levels,
-                                   "target": "log(price)", "params": candidates.xgboost_params(settings, seed),
-                                   "rounds": booster.num_boosted_rounds(), "interval": interval})
-    predicted, lower, upper = bundle.predict(bundle.encode(holdout[data.features]))
-    metrics["xgboost"] = {**price_metrics(actual, predicted), **interval_metrics(actual, lower, upper)}
+    bundle = ModelBundle(booster, {"version": None, "features": features, "categorical": levels,
+                                   "target": "log(price)", "market_margin": final_margin,
+                                   "margin_only": margin_only,
+                                   "params": candidates.xgboost_params(settings, seed),
+                                   "rounds": booster.num_boosted_rounds(), "interval": interval, **calibrated,
+                                   "known_cars": known_cars(frame.iloc[before_holdout])})
+    predicted, lower, upper = bundle.predict(bundle.encode(holdout))
+    metrics["xgboost"] = {**price_metrics(actual, predicted), **interval_metrics(actual, lower, upper),
+                          **deal_shares(bundle, asking_rows(data, frame, parts, parts.holdout))}
     if data.noise_floor_mape:
         metrics["xgboost"]["mape_over_noise_floor"] = metrics["xgboost"]["mape"] / data.noise_floor_mape
     bundle.metadata["metrics"] = metrics
