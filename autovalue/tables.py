@@ -47,6 +47,8 @@ valuations = Table(
     Column("price_high", Float),
     Column("deal_rating", String(16)),
     Column("fallback", String(16)),
+    Column("confidence", String(16)),  # high | medium | low (autovalue.confidence)
+    Column("market_data_age_s", Float),  # age of the market statistics the valuation used
     Column("model_version", String(64), nullable=False),
     Column("feature_service", String(64)),
     Column("produced_at", DateTime(timezone=True)),
@@ -76,4 +78,26 @@ def connect(url: str) -> Engine:
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
     metadata.create_all(engine, checkfirst=True)
+    _add_new_columns(engine)
     return engine
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Nullable columns added to a table since a database was created: added to it (a database
+    from an earlier version keeps its rows; new columns start NULL there)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+    from sqlalchemy.schema import CreateColumn
+
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            ddl = CreateColumn(column).compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+            except (OperationalError, ProgrammingError):  # another process added it first
+                pass

@@ -64,6 +64,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_parity(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    from training.parity_samples import AGREEMENT_GOAL, ParityUnavailable, run_parity
+
+    try:
+        reports = run_parity(settings, args.holdout, args.stream)
+    except ParityUnavailable as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for report in reports:
+        print("\n".join(report.lines()))
+    if not reports:
+        print("nothing to compare: no holdout or stream listings asked for or found")
+    return 0 if all(report.agreement >= AGREEMENT_GOAL for report in reports) else 1
+
+
 def ensure_champion(settings: Settings) -> None:
     """For `autovalue demo`: train on the market once when no champion exists yet."""
     _quiet_telemetry(settings)
@@ -91,6 +107,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="make this model the champion even if it does not beat the current one")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("parity", help="value the champion's holdout and the latest stream three ways "
+                                           "(training path, running service, stored rows) and compare")
+    p.add_argument("--holdout", type=int, default=1000, help="listings sampled from the champion's holdout")
+    p.add_argument("--stream", type=int, default=1000, help="latest listings the scorer stored")
+    p.set_defaults(func=cmd_parity)
 
     p = commands.add_parser("report", help="print the champion's model card and write its plots")
     p.add_argument("--out", help="folder for model_card.md and the plots (default reports/<version>/)")

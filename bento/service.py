@@ -3,6 +3,7 @@
     POST /valuate        {"listing": {...}}          -> one Valuation
     POST /valuate_batch  {"listings": [{...}, ...]}  -> a list of Valuations, in order
                          (1..max_batch_size listings; BentoML adaptive batching merges requests)
+    POST /model_inputs   {"listings": [{...}, ...]}  -> what the model sees for each listing
     GET  /healthz /livez /readyz (never need the API key), /metrics (Prometheus)
 
 A listing is autovalue.schema.Listing, a valuation autovalue.valuation.Valuation. Errors: 400
@@ -107,6 +108,16 @@ class ValuationService:
     def valuate(self, listing: ApiListing) -> Valuation:
         return self._valuate([listing])[0]
 
+    @bentoml.api(route="/model_inputs")
+    def model_inputs(self, listings: BatchOfListings) -> list[dict]:
+        """The model's inputs for each listing, as the service computes them (parity checks)."""
+        from bento.valuator import FeatureStoreUnavailable
+
+        try:
+            return self.valuator.model_inputs(listings)
+        except FeatureStoreUnavailable as error:
+            raise ServiceUnavailable("the feature store is unavailable; retry later") from error
+
     @bentoml.api(route="/valuate_batch", batchable=True, output_spec=ValuationList,
                  max_batch_size=SETTINGS.service_batching_max_size,
                  max_latency_ms=SETTINGS.service_batching_max_latency_ms)
@@ -116,5 +127,5 @@ class ValuationService:
 
 
 ValuationService.add_asgi_middleware(ApiKeyMiddleware, api_key=SETTINGS.api_key)
-ValuationService.add_asgi_middleware(RequestGuardMiddleware, api_paths=["/valuate", "/valuate_batch"],
+ValuationService.add_asgi_middleware(RequestGuardMiddleware, api_paths=["/valuate", "/valuate_batch", "/model_inputs"],
                                      max_body_bytes=SETTINGS.service_max_body_bytes)

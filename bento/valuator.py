@@ -6,13 +6,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from autovalue.confidence import ConfidenceJudge
 from autovalue.feature_inputs import feature_inputs
 from autovalue.model_bundle import ModelBundle
 from autovalue.schema import Listing
 from autovalue.valuation import VALUATION_LIST, Confidence, Valuation, deal_rating
 from bento.drivers import DriverGrouping
-from bento.market import MarketReader
+from bento.market import MarketRead, MarketReader
 
 
 def listing_columns(listings: Sequence[Listing]) -> dict[str, list]:
@@ -53,15 +55,38 @@ class Valuator:
         self.bands = {level: None if level is Confidence.low else bundle.deal_bands(level.value)
                       for level in Confidence}
 
+    def _read(self, listings: Sequence[Listing], now: float) -> tuple[dict, MarketRead]:
+        entity_rows = feature_inputs(listing_columns(listings))
+        try:
+            return entity_rows, self.market.read(entity_rows, now)
+        except Exception as error:  # sqlite, redis, registry: whatever the online store raises
+            raise FeatureStoreUnavailable(f"{type(error).__name__}: {error}") from error
+
+    def model_inputs(self, listings: Sequence[Listing]) -> list[dict]:
+        """What the model sees for each listing, by feature name (categoricals as their level
+        name, missing as None), with the age of its market statistics: the service's side of
+        the parity check (training.parity), and an answer to "why this price?"."""
+        if not listings:
+            return []
+        now = time.time()
+        _, read = self._read(listings, now)
+        matrix = self.bundle.encode(read.features)
+        names = self.bundle.features
+        out = []
+        for i in range(len(listings)):
+            row = {name: read.features[name][i] if name in read.features else None for name in names}
+            for j, name in enumerate(names):
+                if name not in read.features:  # computed by the model bundle (the market source)
+                    row[name] = None if np.isnan(matrix[i, j]) else float(matrix[i, j])
+            row["market_data_age_s"] = read.age_s[i]
+            out.append(row)
+        return out
+
     def valuate(self, listings: Sequence[Listing]) -> list[Valuation]:
         if not listings:
             return []
         now = time.time()
-        entity_rows = feature_inputs(listing_columns(listings))
-        try:
-            read = self.market.read(entity_rows, now)
-        except Exception as error:  # sqlite, redis, registry: whatever the online store raises
-            raise FeatureStoreUnavailable(f"{type(error).__name__}: {error}") from error
+        entity_rows, read = self._read(listings, now)
         confidence, reasons = self.judge.judge(listings, entity_rows["model_key"], entity_rows["brand_key"],
                                                read.features.get("km_per_year", [None] * len(listings)),
                                                read.fallback, read.age_s)

@@ -87,7 +87,8 @@ def _valuation_row(accepted: Accepted, valuation: dict) -> dict:
         "seller_type": listing.seller_type.value, "asking_price": listing.asking_price,
         "predicted_price": valuation["predicted_price"], "price_low": valuation["price_low"],
         "price_high": valuation["price_high"], "deal_rating": valuation.get("deal_rating"),
-        "fallback": valuation.get("fallback"), "model_version": valuation["model_version"],
+        "fallback": valuation.get("fallback"), "confidence": valuation.get("confidence"),
+        "market_data_age_s": valuation.get("market_data_age_s"), "model_version": valuation["model_version"],
         "feature_service": valuation.get("feature_service"), "produced_at": accepted.produced_at,
     }
 

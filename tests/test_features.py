@@ -47,13 +47,25 @@ def test_feature_service_is_the_single_contract(embedded, dataset):
     assert "car_model" in categorical and "age_years" not in categorical
 
 
-def test_one_row_per_sale_labelled_with_the_sold_price(embedded, dataset):
+def test_one_row_per_sale_labelled_with_the_sold_price_at_listing_time(embedded, dataset):
+    """The market of a sale is joined as of its listing: the moment the service values a listing."""
     _, raw = embedded
     sold = raw[raw["sold_price"].notna()].set_index("listing_id")
     frame = dataset.frame.set_index("listing_id")
     assert len(frame) == len(sold) and frame.index.is_unique
     assert np.allclose(frame.loc[sold.index, "label"], sold["sold_price"])
-    assert (frame.loc[sold.index, "event_timestamp"] == sold["sold_at"]).all()
+    assert (frame.loc[sold.index, "event_timestamp"] == sold["listed_at"]).all()
+    assert (frame.loc[sold.index, "year"] == sold["year"]).all()
+
+
+def test_asking_rows_are_every_priced_listing_at_its_listing_time(embedded, dataset):
+    _, raw = embedded
+    priced = raw[raw["asking_price"].notna()].set_index("listing_id")
+    asking = dataset.asking.set_index("listing_id")
+    assert len(asking) == len(priced) and asking.index.is_unique
+    assert np.allclose(asking.loc[priced.index, "label"], priced["asking_price"])
+    assert (asking.loc[priced.index, "event_timestamp"] == priced["listed_at"]).all()
+    assert set(asking.columns) >= set(dataset.features)
 
 
 def _recompute(listings: pd.DataFrame, key: str, at: pd.Timestamp, days: int) -> dict:
