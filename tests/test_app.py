@@ -189,6 +189,8 @@ def test_value_form_shows_a_valuation_from_the_real_service(tmp_path, monkeypatc
         shown = metrics(at)
         assert shown["Estimated price"].startswith("Rp ") and shown["Estimated price"].endswith(" jt")
         assert shown["Deal rating"] in {"great deal", "good deal", "fair price", "high price", "overpriced"}
+        # A car the model knows, with fresh market statistics: high confidence, said plainly.
+        assert any(caption.value.startswith("Confidence high") for caption in at.caption), texts(at, "caption")
     finally:
         stop_group(service)
 

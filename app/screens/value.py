@@ -74,8 +74,17 @@ if "valuation" in st.session_state:
         c.metric("Deal rating", display.rating_label(rating),
                  delta=f"asking {display.signed_money(gap, valuation.currency)} vs estimate",
                  delta_color="inverse")
+    elif valuation.asking_price is not None:
+        c.metric("Deal rating", "–", help="no deal rating at low confidence: the estimate itself is in doubt")
     else:
         c.metric("Deal rating", "–", help="give an asking price to get a deal rating")
+    confidence = valuation.confidence.value
+    if valuation.confidence_reasons:
+        say = st.warning if confidence == "low" else st.info
+        say(f"**Confidence {confidence}** (the interval is widened to match): "
+            + "; ".join(valuation.confidence_reasons) + ".")
+    else:
+        st.caption(f"Confidence {confidence}: a car model the model knows, with fresh market statistics.")
     notes = [f"model {valuation.model_version}", f"feature service {valuation.feature_service}",
              f"market level used: {valuation.fallback.value}"]
     if valuation.market_data_age_s is not None:
