@@ -110,18 +110,18 @@ def deal_shares(bundle: ModelBundle, asking: pd.DataFrame) -> dict[str, float]:
     return {f"deal_share_{r.value}": float(counts.get(r.value, 0.0)) for r in DealRating}
 
 
-def asking_rows(data, frame: pd.DataFrame, parts, positions: np.ndarray) -> pd.DataFrame | None:
-    """The asking-price rows of the same period as `positions` (a part of the split): by time
-    for a time split, by listing for a random one. None when the label is the asking price."""
-    if data.asking is None:
-        return None if positions is parts.calibration else frame.iloc[positions]
+def asking_rows(data, frame: pd.DataFrame, parts, period: str) -> pd.DataFrame | None:
+    """The asking-price rows of a period of the split ("calibration" or "holdout"): by listing
+    time for a time split, by listing for a random one. For calibration, None when the label is
+    the asking price already (the calibration rows are then their own asking rows)."""
+    positions = getattr(parts, period)
     rows = frame.iloc[positions]
-    if parts.kind == "time":
-        times = pd.to_datetime(data.asking["event_timestamp"], utc=True)
-        start = pd.to_datetime(rows["event_timestamp"], utc=True).min()
-        later = parts.holdout if positions is parts.calibration else None
-        end = pd.to_datetime(frame.iloc[later]["event_timestamp"], utc=True).min() if later is not None else None
-        keep = (times >= start) & (times < end) if end is not None else times >= start
-    else:
-        keep = data.asking["listing_id"].isin(set(rows["listing_id"]))
+    if data.asking is None:
+        return None if period == "calibration" else rows
+    if parts.kind != "time":
+        return data.asking[data.asking["listing_id"].isin(set(rows["listing_id"])).to_numpy()]
+    times = pd.to_datetime(data.asking["event_timestamp"], utc=True)
+    keep = times >= pd.to_datetime(rows["event_timestamp"], utc=True).min()
+    if period == "calibration":  # up to where the holdout begins
+        keep &= times < pd.to_datetime(frame.iloc[parts.holdout]["event_timestamp"], utc=True).min()
     return data.asking[keep.to_numpy()]

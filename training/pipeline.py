@@ -200,7 +200,7 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
     probe_bundle = ModelBundle(probe, {"features": features, "categorical": probe_levels,
                                        "market_margin": probe_margin})
     calibrated = calibrate(probe_bundle, frame.iloc[parts.calibration], y_log[parts.calibration],
-                           asking_rows(data, frame, parts, parts.calibration), settings.train_interval_coverage)
+                           asking_rows(data, frame, parts, "calibration"), settings.train_interval_coverage)
     interval = calibrated["interval_by_confidence"][Confidence.high.value]
 
     steps("refit")
@@ -221,7 +221,7 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
                                    "known_cars": known_cars(frame.iloc[before_holdout])})
     predicted, lower, upper = bundle.predict(bundle.encode(holdout))
     metrics["xgboost"] = {**price_metrics(actual, predicted), **interval_metrics(actual, lower, upper),
-                          **deal_shares(bundle, asking_rows(data, frame, parts, parts.holdout))}
+                          **deal_shares(bundle, asking_rows(data, frame, parts, "holdout"))}
     if data.noise_floor_mape:
         metrics["xgboost"]["mape_over_noise_floor"] = metrics["xgboost"]["mape"] / data.noise_floor_mape
     bundle.metadata["metrics"] = metrics
