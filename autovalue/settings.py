@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:19092"
     topic_listings: str = "listings"
     topic_valuations: str = "valuations"
-    topic_dead_letters: str = "listings.dlq"
+    topic_dead_letters: str = "listings.dlq"  # bad listings, and bad outcome messages
+    topic_outcomes: str = "outcomes"  # what became of each listing: sold or withdrawn
     topic_partitions: int = 3
     # tansu needs about half the session timeout to finish a group join: keep it short.
     kafka_session_timeout_ms: int = 6000
@@ -48,6 +49,10 @@ class Settings(BaseSettings):
     # allocations rather than Python's 700 (measured: +18% listings/s, less CPU per listing).
     scorer_gc_young_threshold: int = 50_000
     consumer_group: str = "autovalue-scorer"
+
+    # Outcomes. The simulator lets this many simulated days on the market pass per real minute
+    # (10: the median sale, ~15 days, after ~1.5 min; 90% of sales within 5 min).
+    outcome_days_per_minute: float = Field(default=10.0, gt=0)
 
     # Database holding the valuations table
     database_url: str | None = None

@@ -97,8 +97,7 @@ def cmd_market_feed(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from consumers.simulator import simulate
 
-    counts = simulate(get_settings(), args.rate, args.duration, args.bad_share, args.seed)
-    print(f"produced {sum(counts.values()):,} listings: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    print(simulate(get_settings(), args.rate, args.duration, args.bad_share, args.seed).summary())
     return 0
 
 
