@@ -83,6 +83,7 @@ def group_consumer(settings: Settings, *topics: str, group_id: str | None = None
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+        bootstrap_timeout_ms=settings.kafka_bootstrap_timeout_ms,
     )
     config.update(overrides)
     return KafkaConsumer(*topics, **config)

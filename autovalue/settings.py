@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 1000
     kafka_fetch_max_wait_ms: int = 10
     kafka_max_poll_interval_ms: int = 60_000
+    kafka_bootstrap_timeout_ms: int = 30_000  # a consumer waits this long for a broker at start
     # The scorer flushes its producer once per batch: a long linger and large batches turn a
     # batch's valuations into a few produce requests (kafka-python's defaults: many small ones).
     scorer_producer_linger_ms: int = 100
@@ -53,6 +54,12 @@ class Settings(BaseSettings):
     # Outcomes. The simulator lets this many simulated days on the market pass per real minute
     # (10: the median sale, ~15 days, after ~1.5 min; 90% of sales within 5 min).
     outcome_days_per_minute: float = Field(default=10.0, gt=0)
+    # `autovalue outcomes`: its own consumer group on the outcomes topic, one transaction per poll.
+    outcomes_consumer_group: str = "autovalue-outcomes"
+    outcomes_batch_size: int = 1000
+    outcomes_poll_ms: int = 500
+    # When no outcome arrives, stored outcomes still waiting for their valuation are joined this often.
+    outcomes_join_interval_s: float = 5.0
 
     # Database holding the valuations table
     database_url: str | None = None

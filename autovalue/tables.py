@@ -3,6 +3,10 @@
 `valuations` grows the seed's `car_history(id, brand, year, mileage, predicted_price,
 created_at)` with everything a valuation carries. One row per listing version and model
 version: a replay upserts the same row, a rescore with a new champion adds a new one.
+
+`outcomes`: one row per listing that sold or was withdrawn, joined to the valuation the user
+saw when the listing arrived (its earliest row in `valuations`). The valuation columns stay
+NULL until that valuation is stored; the realized error is derived from them.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -68,6 +73,35 @@ dead_letters = Table(
     Column("payload", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("topic", "partition", "offset", name="uq_dead_letter_position"),
+)
+
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("listing_id", String(128), nullable=False),
+    # The outcome, as the outcomes topic carried it.
+    Column("outcome", String(16), nullable=False),  # sold | withdrawn
+    Column("sold_price", Float),  # NULL when withdrawn
+    Column("days_on_market", Float, nullable=False),
+    Column("outcome_at", DateTime(timezone=True), nullable=False, index=True),
+    # The listing's earliest valuation (NULL until it is stored).
+    Column("valuation_id", Integer, index=True),  # the outcomes still to join: IS NULL
+    Column("brand", String(64)),
+    Column("model", String(64)),
+    Column("model_version", String(64)),
+    Column("predicted_price", Float),
+    Column("price_low", Float),
+    Column("price_high", Float),
+    Column("asking_price", Float),
+    Column("deal_rating", String(16)),
+    # Derived, for sold listings with a valuation: sold / predicted - 1, its absolute value,
+    # and whether the sold price fell inside [price_low, price_high].
+    Column("realized_error", Float),
+    Column("abs_pct_error", Float),
+    Column("inside_interval", Boolean),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("listing_id", name="uq_outcome_listing"),
 )
 
 

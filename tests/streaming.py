@@ -19,6 +19,7 @@ def isolated(settings: Settings, **overrides) -> Settings:
     isolated_settings = settings.model_copy(update={
         "topic_listings": f"listings-{tag}", "topic_valuations": f"valuations-{tag}",
         "topic_dead_letters": f"dlq-{tag}", "topic_outcomes": f"outcomes-{tag}", "consumer_group": f"scorer-{tag}",
+        "outcomes_consumer_group": f"outcomes-{tag}",
         "database_url": f"sqlite:///{settings.data_dir / f'valuations-{tag}.db'}", **overrides})
     ensure_topics(isolated_settings)
     return isolated_settings
