@@ -231,33 +231,59 @@ def test_the_command_exits_in_one_line_when_the_table_cannot_take_outcomes(setti
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.production
-def test_the_join_on_postgresql():
-    admin = "postgresql://postgres@127.0.0.1:5432/test"
-    name = f"autovalue_outcomes_{uuid.uuid4().hex[:8]}"
+ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def postgres(statement: str) -> None:
     try:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f"CREATE DATABASE {name}")
+        with psycopg.connect(ADMIN, autocommit=True) as connection:
+            connection.execute(statement)
     except psycopg.OperationalError as error:
         pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is required: {error}")
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.fixture
+def postgres_name():
+    """The name of a PostgreSQL database this test may create; dropped afterwards."""
+    name = f"autovalue_outcomes_{uuid.uuid4().hex[:8]}"
+    yield name
+    postgres(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.mark.production
+def test_the_database_is_waited_for_with_backoff(settings, postgres_name, caplog):
+    settings = isolated(settings, **FAST, database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{postgres_name}")
+    send(settings, [outcome("w1", 70e6)])
+    consumer = OutcomeConsumer(settings)
+    thread = threading.Thread(target=consumer.run, name="outcomes-waiting")
+    thread.start()
     try:
-        store = OutcomeStore(url)
-        store_valuations(url, [valuation("p1", 100e6, 90e6, 110e6, rating="fair"),
-                               valuation("p1", 50e6, 40e6, 60e6, version="v2", stored=T0 + timedelta(days=1))])
-        now = datetime.now(timezone.utc)
-        sold = Outcome(listing_id="p1", outcome="sold", sold_price=105e6, days_on_market=9, outcome_at=now)
-        early = Outcome(listing_id="p2", outcome="withdrawn", days_on_market=45, outcome_at=now)
-        assert store.write([sold, early], []) == 1
-        store_valuations(url, [valuation("p2", 70e6, 60e6, 80e6)])
-        assert store.join_waiting() == 1 and store.join_waiting() == 0
-        assert store.write([sold.model_copy(update={"sold_price": 80e6})], []) == 1  # a replay joins again
-        with store.engine.connect() as connection:
-            rows = {r.listing_id: r for r in connection.execute(select(outcomes))}
-        store.close()
-        assert rows["p1"].model_version == "v1" and rows["p1"].realized_error == pytest.approx(-0.20)
-        assert rows["p1"].inside_interval is False and rows["p1"].deal_rating == "fair"
-        assert rows["p2"].predicted_price == 70e6 and rows["p2"].inside_interval is None
+        wait_until(lambda: "database unreachable" in caplog.text, what="a retried database error")
+        postgres(f"CREATE DATABASE {postgres_name}")  # the database comes up
+        wait_until(lambda: consumer.counts["stored"] == 1, what="the outcome stored once the database is up")
     finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        consumer.stopping = True
+        thread.join(timeout=30)
+    assert list(stored(settings)) == ["w1"]
+
+
+@pytest.mark.production
+def test_the_join_on_postgresql(postgres_name):
+    postgres(f"CREATE DATABASE {postgres_name}")
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{postgres_name}"
+    store = OutcomeStore(url)
+    store_valuations(url, [valuation("p1", 100e6, 90e6, 110e6, rating="fair"),
+                           valuation("p1", 50e6, 40e6, 60e6, version="v2", stored=T0 + timedelta(days=1))])
+    now = datetime.now(timezone.utc)
+    sold = Outcome(listing_id="p1", outcome="sold", sold_price=105e6, days_on_market=9, outcome_at=now)
+    early = Outcome(listing_id="p2", outcome="withdrawn", days_on_market=45, outcome_at=now)
+    assert store.write([sold, early], []) == 1
+    store_valuations(url, [valuation("p2", 70e6, 60e6, 80e6)])
+    assert store.join_waiting() == 1 and store.join_waiting() == 0
+    assert store.write([sold.model_copy(update={"sold_price": 80e6})], []) == 1  # a replay joins again
+    with store.engine.connect() as connection:
+        rows = {r.listing_id: r for r in connection.execute(select(outcomes))}
+    store.close()
+    assert rows["p1"].model_version == "v1" and rows["p1"].realized_error == pytest.approx(-0.20)
+    assert rows["p1"].inside_interval is False and rows["p1"].deal_rating == "fair"
+    assert rows["p2"].predicted_price == 70e6 and rows["p2"].inside_interval is None
