@@ -157,8 +157,8 @@ def simulate(settings: Settings, rate: float, duration_s: float, bad_share: floa
                     done.listings[kind] += 1
                 sent = due
             for outcome in clock.due(now):
-                outcome_at = datetime.now(timezone.utc).isoformat()
-                producer.send(settings.topic_outcomes, key=outcome["listing_id"], value={**outcome, "outcome_at": outcome_at})
+                outcome = {**outcome, "outcome_at": datetime.now(timezone.utc).isoformat()}
+                producer.send(settings.topic_outcomes, key=outcome["listing_id"], value=outcome)
                 done.outcomes[outcome["outcome"]] += 1
             time.sleep(tick)
     finally:

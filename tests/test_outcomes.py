@@ -28,7 +28,8 @@ from tests.service_support import REPO
 from tests.streaming import isolated, read_topic, settings_env
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=timezone.utc)
-FAST = {"kafka_session_timeout_ms": 2000, "kafka_heartbeat_interval_ms": 500, "outcomes_poll_ms": 100, "outcomes_join_interval_s": 0.3}
+FAST = {"kafka_session_timeout_ms": 2000, "kafka_heartbeat_interval_ms": 500, "outcomes_poll_ms": 100,
+        "outcomes_join_interval_s": 0.3}
 
 
 def valuation(listing_id: str, predicted: float, low: float, high: float, asking: float | None = None,
