@@ -166,18 +166,30 @@ def test_bad_outcomes_are_dead_lettered_with_the_reason(running):
     assert list(wait_until(lambda: stored(settings), what="the good outcome")) == ["fine"]
 
 
+def consume_until(settings: Settings, done, what: str) -> OutcomeConsumer:
+    """Run an outcome consumer in a thread until `done(consumer)`, then stop it."""
+    consumer = OutcomeConsumer(settings)
+    thread = threading.Thread(target=consumer.run, name="outcomes-until")
+    thread.start()
+    try:
+        wait_until(lambda: done(consumer), what=what)
+    finally:
+        consumer.stopping = True
+        thread.join(timeout=30)
+    return consumer
+
+
 def test_a_replay_upserts_without_duplicates(settings):
     settings = isolated(settings, **FAST)
     store_valuations(settings.database, [valuation(f"r{i}", 100e6, 90e6, 110e6) for i in range(5)])
     send(settings, [outcome(f"r{i}", 95e6 + i * 1e6) for i in range(5)] + [b"not json"])
-    first = OutcomeConsumer(settings)
-    first.run(idle_exit_s=1.5)
+    first = consume_until(settings, lambda c: c.counts["stored"] + c.counts["dead_lettered"] == 6, "the first pass")
     assert first.counts["stored"] == 5 and first.counts["dead_lettered"] == 1
     before = stored(settings)
     # The same messages again (a new group reads the topic from the start), and a correction.
     send(settings, [outcome("r0", 120e6)])
-    again = OutcomeConsumer(settings.model_copy(update={"outcomes_consumer_group": f"replay-{uuid.uuid4().hex[:6]}"}))
-    again.run(idle_exit_s=1.5)
+    replay = settings.model_copy(update={"outcomes_consumer_group": f"replay-{uuid.uuid4().hex[:6]}"})
+    again = consume_until(replay, lambda c: c.counts["stored"] + c.counts["dead_lettered"] == 7, "the replay")
     assert again.counts["stored"] == 6 and again.counts["dead_lettered"] == 1
     after = stored(settings)
     assert sorted(after) == sorted(before) and len(letters(settings)) == 1
