@@ -28,8 +28,9 @@ class Outcome(BaseModel):
 
     @field_validator("outcome_at")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    def _utc(cls, value: datetime) -> datetime:
+        """In UTC (a naive time is taken as UTC): SQLite stores the wall time without its offset."""
+        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
     @model_validator(mode="after")
     def _price_only_when_sold(self) -> "Outcome":

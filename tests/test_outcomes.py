@@ -244,6 +244,18 @@ def test_the_command_exits_in_one_line_when_the_table_cannot_take_outcomes(setti
     assert "Traceback" not in done.stderr
 
 
+def test_outcome_times_are_stored_in_utc(tmp_path):
+    """SQLite keeps a time's wall clock without its offset: a +07:00 time must arrive as UTC."""
+    store = OutcomeStore(f"sqlite:///{tmp_path / 'utc.db'}")
+    message = {"listing_id": "j1", "outcome": "withdrawn", "days_on_market": 3,
+               "outcome_at": "2026-05-01T17:00:00+07:00"}
+    store.write([Outcome.model_validate_json(json.dumps(message))], [])
+    with store.engine.connect() as connection:
+        stored_at = connection.execute(select(outcomes.c.outcome_at)).scalar_one()
+    store.close()
+    assert stored_at.replace(tzinfo=timezone.utc) == T0
+
+
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
