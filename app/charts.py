@@ -95,3 +95,22 @@ def feature_age(ages: pd.DataFrame, stale_after_s: float) -> alt.Chart:
     rule = alt.Chart(pd.DataFrame({"x": [stale_after_s / 3600]})).mark_rule(
         strokeDash=[4, 4], color="#c62828").encode(x="x:Q")
     return (bars + rule).properties(height=max(160, 48 * data["car"].nunique()))
+
+
+def mape_over_time(buckets: pd.DataFrame) -> alt.Chart:
+    """Live MAPE per bucket, with the sales it rests on in the tooltip."""
+    return alt.Chart(buckets.dropna(subset=["mape"])).mark_line(point=True, color="#1565c0").encode(
+        x=alt.X("time:T", title=None), y=alt.Y("mape:Q", title="MAPE", axis=alt.Axis(format="%")),
+        tooltip=[alt.Tooltip("time:T", format="%H:%M"), alt.Tooltip("mape:Q", format=".1%"), "sold:Q"],
+    ).properties(height=200)
+
+
+def coverage_over_time(buckets: pd.DataFrame, target: float = 0.8) -> alt.Chart:
+    """Share of sales inside the interval per bucket; the dashed line is the interval's promise."""
+    line = alt.Chart(buckets.dropna(subset=["coverage"])).mark_line(point=True, color="#2e7d32").encode(
+        x=alt.X("time:T", title=None),
+        y=alt.Y("coverage:Q", title="inside the 80% interval", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        tooltip=[alt.Tooltip("time:T", format="%H:%M"), alt.Tooltip("coverage:Q", format=".0%"), "sold:Q"])
+    rule = alt.Chart(pd.DataFrame({"y": [target]})).mark_rule(strokeDash=[4, 4], color="#616161").encode(y="y:Q")
+    return (line + rule).properties(height=200)

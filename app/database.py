@@ -1,4 +1,4 @@
-"""Reads of the core's `valuations` and `dead_letters` tables as DataFrames.
+"""Reads of the core's `valuations`, `dead_letters` and `outcomes` tables as DataFrames.
 
 Every failure to reach the database becomes DatabaseUnavailable with a plain message; a SQLite
 file that does not exist yet is reported as such instead of being created empty.
@@ -15,9 +15,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.guard import DatabaseUnavailable, NoData
+from autovalue.accuracy import outcomes_query
 from autovalue.tables import dead_letters, valuations
 
-TIME_COLUMNS = ["listed_at", "produced_at", "scored_at", "created_at"]
+TIME_COLUMNS = ["listed_at", "produced_at", "scored_at", "created_at", "outcome_at", "stored_at"]
 
 
 def describe(url: str) -> str:
@@ -72,6 +73,11 @@ def valuations_since(engine: Engine, minutes: float, limit: int = 50_000) -> pd.
 def recent_valuations(engine: Engine, limit: int) -> pd.DataFrame:
     """The newest `limit` rows, whenever they were stored (drift compares these)."""
     return _read(engine, select(valuations).order_by(desc(valuations.c.id)).limit(limit))
+
+
+def outcomes_since(engine: Engine, minutes: float) -> pd.DataFrame:
+    """Outcomes known in the last `minutes` (by outcome time), joined to their valuations."""
+    return _read(engine, outcomes_query(now() - timedelta(minutes=minutes)))
 
 
 def dead_letter_reasons(engine: Engine) -> pd.DataFrame:

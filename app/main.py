@@ -1,4 +1,4 @@
-"""`streamlit run app/main.py`: the AutoValue dashboard (four pages)."""
+"""`streamlit run app/main.py`: the AutoValue dashboard (five pages)."""
 
 import sys
 from pathlib import Path
@@ -15,6 +15,7 @@ st.set_page_config(page_title="AutoValue", page_icon=":material/directions_car:"
 PAGES = [
     # Material icons ship with Streamlit; emoji need fonts a server's browser may lack.
     st.Page("screens/live.py", title="Live", icon=":material/monitoring:", default=True),  # at /
+    st.Page("screens/accuracy.py", title="Live accuracy", icon=":material/target:", url_path="accuracy"),
     st.Page("screens/value.py", title="Value a car", icon=":material/directions_car:", url_path="value"),
     st.Page("screens/model.py", title="Model", icon=":material/model_training:", url_path="model"),
     st.Page("screens/drift.py", title="Drift and freshness", icon=":material/thermostat:", url_path="drift"),

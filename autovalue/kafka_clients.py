@@ -44,7 +44,7 @@ def broker_answers(settings: Settings, timeout_ms: int = 2000) -> bool:
 
 def ensure_topics(settings: Settings) -> list[str]:
     """Create the system's topics when missing; returns the ones this call created."""
-    names = [settings.topic_listings, settings.topic_valuations, settings.topic_dead_letters]
+    names = [settings.topic_listings, settings.topic_valuations, settings.topic_dead_letters, settings.topic_outcomes]
     client = admin(settings)
     try:
         missing = [name for name in names if name not in set(client.list_topics())]
@@ -83,6 +83,7 @@ def group_consumer(settings: Settings, *topics: str, group_id: str | None = None
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+        bootstrap_timeout_ms=settings.kafka_bootstrap_timeout_ms,
     )
     config.update(overrides)
     return KafkaConsumer(*topics, **config)

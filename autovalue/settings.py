@@ -40,13 +40,15 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:19092"
     topic_listings: str = "listings"
     topic_valuations: str = "valuations"
-    topic_dead_letters: str = "listings.dlq"
+    topic_dead_letters: str = "listings.dlq"  # bad listings, and bad outcome messages
+    topic_outcomes: str = "outcomes"  # what became of each listing: sold or withdrawn
     topic_partitions: int = 3
     # tansu needs about half the session timeout to finish a group join: keep it short.
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 1000
     kafka_fetch_max_wait_ms: int = 10
     kafka_max_poll_interval_ms: int = 60_000
+    kafka_bootstrap_timeout_ms: int = 30_000  # a consumer waits this long for a broker at start
     # The scorer flushes its producer once per batch: a long linger and large batches turn a
     # batch's valuations into a few produce requests (kafka-python's defaults: many small ones).
     scorer_producer_linger_ms: int = 100
@@ -55,6 +57,16 @@ class Settings(BaseSettings):
     # allocations rather than Python's 700 (measured: +18% listings/s, less CPU per listing).
     scorer_gc_young_threshold: int = 50_000
     consumer_group: str = "autovalue-scorer"
+
+    # Outcomes. The simulator lets this many simulated days on the market pass per real minute
+    # (10: the median sale, ~15 days, after ~1.5 min; 90% of sales within 5 min).
+    outcome_days_per_minute: float = Field(default=10.0, gt=0)
+    # `autovalue outcomes`: its own consumer group on the outcomes topic, one transaction per poll.
+    outcomes_consumer_group: str = "autovalue-outcomes"
+    outcomes_batch_size: int = 1000
+    outcomes_poll_ms: int = 500
+    # When no outcome arrives, stored outcomes still waiting for their valuation are joined this often.
+    outcomes_join_interval_s: float = 5.0
 
     # Database holding the valuations table
     database_url: str | None = None

@@ -3,6 +3,10 @@
 `valuations` grows the seed's `car_history(id, brand, year, mileage, predicted_price,
 created_at)` with everything a valuation carries. One row per listing version and model
 version: a replay upserts the same row, a rescore with a new champion adds a new one.
+
+`outcomes`: one row per listing that sold or was withdrawn, joined to the valuation the user
+saw when the listing arrived (its earliest row in `valuations`). The valuation columns stay
+NULL until that valuation is stored; the realized error is derived from them.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -23,6 +28,7 @@ from sqlalchemy import (
     create_engine,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 metadata = MetaData()
 
@@ -71,13 +77,47 @@ dead_letters = Table(
     UniqueConstraint("topic", "partition", "offset", name="uq_dead_letter_position"),
 )
 
+outcomes = Table(
+    "outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("listing_id", String(128), nullable=False),
+    # The outcome, as the outcomes topic carried it.
+    Column("outcome", String(16), nullable=False),  # sold | withdrawn
+    Column("sold_price", Float),  # NULL when withdrawn
+    Column("days_on_market", Float, nullable=False),
+    Column("outcome_at", DateTime(timezone=True), nullable=False, index=True),
+    # The listing's earliest valuation (NULL until it is stored).
+    Column("valuation_id", Integer, index=True),  # the outcomes still to join: IS NULL
+    Column("brand", String(64)),
+    Column("model", String(64)),
+    Column("model_version", String(64)),
+    Column("predicted_price", Float),
+    Column("price_low", Float),
+    Column("price_high", Float),
+    Column("asking_price", Float),
+    Column("deal_rating", String(16)),
+    # Derived, for sold listings with a valuation: sold / predicted - 1, its absolute value,
+    # and whether the sold price fell inside [price_low, price_high].
+    Column("realized_error", Float),
+    Column("abs_pct_error", Float),
+    Column("inside_interval", Boolean),
+    Column("stored_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("listing_id", name="uq_outcome_listing"),
+)
+
 
 def connect(url: str) -> Engine:
     """An engine with the tables created; safe to call from several processes."""
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-    metadata.create_all(engine, checkfirst=True)
+    try:
+        metadata.create_all(engine, checkfirst=True)
+    except (OperationalError, ProgrammingError, IntegrityError):
+        # Another process created a table between the check and the CREATE ("already exists"):
+        # the second pass finds it. Anything else fails again, loudly.
+        metadata.create_all(engine, checkfirst=True)
     _add_new_columns(engine)
     return engine
 
@@ -86,7 +126,6 @@ def _add_new_columns(engine: Engine) -> None:
     """Nullable columns added to a table since a database was created: added to it (a database
     from an earlier version keeps its rows; new columns start NULL there)."""
     from sqlalchemy import inspect
-    from sqlalchemy.exc import OperationalError, ProgrammingError
     from sqlalchemy.schema import CreateColumn
 
     inspector = inspect(engine)

@@ -21,3 +21,12 @@ def wait_for_signal() -> None:
     signal.signal(signal.SIGINT, handler)
     while not stop["now"]:
         signal.pause()
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message (a driver's own
+    message rather than SQLAlchemy's wrapper with the statement)."""
+    name = type(error).__name__
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    first = lines[0].removeprefix(f"{name}: ") if lines else ""  # kafka-python's errors name themselves
+    return f"{name}: {first}" if first else name

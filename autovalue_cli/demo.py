@@ -1,8 +1,8 @@
 """`autovalue demo`: the whole pipeline on the embedded default, until Ctrl-C.
 
 broker -> market (generated once) -> features -> model (trained when none) -> service ->
-scorer -> simulator -> dashboard. Long-running parts are child processes of this command,
-each in its own process group, all stopped together.
+scorer -> outcomes -> simulator -> dashboard. Long-running parts are child processes of this
+command, each in its own process group, all stopped together.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _wait_ready(settings, processes["service"])
         print(f"service: {settings.service_url} ready")
         processes["scorer"] = _start("scorer", _autovalue("score"), logs)
+        processes["outcomes"] = _start("outcomes", _autovalue("outcomes"), logs)
         processes["simulator"] = _start("simulator", _autovalue(
             "simulate", "--rate", str(args.rate), "--duration", str(args.duration), "--bad-share", "0.02"), logs)
         processes["dashboard"] = _start("dashboard", _autovalue("dashboard"), logs)

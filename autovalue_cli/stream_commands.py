@@ -1,4 +1,4 @@
-"""Commands of the streaming part: score, market-feed, simulate, rescore."""
+"""Commands of the streaming part: score, market-feed, simulate, outcomes, rescore."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import threading
 from datetime import datetime, timezone
 
 from autovalue.settings import get_settings
+from autovalue_cli.common import one_line
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,29 @@ def cmd_market_feed(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from consumers.simulator import simulate
 
-    counts = simulate(get_settings(), args.rate, args.duration, args.bad_share, args.seed)
-    print(f"produced {sum(counts.values()):,} listings: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    print(simulate(get_settings(), args.rate, args.duration, args.bad_share, args.seed).summary())
+    return 0
+
+
+def cmd_outcomes(args: argparse.Namespace) -> int:
+    from kafka.errors import KafkaError
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from consumers.outcomes import OutcomeConsumer
+
+    settings = get_settings()
+    # What waiting cannot cure (no broker at start, a refused write) ends the process in one line.
+    try:
+        consumer = OutcomeConsumer(settings)
+        consumer.install_signal_handlers()
+        consumer.run(idle_exit_s=args.idle_exit)
+    except KafkaError as error:
+        raise SystemExit(f"autovalue outcomes: cannot make progress: Kafka at {settings.kafka_bootstrap}: "
+                         f"{one_line(error)}")
+    except SQLAlchemyError as error:
+        database = make_url(settings.database).render_as_string(hide_password=True)
+        raise SystemExit(f"autovalue outcomes: cannot make progress: database {database}: {one_line(error)}")
     return 0
 
 
@@ -129,6 +151,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--bad-share", type=float, default=0.0, help="share of malformed messages (0-1)")
     p.add_argument("--seed", type=int)
     p.set_defaults(func=cmd_simulate)
+
+    p = commands.add_parser("outcomes", help="store what became of each listing (sold / withdrawn) with its valuation")
+    p.add_argument("--idle-exit", type=float, help="stop after this many seconds without a message")
+    p.set_defaults(func=cmd_outcomes)
 
     p = commands.add_parser("rescore", help="re-value a stretch of the listings topic with the current champion")
     group = p.add_mutually_exclusive_group(required=True)

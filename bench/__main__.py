@@ -3,7 +3,8 @@
 import subprocess
 import sys
 
-BENCHMARKS = ["bench.bench_features", "bench.bench_training", "bench.bench_service", "bench.bench_stream"]
+BENCHMARKS = ["bench.bench_features", "bench.bench_training", "bench.bench_service", "bench.bench_stream",
+              "bench.bench_live_accuracy"]
 
 for module in BENCHMARKS:
     print(f"== {module}", flush=True)

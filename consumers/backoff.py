@@ -17,14 +17,17 @@ class Abandoned(Exception):
 
 
 def retry(action: Callable[[], T], retry_on: tuple[type[BaseException], ...], still_wanted: Callable[[], bool],
-          max_delay_s: float, what: str) -> T:
+          max_delay_s: float, what: str, transient: Callable[[BaseException], bool] = lambda error: True) -> T:
     """`action()`, tried again after 0.1 s, 0.2 s, ... (at most `max_delay_s` apart) while it raises
-    one of `retry_on`; raises Abandoned once `still_wanted()` says no."""
+    one of `retry_on` that `transient` lets through (else it is raised); raises Abandoned once
+    `still_wanted()` says no."""
     delay = 0.1
     while True:
         try:
             return action()
         except retry_on as error:
+            if not transient(error):
+                raise
             log.warning("%s (%s); retrying in %.1f s", what, error, delay)
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline:

@@ -23,7 +23,7 @@ class ValuationStore:
     def __init__(self, url: str) -> None:
         self.engine = connect(url)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", sqlite_pragmas)
             self.engine.dispose()  # reconnect with the pragmas
         insert = _insert(self.engine)
         statement = insert(valuations)
@@ -97,7 +97,7 @@ def _valuation_row(accepted: Accepted, valuation: dict) -> dict:
 _VALUATION_COLUMNS = [column.name for column in valuations.columns if not column.primary_key]
 
 
-def _sqlite_pragmas(connection, _record) -> None:
+def sqlite_pragmas(connection, _record) -> None:
     # WAL lets the dashboard read while scorers write; busy_timeout lets two scorers take turns.
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

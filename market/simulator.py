@@ -4,6 +4,12 @@ A listing's value = new price x depreciation(age, brand) x mileage x fuel x gear
 x seller x segment index(day) x model demand shock(day). Each listing then carries a
 condition term no feature can see (log-normal, sigma ~0.085) and the sale a negotiation term
 (sigma 0.03): together the noise floor a perfect model cannot beat, recorded in the metadata.
+
+Outcomes: a listing sells with a probability that falls with its asking premium, after an
+exponential wait (mean 21 days, longer when asked high), at its value x condition x
+negotiation. History keeps only the sales done by the market's end date. Streamed listings
+(`outcomes=True`) keep every sale, and an unsold one is withdrawn after an exponential wait
+with mean WITHDRAWAL_MEAN_DAYS (45 days: about the time an unsold classified stays up).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ MODEL_SHOCK_PERSISTENCE = 0.993
 SEGMENT_DAILY_SIGMA = 0.004
 KM_PER_YEAR = 13_000.0
 MAX_AGE_YEARS = 15
+MEAN_DAYS_TO_SELL = 21.0
+WITHDRAWAL_MEAN_DAYS = 45.0
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,14 @@ class MarketSimulator:
         return rng.choice(days, size=n, p=weights / weights.sum())
 
     def listings(self, n: int, rng: np.random.Generator, day_index: np.ndarray | None = None,
-                 id_prefix: str = "sim", id_offset: int = 0) -> pd.DataFrame:
-        """n listings; `day_index` pins their days (clipped to the simulated range)."""
+                 id_prefix: str = "sim", id_offset: int = 0, outcomes: bool = False) -> pd.DataFrame:
+        """n listings; `day_index` pins their days (clipped to the simulated range).
+
+        History (`outcomes=False`): a sale after the market's end date is left out (the listing
+        is still open then). `outcomes=True` (streamed listings): every drawn sale is kept and
+        an unsold listing is withdrawn after a drawn wait; the frame gets `days_on_market`
+        (to the sale or the withdrawal). Both draw the same listings and sales from the same
+        generator state; `outcomes=True` draws the withdrawal waits after everything else."""
         models = self.models
         if day_index is None:
             day_index = self._listing_days(rng, n)
@@ -142,14 +156,17 @@ class MarketSimulator:
         asking = value * np.exp(condition + premium)
         # Listings asked well above their worth sell less often and later.
         sell_probability = 1 / (1 + np.exp(-(0.6 - 12 * (premium - ASKING_PREMIUM_MEAN))))
-        days_to_sell = rng.exponential(21.0, n) * np.exp(4 * (premium - ASKING_PREMIUM_MEAN))
-        sold_at = listed_at + pd.to_timedelta(np.round(days_to_sell * 86400), unit="s")
-        end_ts = pd.Timestamp(datetime.combine(self.end, time(23, 59, 59), tzinfo=timezone.utc))
-        sold = (rng.random(n) < sell_probability) & (sold_at <= end_ts)
+        days_to_sell = rng.exponential(MEAN_DAYS_TO_SELL, n) * np.exp(4 * (premium - ASKING_PREMIUM_MEAN))
+        seconds_to_sell = np.round(days_to_sell * 86400)
+        sold_at = listed_at + pd.to_timedelta(seconds_to_sell, unit="s")
+        sold = rng.random(n) < sell_probability
+        if not outcomes:
+            end_ts = pd.Timestamp(datetime.combine(self.end, time(23, 59, 59), tzinfo=timezone.utc))
+            sold &= sold_at <= end_ts
         sold_price = value * np.exp(condition + rng.normal(0.0, NEGOTIATION_SIGMA, n))
 
         ids = pd.Series(np.arange(id_offset, id_offset + n)).map(f"{id_prefix}-{{:08d}}".format)
-        return pd.DataFrame({
+        frame = pd.DataFrame({
             "listing_id": ids.to_numpy(),
             "listed_at": listed_at,
             "brand": models["brand"].to_numpy()[m],
@@ -166,3 +183,7 @@ class MarketSimulator:
             "sold_price": np.where(sold, np.round(sold_price, -5), np.nan),
             "true_value": value,
         })
+        if outcomes:
+            withdrawn_after = np.round(rng.exponential(WITHDRAWAL_MEAN_DAYS, n) * 86400)
+            frame["days_on_market"] = np.where(sold, seconds_to_sell, withdrawn_after) / 86400
+        return frame

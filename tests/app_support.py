@@ -1,5 +1,6 @@
 """Real parts for the app tests: a SQLite valuations database filled through autovalue.tables,
-a small simulated market with its Feast store, and the dashboard's environment."""
+outcomes of known accuracy, a small simulated market with its Feast store, and the dashboard's
+environment."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from autovalue.settings import Settings
-from autovalue.tables import connect, dead_letters, valuations
+from autovalue.tables import connect, dead_letters, outcomes, valuations
 from autovalue.valuation import deal_rating
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,6 +68,46 @@ def fill_database(url: str, market: pd.DataFrame, rows: int = 400, seed: int = 3
              "reason": DEAD_LETTER_REASONS[i % 3], "payload": "{}", "created_at": now} for i in range(7)])
     engine.dispose()
     return pd.DataFrame(records)
+
+
+# (brand, model, sales, sold / estimate, deal rating): 120 Avanzas sold 5% over their estimate
+# (flagged: >= 50 sales, outside +-3%), 60 Brios 1% under (inside +-3%), 10 Xenias 10% under
+# (outside the interval, too few sales to flag); 20 withdrawn Avanzas without an asking price.
+OUTCOME_GROUPS = [("Toyota", "Avanza", 120, 1.05, "fair"), ("Honda", "Brio", 60, 0.99, "good"),
+                  ("Daihatsu", "Xenia", 10, 0.90, "great")]
+OUTCOME_WITHDRAWN = 20
+# What the page must show for them: MAPE (120 x 5% + 60 x 1% + 10 x 10%) / 190 = 4.0%,
+# coverage (interval +-8%) 180 / 190 = 94.7%.
+OUTCOME_FIGURES = {"Outcomes": "210", "Sales judged": "190", "Live MAPE": "4.0%", "80% interval coverage": "94.7%"}
+
+
+def fill_outcomes(url: str) -> None:
+    """Outcomes joined to their valuations, known within the last 5 minutes (OUTCOME_GROUPS)."""
+    rng = np.random.default_rng(1)
+    now = datetime.now(timezone.utc)
+    rows = []
+
+    def add(brand: str, model: str, sold: float | None, rating: str | None) -> None:
+        predicted, low, high = 100e6, 92e6, 108e6
+        error = None if sold is None else sold / predicted - 1
+        rows.append({
+            "listing_id": f"out-{len(rows):05d}", "outcome": "withdrawn" if sold is None else "sold",
+            "sold_price": sold, "days_on_market": float(rng.uniform(1, 60)),
+            "outcome_at": now - timedelta(seconds=float(rng.uniform(5, 290))), "valuation_id": len(rows) + 1,
+            "brand": brand, "model": model, "model_version": "v2", "predicted_price": predicted,
+            "price_low": low, "price_high": high, "asking_price": None if rating is None else 101e6,
+            "deal_rating": rating, "realized_error": error, "abs_pct_error": None if error is None else abs(error),
+            "inside_interval": None if sold is None else bool(low <= sold <= high), "stored_at": now})
+
+    for brand, model, sales, ratio, rating in OUTCOME_GROUPS:
+        for _ in range(sales):
+            add(brand, model, 100e6 * ratio, rating)
+    for _ in range(OUTCOME_WITHDRAWN):
+        add("Toyota", "Avanza", None, None)
+    engine = connect(url)
+    with engine.begin() as connection:
+        connection.execute(outcomes.insert(), rows)
+    engine.dispose()
 
 
 def dashboard_env(settings: Settings, **overrides: str) -> dict[str, str]:

@@ -18,7 +18,8 @@ def isolated(settings: Settings, **overrides) -> Settings:
     tag = uuid.uuid4().hex[:8]
     isolated_settings = settings.model_copy(update={
         "topic_listings": f"listings-{tag}", "topic_valuations": f"valuations-{tag}",
-        "topic_dead_letters": f"dlq-{tag}", "consumer_group": f"scorer-{tag}",
+        "topic_dead_letters": f"dlq-{tag}", "topic_outcomes": f"outcomes-{tag}", "consumer_group": f"scorer-{tag}",
+        "outcomes_consumer_group": f"outcomes-{tag}",
         "database_url": f"sqlite:///{settings.data_dir / f'valuations-{tag}.db'}", **overrides})
     ensure_topics(isolated_settings)
     return isolated_settings

@@ -20,7 +20,7 @@ from autovalue.settings import Settings
 from tests.app_support import APP_DIR, REPO, build_market, dashboard_env, fill_database, record_models, set_env
 from tests.conftest import free_port
 
-PAGES = ["live", "value", "model", "drift"]
+PAGES = ["live", "accuracy", "value", "model", "drift"]
 OUTPUT = REPO / "test-output" / "app"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -136,7 +136,8 @@ def test_drift_page_warns_when_incoming_listings_shift(env, stack, tmp_path, mon
 def test_navigation_reaches_every_page(env):
     at = AppTest.from_file(str(APP_DIR / "main.py"), default_timeout=60).run()
     assert not at.exception and at.title[0].value == "Live valuations"
-    for page, title in [("value", "Value a car"), ("model", "Model"), ("drift", "Drift and freshness")]:
+    for page, title in [("accuracy", "Live accuracy"), ("value", "Value a car"), ("model", "Model"),
+                        ("drift", "Drift and freshness")]:
         at.switch_page(f"screens/{page}.py").run()
         assert not at.exception and at.title[0].value == title
 
@@ -283,7 +284,8 @@ def test_browser_fills_the_form_and_screenshots_every_page(chromium, dashboard):
             expect(page.get_by_text("Valuation service unavailable")).to_be_visible(timeout=20_000)
             shoot(page, "value")
 
-            for name, marker in [("model", "Compared with the previous champion"),
+            for name, marker in [("accuracy", "No outcomes in the last hour yet"),
+                                 ("model", "Compared with the previous champion"),
                                  ("drift", "Incoming listings vs training data")]:
                 page.goto(f"{dashboard}/{name}")
                 expect(page.get_by_text(marker)).to_be_visible(timeout=30_000)

@@ -87,3 +87,42 @@ def test_same_seed_same_market(tmp_path):
     frame_a, frame_b, frame_c = (pd.read_parquet(m["path"]) for m in (a, b, c))
     pd.testing.assert_frame_equal(frame_a, frame_b)
     assert not np.allclose(frame_a["asking_price"], frame_c["asking_price"])
+
+
+# sha256 of market.parquet for 5,000 listings (seed 3, END, 730 days) as the code before streamed
+# listings got their outcomes wrote it (commit 00a4c07): history must not move by a byte. The
+# bytes also depend on the pinned pyarrow (requirements.txt): after a lock-file upgrade, take the
+# new hash from that commit's code, not from the code under test.
+HISTORY_SHA256 = "2fa42ae749f1bef0e2874c5dcd93a827ab3d0de3d9774eec610c02dbe34c8ee6"
+
+
+def test_history_is_byte_identical_for_its_seed(tmp_path):
+    import hashlib
+
+    meta = generate_market(tmp_path, 5_000, seed=3, end=END, days=730, progress=False)
+    assert hashlib.sha256(open(meta["path"], "rb").read()).hexdigest() == HISTORY_SHA256
+    assert meta["sold"] == 3122 and meta["noise_floor_mape"] == pytest.approx(0.07184611312217057, rel=1e-12)
+
+
+def test_streamed_listings_keep_their_sales_and_the_rest_are_withdrawn():
+    from market.simulator import WITHDRAWAL_MEAN_DAYS, MarketSimulator
+
+    simulator = MarketSimulator(seed=7, end=END, days=730)
+    last_day = np.full(20_000, 730)
+    history = simulator.listings(20_000, np.random.default_rng(11), day_index=last_day)
+    streamed = simulator.listings(20_000, np.random.default_rng(11), day_index=last_day, outcomes=True)
+    # The same listings and the same sales, but none cut at the market's end date.
+    same = [c for c in history.columns if c not in ("sold_at", "sold_price")]
+    pd.testing.assert_frame_equal(history[same], streamed[same])
+    assert history["sold_price"].notna().mean() < 0.03  # listed on the last day: history sees few sales
+    sold = streamed.dropna(subset=["sold_price"])
+    assert 0.55 < len(sold) / len(streamed) < 0.75
+    assert (sold["sold_at"] > pd.Timestamp(END, tz="UTC") + pd.Timedelta(days=1)).mean() > 0.9
+    kept = history.dropna(subset=["sold_price"]).index
+    pd.testing.assert_series_equal(history.loc[kept, "sold_price"], streamed.loc[kept, "sold_price"])
+    days_to_sale = (sold["sold_at"] - sold["listed_at"]).dt.total_seconds() / 86400
+    np.testing.assert_allclose(sold["days_on_market"], days_to_sale)
+    withdrawn = streamed[streamed["sold_price"].isna()]
+    assert withdrawn["sold_at"].isna().all()
+    assert withdrawn["days_on_market"].mean() == pytest.approx(WITHDRAWAL_MEAN_DAYS, rel=0.05)
+    assert (streamed["days_on_market"] >= 0).all()

@@ -66,7 +66,7 @@ def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, produc
         scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO,
                                   env=settings_env(settings), stdout=open(tmp_path / "scorer.log", "wb"),
                                   stderr=subprocess.STDOUT, start_new_session=True)
-        counts = simulate(settings, rate=200, duration_s=3, bad_share=0.05, seed=4)
+        counts = simulate(settings, rate=200, duration_s=3, bad_share=0.05, seed=4).listings
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             valued, dead = table_ids(settings)

@@ -1,0 +1,104 @@
+"""Live accuracy: the valuations users saw against what the listings then sold for, from the
+outcomes table (`autovalue outcomes`). The figures are autovalue.accuracy's."""
+
+import pandas as pd
+import streamlit as st
+
+from app import context, database, display
+from app.charts import coverage_over_time, mape_over_time
+from app.guard import shown_safely
+from autovalue import accuracy
+from market.io import read_meta
+
+REFRESH_S = 10
+WINDOWS = {"last 15 minutes": 15, "last hour": 60, "last 6 hours": 6 * 60, "last 24 hours": 24 * 60}
+RATING_ORDER = ["great", "good", "fair", "high", "overpriced", accuracy.NO_RATING]
+
+st.title("Live accuracy")
+st.caption("What each listing sold for (or that it was withdrawn), against the valuation shown when it "
+           f"arrived. Refreshes every {REFRESH_S} s; the window is by the time the outcome became known.")
+window = st.selectbox("Window", list(WINDOWS), index=1, key="window")
+
+
+def noise_floor() -> float | None:
+    """The simulated market's noise floor (the MAPE a perfect model gets), when there is one."""
+    settings = context.settings()
+    try:
+        return read_meta(settings.raw_dir, settings.market_source).get("noise_floor_mape")
+    except (OSError, ValueError):
+        return None
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.{digits}%}"
+
+
+def headline(figures: accuracy.Accuracy) -> None:
+    top = st.columns(4)
+    top[0].metric("Outcomes", f"{figures.outcomes:,}",
+                  help=f"{figures.joined:,} of them with their valuation stored")
+    top[1].metric("Sales judged", f"{figures.sold:,}", help="sold listings whose valuation is stored")
+    floor = noise_floor()
+    top[2].metric("Live MAPE", percent(figures.mape),
+                  help="mean |sold / estimate − 1|" + (f"; the market's noise floor is {floor:.2%}" if floor else ""))
+    top[3].metric("80% interval coverage", percent(figures.coverage),
+                  help="share of the sales whose price fell inside the valuation's 80% interval")
+    if floor and figures.mape is not None:
+        st.caption(f"Live MAPE = {figures.mape / floor:.2f} × the noise floor ({floor:.2%}), "
+                   "the error a perfect model would still make on this market.")
+
+
+def bias_table(bias: pd.DataFrame) -> None:
+    view = pd.DataFrame({
+        "car": bias["brand"] + " " + bias["model"], "sales": bias["sold"],
+        "median sold / estimate": bias["median_ratio"],
+        "bias": bias["bias"].map(lambda b: f"{b:+.1%}"),
+        "check": bias["flagged"].map({True: f"outside ±{accuracy.BIAS_TOLERANCE:.0%}", False: ""}),
+    })
+
+    def highlight(row: pd.Series) -> list[str]:
+        return ["background-color: #f5b971; font-weight: 600" if row["check"] else ""] * len(row)
+
+    styled = view.style.apply(highlight, axis=1).format({"median sold / estimate": "{:.3f}"})
+    st.dataframe(styled, hide_index=True, width="stretch")
+
+
+def rating_shares(figures: accuracy.Accuracy) -> None:
+    shares = pd.DataFrame({"deal rating": [display.rating_label(None if r == accuracy.NO_RATING else r)
+                                           for r in RATING_ORDER],
+                           "share": [percent(figures.rating_shares.get(r, 0.0)) for r in RATING_ORDER]})
+    st.dataframe(shares, hide_index=True, width="stretch")
+
+
+@st.fragment(run_every=REFRESH_S)
+def live_accuracy(minutes: int) -> None:
+    settings = context.settings()
+    with shown_safely("Outcomes"):
+        frame = database.outcomes_since(context.engine(settings.database), minutes)
+        if frame.empty:
+            st.info(f"No outcomes in the {window} yet: they arrive as listings sell or are withdrawn "
+                    "(`autovalue outcomes` stores them; the simulator lets "
+                    f"{settings.outcome_days_per_minute:g} market days pass per minute).")
+            return
+        figures = accuracy.summary(frame)
+        headline(figures)
+        buckets = accuracy.over_time(frame)
+        left, right = st.columns(2)
+        left.markdown("**Live MAPE per minute**")
+        left.altair_chart(mape_over_time(buckets), width="stretch")
+        right.markdown("**Sales inside the 80% interval per minute**")
+        right.altair_chart(coverage_over_time(buckets), width="stretch")
+        left, right = st.columns([2, 1])
+        with left:
+            st.subheader("Bias per car model")
+            st.caption(f"Median sold price / estimate over the sales in the window. Highlighted: at least "
+                       f"{accuracy.MIN_MODEL_OUTCOMES} sales and a median off by more than "
+                       f"±{accuracy.BIAS_TOLERANCE:.0%}.")
+            bias_table(accuracy.model_bias(frame))
+        with right:
+            st.subheader("Deal ratings")
+            st.caption("Shares among the valuations that got an outcome.")
+            rating_shares(figures)
+
+
+live_accuracy(WINDOWS[window])

@@ -1,0 +1,101 @@
+"""Live accuracy from the outcomes table: how the valuations users saw compare with what the
+listings then sold for. One home for the figures the dashboard shows and the benchmark reports.
+
+Over the outcomes known in a window (by `outcome_at`):
+- sold: sold listings whose valuation is stored (the rest cannot be judged);
+- live MAPE: mean |sold / estimate - 1| over them;
+- coverage: the share of them whose sold price fell inside the 80% interval;
+- deal-rating shares: over every outcome with a valuation, sold or withdrawn ("none": no asking price);
+- per car model: median sold / estimate (1.0 = unbiased) and how many sales it rests on; a model
+  with at least MIN_MODEL_OUTCOMES sales whose median is off by more than BIAS_TOLERANCE is flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Select, select
+from sqlalchemy.engine import Engine
+
+from autovalue.tables import outcomes
+
+MIN_MODEL_OUTCOMES = 50
+BIAS_TOLERANCE = 0.03
+BUCKET = "1min"
+NO_RATING = "none"
+
+
+def outcomes_query(since: datetime | None = None) -> Select:
+    statement = select(outcomes)
+    return statement if since is None else statement.where(outcomes.c.outcome_at >= since)
+
+
+def read_outcomes(engine: Engine, since: datetime | None = None) -> pd.DataFrame:
+    with engine.connect() as connection:
+        return pd.DataFrame(connection.execute(outcomes_query(since)).mappings().all(),
+                            columns=[c.name for c in outcomes.columns])
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    outcomes: int  # every outcome in the window
+    joined: int  # of which with a stored valuation
+    sold: int  # sold, with a stored valuation
+    mape: float | None
+    coverage: float | None  # share of those sales inside the 80% interval
+    rating_shares: dict[str, float] = field(default_factory=dict)
+
+
+def _judged(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sold listings with a valuation: the ones an error can be computed for."""
+    return frame[(frame["outcome"] == "sold") & frame["predicted_price"].notna() & frame["sold_price"].notna()]
+
+
+def _coverage(inside: pd.Series) -> float | None:
+    known = inside.dropna()
+    return float(known.astype(bool).mean()) if len(known) else None
+
+
+def summary(frame: pd.DataFrame) -> Accuracy:
+    joined = frame[frame["predicted_price"].notna()]
+    judged = _judged(frame)
+    ratings = joined["deal_rating"].fillna(NO_RATING)
+    return Accuracy(
+        outcomes=len(frame), joined=len(joined), sold=len(judged),
+        mape=float(judged["abs_pct_error"].mean()) if len(judged) else None,
+        coverage=_coverage(judged["inside_interval"]),
+        rating_shares={str(k): float(v) for k, v in ratings.value_counts(normalize=True).items()})
+
+
+def over_time(frame: pd.DataFrame, bucket: str = BUCKET) -> pd.DataFrame:
+    """Per time bucket of `outcome_at`: outcomes, judged sales, MAPE and coverage."""
+    columns = ["time", "outcomes", "sold", "mape", "coverage"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame = frame.assign(time=pd.to_datetime(frame["outcome_at"], utc=True, format="mixed").dt.floor(bucket))
+    judged = _judged(frame)
+    grouped = judged.groupby("time")
+    out = pd.DataFrame({"outcomes": frame.groupby("time").size()})
+    out["sold"] = grouped.size()
+    out["mape"] = grouped["abs_pct_error"].mean()
+    out["coverage"] = grouped["inside_interval"].agg(_coverage)
+    out["sold"] = out["sold"].fillna(0).astype(int)
+    return out.reset_index()[columns]
+
+
+def model_bias(frame: pd.DataFrame, min_outcomes: int = MIN_MODEL_OUTCOMES,
+               tolerance: float = BIAS_TOLERANCE) -> pd.DataFrame:
+    """Per car model: sales judged, median sold / estimate, its bias (median - 1) and whether it
+    is flagged; most sales first."""
+    columns = ["brand", "model", "sold", "median_ratio", "bias", "flagged"]
+    judged = _judged(frame)
+    if judged.empty:
+        return pd.DataFrame(columns=columns)
+    ratio = judged["sold_price"] / judged["predicted_price"]
+    grouped = judged.assign(ratio=ratio).groupby(["brand", "model"])["ratio"]
+    out = pd.DataFrame({"sold": grouped.size(), "median_ratio": grouped.median()}).reset_index()
+    out["bias"] = out["median_ratio"] - 1
+    out["flagged"] = (out["sold"] >= min_outcomes) & (out["bias"].abs() > tolerance)
+    return out.sort_values(["sold", "brand", "model"], ascending=[False, True, True], ignore_index=True)[columns]

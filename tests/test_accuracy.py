@@ -1,0 +1,96 @@
+"""Live accuracy figures on a hand-made outcomes table in a real SQLite file: each figure is one
+that a plausible mistake would get wrong (withdrawn or unjoined listings in the MAPE, coverage
+over everything, shares over sales only, a mean for the median, the window ignored)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from autovalue import accuracy
+from autovalue.tables import connect, outcomes
+
+T0 = datetime(2026, 5, 1, 10, 0, tzinfo=timezone.utc)
+
+
+def row(listing_id: str, seconds: float, outcome: str, sold: float | None, predicted: float | None,
+        low: float = 90.0, high: float = 120.0, rating: str | None = None, model: str = "Avanza") -> dict:
+    error = sold / predicted - 1 if sold is not None and predicted is not None else None
+    return {"listing_id": listing_id, "outcome": outcome, "sold_price": sold, "days_on_market": 10.0,
+            "outcome_at": T0 + timedelta(seconds=seconds), "valuation_id": 1 if predicted else None,
+            "brand": "Toyota" if model == "Avanza" else "Honda", "model": model if predicted else None,
+            "model_version": "v1" if predicted else None, "predicted_price": predicted,
+            "price_low": low if predicted else None, "price_high": high if predicted else None,
+            "asking_price": None, "deal_rating": rating, "realized_error": error,
+            "abs_pct_error": abs(error) if error is not None else None,
+            "inside_interval": (low <= sold <= high) if error is not None else None, "stored_at": T0}
+
+
+ROWS = [
+    row("a1", 10, "sold", 110.0, 100.0, rating="good"),  # +10%, inside
+    row("a2", 20, "sold", 95.0, 100.0, high=110.0, rating="fair"),  # -5%, inside
+    row("a3", 70, "sold", 130.0, 100.0, rating="great"),  # +30%, outside
+    row("b1", 75, "sold", 80.0, 100.0, rating="overpriced", model="Brio"),  # -20%, outside
+    row("w1", 80, "withdrawn", None, 100.0),  # no asking price: rating "none"
+    row("w2", 130, "withdrawn", None, 100.0, rating="fair"),
+    row("u1", 140, "sold", 500.0, None),  # its valuation is not stored (yet): not judged
+    row("old", -3600, "sold", 100.0, 200.0, rating="great"),  # -50%, before the window
+]
+
+
+@pytest.fixture
+def frame(tmp_path) -> pd.DataFrame:
+    engine = connect(f"sqlite:///{tmp_path / 'accuracy.db'}")
+    with engine.begin() as connection:
+        connection.execute(outcomes.insert(), ROWS)
+    yield accuracy.read_outcomes(engine, since=T0)
+    engine.dispose()
+
+
+def test_summary_over_the_window(frame):
+    figures = accuracy.summary(frame)
+    assert (figures.outcomes, figures.joined, figures.sold) == (7, 6, 4)
+    assert figures.mape == pytest.approx((0.10 + 0.05 + 0.30 + 0.20) / 4)
+    assert figures.coverage == pytest.approx(0.5)
+    assert figures.rating_shares == pytest.approx(
+        {"good": 1 / 6, "fair": 2 / 6, "great": 1 / 6, "overpriced": 1 / 6, "none": 1 / 6})
+
+
+def test_the_window_is_by_outcome_time(tmp_path, frame):
+    engine = connect(f"sqlite:///{tmp_path / 'accuracy.db'}")
+    everything = accuracy.read_outcomes(engine)
+    engine.dispose()
+    assert len(everything) == 8 and accuracy.summary(everything).mape == pytest.approx(1.15 / 5)
+    assert "old" not in set(frame["listing_id"])
+
+
+def test_figures_per_minute(frame):
+    buckets = accuracy.over_time(frame)
+    assert list(buckets["time"]) == [pd.Timestamp(T0) + pd.Timedelta(minutes=m) for m in range(3)]
+    assert list(buckets["outcomes"]) == [2, 3, 2] and list(buckets["sold"]) == [2, 2, 0]
+    assert buckets["mape"].iloc[0] == pytest.approx(0.075) and buckets["mape"].iloc[1] == pytest.approx(0.25)
+    assert buckets["coverage"].iloc[0] == 1.0 and buckets["coverage"].iloc[1] == 0.0
+    assert pd.isna(buckets["mape"].iloc[2]) and pd.isna(buckets["coverage"].iloc[2])
+
+
+def test_bias_per_car_model(frame):
+    bias = accuracy.model_bias(frame, min_outcomes=3)
+    assert list(bias["model"]) == ["Avanza", "Brio"]  # most sales first
+    avanza, brio = bias.iloc[0], bias.iloc[1]
+    assert avanza["sold"] == 3 and avanza["median_ratio"] == pytest.approx(1.10)  # the mean would be 1.1167
+    assert avanza["bias"] == pytest.approx(0.10) and avanza["flagged"]
+    assert brio["sold"] == 1 and brio["median_ratio"] == pytest.approx(0.80) and not brio["flagged"]  # too few
+    assert not accuracy.model_bias(frame)["flagged"].any()  # 50 sales needed by default
+    assert not accuracy.model_bias(frame, min_outcomes=3, tolerance=0.15)["flagged"].any()
+
+
+def test_no_outcomes(tmp_path):
+    engine = connect(f"sqlite:///{tmp_path / 'empty.db'}")
+    empty = accuracy.read_outcomes(engine)
+    engine.dispose()
+    figures = accuracy.summary(empty)
+    assert (figures.outcomes, figures.sold, figures.mape, figures.coverage) == (0, 0, None, None)
+    assert figures.rating_shares == {}
+    assert accuracy.over_time(empty).empty and accuracy.model_bias(empty).empty

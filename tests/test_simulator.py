@@ -1,0 +1,83 @@
+"""The listing simulator's outcomes: one per valid listing on the outcomes topic, when it falls
+due on the compressed clock; deterministic under a seed; none for malformed listings."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from autovalue.kafka_clients import assign_from_time, partition_reader
+from consumers.messages import Accepted, parse_record
+from consumers.simulator import ListingFactory, OutcomeClock, simulate
+from tests.streaming import isolated, read_topic
+
+
+def valid_listing_ids(settings, expect: int) -> set[str]:
+    """The listings on the topic that the scorer's own validation accepts."""
+    consumer = partition_reader(settings, fetch_max_wait_ms=50)
+    assign_from_time(consumer, settings.topic_listings, None)
+    records = []
+    for _ in range(100):
+        records += [r for batch in consumer.poll(timeout_ms=200).values() for r in batch]
+        if len(records) >= expect:
+            break
+    consumer.close()
+    return {p.listing.listing_id for p in map(parse_record, records) if isinstance(p, Accepted)}
+
+
+def test_outcomes_are_deterministic_under_a_seed_and_sales_are_not_cut(settings):
+    first = ListingFactory(settings, seed=5).batch_with_outcomes(2000)
+    again = ListingFactory(settings, seed=5).batch_with_outcomes(2000)
+
+    def strip(pairs):
+        return [({**listing, "listing_id": None, "listed_at": None}, {**outcome, "listing_id": None})
+                for listing, outcome in pairs]
+
+    assert strip(first) == strip(again)  # only the run's id prefix and the clock differ
+    assert strip(first) != strip(ListingFactory(settings, seed=6).batch_with_outcomes(2000))
+    outcomes = [o for _, o in first]
+    assert all(outcome["listing_id"] == listing["listing_id"] for listing, outcome in first)
+    kinds = Counter(o["outcome"] for o in outcomes)
+    assert 0.55 < kinds["sold"] / len(outcomes) < 0.75  # dated today: sales are not cut at the market's end
+    assert all((o["sold_price"] is None) == (o["outcome"] == "withdrawn") for o in outcomes)
+    assert all(o["days_on_market"] >= 0 for o in outcomes)
+    sold = [o for o in outcomes if o["outcome"] == "sold"]
+    assert all(o["sold_price"] > 0 and o["sold_price"] % 100_000 == 0 for o in sold)  # rounded as in history
+
+
+def test_the_clock_releases_each_outcome_after_its_days_at_the_compressed_rate():
+    clock = OutcomeClock(days_per_minute=10.0)  # a simulated day every 6 s
+    clock.add({"listing_id": "a", "days_on_market": 2.0}, sent_at=100.0)
+    clock.add({"listing_id": "b", "days_on_market": 0.5}, sent_at=100.0)
+    clock.add({"listing_id": "c", "days_on_market": 0.5}, sent_at=101.0)
+    assert clock.due(102.9) == [] and len(clock) == 3
+    assert [o["listing_id"] for o in clock.due(104.0)] == ["b", "c"]
+    assert clock.due(111.9) == [] and [o["listing_id"] for o in clock.due(112.0)] == ["a"] and len(clock) == 0
+
+
+def test_simulate_sends_one_outcome_per_valid_listing(settings):
+    # 100,000 simulated days a minute: every outcome falls due within a few ms of its listing.
+    settings = isolated(settings, outcome_days_per_minute=100_000.0)
+    done = simulate(settings, rate=400, duration_s=1.0, bad_share=0.2, seed=3)
+    valid = done.listings["valid"]
+    assert sum(done.listings.values()) == 400 and 250 < valid < 400
+    messages = read_topic(settings, settings.topic_outcomes, expect=valid - done.outcomes_dropped)
+    assert len(messages) == sum(done.outcomes.values()) == valid - done.outcomes_dropped
+    assert done.outcomes_dropped < 20  # only what fell due in the last moments
+    ids = [m["listing_id"] for m in messages]
+    assert len(set(ids)) == len(ids)
+    valid_ids = valid_listing_ids(settings, expect=400)
+    assert len(valid_ids) == valid and set(ids) <= valid_ids  # malformed listings get no outcome
+    for message in messages:
+        assert list(message) == ["listing_id", "outcome", "sold_price", "days_on_market", "outcome_at"]
+        assert message["outcome"] in ("sold", "withdrawn") and message["outcome_at"].endswith("+00:00")
+        assert (message["sold_price"] is None) == (message["outcome"] == "withdrawn")
+        assert math.isfinite(message["days_on_market"])
+    assert "outcomes" in done.summary() and f"{done.outcomes_dropped:,} outcomes not yet due" in done.summary()
+
+
+def test_outcomes_still_pending_at_the_end_are_dropped_and_counted(settings):
+    settings = isolated(settings, outcome_days_per_minute=0.001)  # nothing falls due within the run
+    done = simulate(settings, rate=200, duration_s=0.5, seed=4)
+    assert done.listings["valid"] == 100 and sum(done.outcomes.values()) == 0 and done.outcomes_dropped == 100
+    assert read_topic(settings, settings.topic_outcomes, expect=0, timeout_s=1) == []
