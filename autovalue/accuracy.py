@@ -69,6 +69,19 @@ def summary(frame: pd.DataFrame) -> Accuracy:
         rating_shares={str(k): float(v) for k, v in ratings.value_counts(normalize=True).items()})
 
 
+def by_confidence(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per confidence level the valuation stated: sales judged, MAPE and interval coverage (each
+    level's interval is calibrated to cover 80%)."""
+    columns = ["confidence", "sold", "mape", "coverage"]
+    judged = _judged(frame)
+    if judged.empty or "confidence" not in judged:
+        return pd.DataFrame(columns=columns)
+    grouped = judged.assign(confidence=judged["confidence"].fillna("unknown")).groupby("confidence")
+    out = pd.DataFrame({"sold": grouped.size(), "mape": grouped["abs_pct_error"].mean(),
+                        "coverage": grouped["inside_interval"].agg(_coverage)})
+    return out.reset_index()[columns]
+
+
 def over_time(frame: pd.DataFrame, bucket: str = BUCKET) -> pd.DataFrame:
     """Per time bucket of `outcome_at`: outcomes, judged sales, MAPE and coverage."""
     columns = ["time", "outcomes", "sold", "mape", "coverage"]

@@ -97,6 +97,7 @@ outcomes = Table(
     Column("price_high", Float),
     Column("asking_price", Float),
     Column("deal_rating", String(16)),
+    Column("confidence", String(16)),
     # Derived, for sold listings with a valuation: sold / predicted - 1, its absolute value,
     # and whether the sold price fell inside [price_low, price_high].
     Column("realized_error", Float),

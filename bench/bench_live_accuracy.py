@@ -133,6 +133,12 @@ def rounded(value) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 4)
 
 
+def _rated(shares: dict[str, float]) -> dict[str, float]:
+    rated = {k: v for k, v in shares.items() if k != accuracy.NO_RATING}
+    total = sum(rated.values())
+    return {k: round(v / total, 4) for k, v in rated.items()} if total else {}
+
+
 def report(settings: Settings, started: datetime) -> dict:
     engine = connect(settings.database)
     frame = accuracy.read_outcomes(engine, started)
@@ -154,6 +160,10 @@ def report(settings: Settings, started: datetime) -> dict:
         "mape": figures.mape, "noise_floor_mape": floor,
         "mape_over_noise_floor": figures.mape / floor if figures.mape is not None and floor else None,
         "interval_coverage": figures.coverage, "rating_shares": figures.rating_shares,
+        # Among rated valuations only: what the deal bands imply is 10 / 20 / 40 / 20 / 10%.
+        "rated_shares": _rated(figures.rating_shares),
+        "by_confidence": [{"confidence": c, "sales": int(n), "mape": rounded(m), "coverage": rounded(v)}
+                          for c, n, m, v in accuracy.by_confidence(frame).itertuples(index=False)],
         "bias_all_models": {"models": len(bias), "min": extreme(bias, lambda b: b.idxmin()),
                             "max": extreme(bias, lambda b: b.idxmax())},
         f"bias_models_with_{accuracy.MIN_MODEL_OUTCOMES}_sales": {
@@ -194,6 +204,11 @@ def main() -> None:
         print(f"live MAPE {result['mape']:.2%} = {result['mape_over_noise_floor']:.2f} x noise floor "
               f"{result['noise_floor_mape']:.2%}; 80% interval coverage {result['interval_coverage']:.1%}")
     print("deal ratings: " + ", ".join(f"{k} {v:.1%}" for k, v in sorted(result["rating_shares"].items())))
+    print("deal ratings among rated valuations (the bands imply great 10, good 20, fair 40, high 20, "
+          "overpriced 10%): " + ", ".join(f"{k} {v:.1%}" for k, v in sorted(result["rated_shares"].items())))
+    for level in result["by_confidence"]:
+        print(f"confidence {level['confidence']}: {level['sales']:,} sales, MAPE {level['mape']:.2%}, "
+              f"coverage {level['coverage']:.1%}")
 
     def cars(*picked) -> str:
         return ", ".join(f"{c['car']} {c['median_sold_over_estimate']:.3f} ({c['sales']} sales)"

@@ -20,7 +20,8 @@ from consumers.sink import sqlite_pragmas
 
 OUTCOME_COLUMNS = ["outcome", "sold_price", "days_on_market", "outcome_at", "stored_at"]
 JOINED_COLUMNS = ["valuation_id", "brand", "model", "model_version", "predicted_price", "price_low",
-                  "price_high", "asking_price", "deal_rating", "realized_error", "abs_pct_error", "inside_interval"]
+                  "price_high", "asking_price", "deal_rating", "confidence", "realized_error", "abs_pct_error",
+                  "inside_interval"]
 
 
 def _earliest_valuation():
@@ -43,7 +44,7 @@ def _join_statement():
     error = outcomes.c.sold_price / predicted - 1
     values = {name: of_first(valuations.c[name]) for name in
               ["brand", "model", "model_version", "predicted_price", "price_low", "price_high",
-               "asking_price", "deal_rating"]}
+               "asking_price", "deal_rating", "confidence"]}
     values.update(
         valuation_id=first, realized_error=error, abs_pct_error=func.abs(error),
         inside_interval=and_(outcomes.c.sold_price >= of_first(valuations.c.price_low),

@@ -94,3 +94,17 @@ def test_no_outcomes(tmp_path):
     assert (figures.outcomes, figures.sold, figures.mape, figures.coverage) == (0, 0, None, None)
     assert figures.rating_shares == {}
     assert accuracy.over_time(empty).empty and accuracy.model_bias(empty).empty
+
+
+def test_accuracy_per_stated_confidence(tmp_path):
+    """Each level's interval is calibrated for it: coverage is judged per level, over sales only."""
+    levels = {"a1": "high", "a2": "high", "a3": "low", "b1": "medium", "w1": "high"}
+    engine = connect(f"sqlite:///{tmp_path / 'confidence.db'}")
+    with engine.begin() as connection:
+        connection.execute(outcomes.insert(), [{**r, "confidence": levels.get(r["listing_id"])} for r in ROWS])
+    frame = accuracy.read_outcomes(engine, since=T0)
+    engine.dispose()
+    got = accuracy.by_confidence(frame).set_index("confidence")
+    assert got.loc["high", "sold"] == 2 and got.loc["high", "coverage"] == pytest.approx(1.0)
+    assert got.loc["high", "mape"] == pytest.approx(0.075)
+    assert got.loc["low", "coverage"] == 0.0 and got.loc["medium", "sold"] == 1
