@@ -44,6 +44,8 @@ def test_the_page_shows_the_figures_of_the_outcomes(home):
     shares = dict(zip(at.dataframe[1].value["deal rating"], at.dataframe[1].value["share"]))
     assert shares == {"great deal": "4.8%", "good deal": "28.6%", "fair price": "57.1%", "high price": "0.0%",
                       "overpriced": "0.0%", "no asking price": "9.5%"}
+    levels = at.dataframe[2].value  # the seeded valuations state no confidence (older rows)
+    assert list(levels["confidence"]) == ["unknown"] and list(levels["sales"]) == [190]
 
 
 def test_the_page_says_when_there_are_no_outcomes_yet(home):

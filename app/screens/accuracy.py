@@ -70,6 +70,12 @@ def rating_shares(figures: accuracy.Accuracy) -> None:
     st.dataframe(shares, hide_index=True, width="stretch")
 
 
+def confidence_table(levels: pd.DataFrame) -> None:
+    view = pd.DataFrame({"confidence": levels["confidence"], "sales": levels["sold"],
+                         "MAPE": levels["mape"].map(percent), "inside 80% interval": levels["coverage"].map(percent)})
+    st.dataframe(view, hide_index=True, width="stretch")
+
+
 @st.fragment(run_every=REFRESH_S)
 def live_accuracy(minutes: int) -> None:
     settings = context.settings()
@@ -97,8 +103,12 @@ def live_accuracy(minutes: int) -> None:
             bias_table(accuracy.model_bias(frame))
         with right:
             st.subheader("Deal ratings")
-            st.caption("Shares among the valuations that got an outcome.")
+            st.caption("Shares among the valuations that got an outcome. The bands put 10 / 20 / 40 / 20 / 10% "
+                       "of a market's asking prices in great / good / fair / high / overpriced.")
             rating_shares(figures)
+            st.subheader("By confidence")
+            st.caption("Each level's interval is calibrated to hold 80% of sales.")
+            confidence_table(accuracy.by_confidence(frame))
 
 
 live_accuracy(WINDOWS[window])
