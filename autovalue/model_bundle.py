@@ -44,6 +44,12 @@ class ModelBundle:
         return self.metadata["features"]
 
     @property
+    def row_features(self) -> list[str]:
+        """The features a row must bring: all but those the bundle computes itself (the market source)."""
+        source = (self.metadata.get("market_margin") or {}).get("source_feature")
+        return [name for name in self.features if name != source]
+
+    @property
     def categorical(self) -> dict[str, list[str]]:
         return self.metadata.get("categorical", {})
 

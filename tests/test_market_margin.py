@@ -49,6 +49,8 @@ def test_the_market_source_tells_the_trees_which_market_the_level_is():
                       frame(segment_ask_index_30d=16.0), frame()], ignore_index=True)
     features, with_source = model_inputs(spec, FEATURES, rows)
     assert features[-1] == "market_source" and with_source["market_source"].tolist() == [0, 1, 2, 3]
+    bundle = ModelBundle(None, {"features": features, "market_margin": spec})
+    assert bundle.row_features == FEATURES  # what rows bring; the bundle computes the source itself
 
 
 def test_predictions_and_contributions_include_the_margin():

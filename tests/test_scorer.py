@@ -204,7 +204,12 @@ def test_rescore_with_a_new_champion_adds_rows_and_keeps_the_old(stack):
     stop(first)
     assert set(valued) == good
 
-    assert train_champion(settings)["version"] == "v2"
+    challenger = train_champion(settings)
+    assert challenger["version"] == "v2"
+    # The champion was judged on the challenger's holdout (its market source computed, not missing).
+    from training.tracking import mlflow_client
+    decision = mlflow_client(settings).get_run(challenger["mlflow_run_id"]).data.tags["champion_decision"]
+    assert "beat" in decision and "cannot be scored" not in decision, decision
     port = free_port()
     env = service_env(settings, AUTOVALUE_BENTO_MODEL_VERSION="v2")
     challenger = ServerProcess(serve_command(port), env, port, settings.home / "service-v2.log").start()

@@ -46,7 +46,7 @@ def decide(settings: Settings, client, holdout: pd.DataFrame, candidate_mape: fl
     if force:
         return Decision(True, f"promotion forced over {name}", name)
     champion = load_registered_bundle(settings, client, current)
-    missing = [f for f in champion.features if f not in holdout.columns]
+    missing = [f for f in champion.row_features if f not in holdout.columns]
     if missing:
         return Decision(False, f"champion {name} cannot be scored on this holdout (missing {', '.join(missing[:5])}); "
                                "not promoted (force it if the feature change is intended)", name)
