@@ -19,6 +19,10 @@ def cmd_features(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     counts = build_features(settings, read_source(settings.raw_dir, source), progress=not args.quiet)
     write_feature_store_yaml(settings)
+    if not counts:
+        print(f"{source} has no listing dates: no market statistics; the feature repo is applied "
+              f"({settings.feast_mode}) for its request-time features (train with --split random)")
+        return 0
     rows = ", ".join(f"{level} {count:,}" for level, count in counts.items())
     print(f"features from {source}: {rows} rows; applied ({settings.feast_mode}) and materialized "
           f"in {time.perf_counter() - started:.1f} s")

@@ -49,7 +49,7 @@ class MarketRead:
 
 class MarketReader:
     def __init__(self, store: FeatureStore, service_name: str, cache_s: float = 0.0, cache_keys: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, model_features: Sequence[str] | None = None):
         self.store = store
         self.cache: TTLCache | None = TTLCache(maxsize=cache_keys, ttl=cache_s, timer=clock) if cache_s > 0 else None
         self.cache_lock = threading.Lock()  # BentoML runs sync endpoints in a thread pool
@@ -68,6 +68,11 @@ class MarketReader:
             self.levels.append(Level(fallback, [f.name for f in projection.features], ttl or None))
         order = list(LEVEL_VIEWS.values())
         self.levels.sort(key=lambda level: order.index(level.fallback))
+        if model_features is not None:
+            # Only the market levels the model uses: a model trained without market features
+            # (an undated file) leans on no market, whatever statistics the store holds.
+            used = set(model_features)
+            self.levels = [level for level in self.levels if used & set(level.features)]
 
     def read(self, entity_rows: Mapping[str, Sequence], now: float) -> MarketRead:
         """`entity_rows`: autovalue.feature_inputs output; `now`: epoch seconds of the valuation."""

@@ -67,7 +67,8 @@ class ValuationService:
         if service_name != SETTINGS.feature_service:
             log.warning("champion %s uses %s, settings say %s: serving %s", bundle.version,
                         service_name, SETTINGS.feature_service, service_name)
-        market = MarketReader(feature_store(SETTINGS), service_name, cache_s=SETTINGS.service_feature_cache_s)
+        market = MarketReader(feature_store(SETTINGS), service_name, cache_s=SETTINGS.service_feature_cache_s,
+                              model_features=bundle.row_features)
         self.valuator = Valuator(bundle, market, SETTINGS.service_value_drivers,
                                  SETTINGS.service_batch_threads, SETTINGS.service_threads_from_rows,
                                  SETTINGS.confidence_market_stale_s)

@@ -43,8 +43,14 @@ def materialize(store: FeatureStore, settings: Settings, end: datetime | None = 
 
 
 def build_features(settings: Settings, raw: pd.DataFrame, progress: bool = True) -> dict[str, int]:
-    counts = write_market_tables(settings, raw, progress)
+    """Market tables, the repo applied, the online store materialized. Listings without dates
+    have no market over time: the repo is applied alone (its request-time features serve them),
+    and the market tables already there, if any, stay as they are. Returns rows per level
+    written ({} for undated listings)."""
+    dated = raw["listed_at"].notna().any() if "listed_at" in raw.columns else False
+    counts = write_market_tables(settings, raw, progress) if dated else {}
     store = feature_store(settings)
     apply_definitions(store, settings)
-    materialize(store, settings)
+    if counts:
+        materialize(store, settings)
     return counts

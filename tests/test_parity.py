@@ -155,3 +155,17 @@ def test_real_files_agree(real_served):
     print("\n".join(report.lines()))
     assert report.listings >= SAMPLE * 0.8 and report.agreement >= 0.999, "\n".join(report.lines())
     assert np.isfinite(report.agreement)
+
+
+@pytest.mark.slow
+def test_a_model_without_market_features_leans_on_no_market(real_served):
+    """CarDekho is undated: its model has no market features, so the simulated market's Toyota
+    statistics in the store must not show up as its fallback (issue 16: another market's answers)."""
+    if real_served.bundle.metadata["source"] != "cardekho":
+        pytest.skip("the undated file only")
+    listing = {"listing_id": "in-1", "listed_at": "2021-07-01T00:00:00+00:00", "brand": "Toyota", "model": "Innova",
+               "year": 2015, "mileage_km": 90_000, "fuel": "diesel", "transmission": "manual",
+               "asking_price": 900_000}
+    v = real_served.client.post(f"{real_served.settings.service_url}/valuate", json={"listing": listing}).json()
+    assert v["fallback"] == "none" and v["market_data_age_s"] is None, v
+    assert v["confidence"] == "high", v["confidence_reasons"]  # a car it knows, judged without a market
