@@ -45,7 +45,7 @@ class ModelBundle:
 
     @property
     def row_features(self) -> list[str]:
-        """The features a row must bring: all but those the bundle computes itself (the market source)."""
+        """The features a row must bring: all but the ones the bundle computes (the market source)."""
         source = (self.metadata.get("market_margin") or {}).get("source_feature")
         return [name for name in self.features if name != source]
 

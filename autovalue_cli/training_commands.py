@@ -98,7 +98,8 @@ def ensure_champion(settings: Settings) -> None:
 def register(commands: argparse._SubParsersAction) -> None:
     settings = get_settings()
     p = commands.add_parser("train", help="train baselines and XGBoost, track in MLflow, export models/<version>/")
-    p.add_argument("--source", default=settings.market_source, help="data/raw/<source>.parquet to build the dataset from")
+    p.add_argument("--source", default=settings.market_source,
+                   help="data/raw/<source>.parquet to build the dataset from")
     p.add_argument("--dataset", help="a stored training dataset (.parquet) instead of building one")
     p.add_argument("--split", choices=["time", "random"], default="time",
                    help="time (default): hold out the most recent period; random: seeded, for undated data")

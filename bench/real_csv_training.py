@@ -28,7 +28,8 @@ from training.pipeline import train  # noqa: E402
 
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 RESULTS = Path(__file__).parent / "results" / "real_csv_training.json"
-DATASETS = [("vehicles_us.csv", "vehicles_us", "time", "USD"), ("cardekho_car_details_v3.csv", "cardekho", "random", "INR")]
+DATASETS = [("vehicles_us.csv", "vehicles_us", "time", "USD"),
+            ("cardekho_car_details_v3.csv", "cardekho", "random", "INR")]
 
 
 def main() -> None:
