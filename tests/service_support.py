@@ -168,3 +168,15 @@ def _group_alive(group: int) -> bool:
 
 def serve_command(port: int) -> list[str]:
     return [sys.executable, "-m", "autovalue_cli.main", "serve", "--port", str(port)]
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM to a child started with start_new_session=True (its whole group), SIGKILL if it lingers."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)

@@ -15,6 +15,7 @@ and the price is compared on the training path's market with the service's own f
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +28,9 @@ from training.dataset import LABEL, feature_rows
 LISTING_FIELDS = ["listing_id", "brand", "model", "year", "mileage_km", "fuel", "transmission", "body_type",
                   "region", "seller_type", "asking_price"]
 Post = Callable[[str, list[dict]], list[dict]]
+# The service reuses a key's market row for up to a second (service_feature_cache_s) and the
+# scorer stamps scored_at after the HTTP call: rows within this many seconds are the same row.
+MARKET_STAMP_TOLERANCE_S = 2.0
 
 
 @dataclass
@@ -42,6 +46,7 @@ class ParityReport:
     sample: str
     listings: int = 0
     refused: int = 0  # sampled rows the listing schema refuses (junk in real files): not sent
+    stored_compared: int = 0  # stored rows compared with the service
     market_compared: int = 0  # listings whose service market was as of their moment
     mismatches: list[Mismatch] = field(default_factory=list)
 
@@ -57,7 +62,8 @@ class ParityReport:
         out = [f"{self.sample}: {self.listings:,} listings, {self.agreement:.2%} agree "
                f"({self.market_compared:,} with the market as of their moment, "
                f"{self.listings - self.market_compared:,} whose market has moved since; "
-               f"{self.refused:,} sampled rows refused by the listing schema)"]
+               f"{self.refused:,} sampled rows refused by the listing schema; "
+               f"{self.stored_compared:,} stored rows compared)"]
         by_what: dict[str, list[Mismatch]] = {}
         for mismatch in self.mismatches:
             by_what.setdefault(mismatch.what, []).append(mismatch)
@@ -111,19 +117,22 @@ def check(spec, bundle: ModelBundle, rows: pd.DataFrame, dated: bool, post: Post
             training[name] = matrix[:, j]
     trained_price = bundle.predict(matrix)[0]
     served, valued = [], []
+    answered: list[float] = []  # when each listing's inputs came back: the service's "now", give or take
     for start in range(0, len(payloads), batch):
-        served += post("/model_inputs", payloads[start:start + batch])
+        inputs = post("/model_inputs", payloads[start:start + batch])
+        answered += [time.time()] * len(inputs)
+        served += inputs
         valued += post("/valuate_batch", payloads[start:start + batch])
     report = ParityReport(sample, listings=len(rows), refused=refused)
     request = set(spec.request_features)  # the listing's own; the rest depends on the market
     market_features = [name for name in names if name not in request]
-    now = pd.Timestamp.now(tz="UTC").timestamp()
     listed = pd.to_datetime(rows["listed_at"], utc=True).map(pd.Timestamp.timestamp).to_numpy()
     stored_price = dict(zip(stored["listing_id"], stored["predicted_price"])) if stored is not None else {}
+    stored_stamp = _market_stamps(stored) if stored is not None else {}
     hybrid = []  # listings valued on the training path's market with the service's own features
     for i, (inputs, valuation) in enumerate(zip(served, valued)):
         listing_id = str(rows.at[i, "listing_id"])
-        age = inputs.get("market_data_age_s")
+        age, now = inputs.get("market_data_age_s"), answered[i]
         # Without market features there is no market to have moved; without market statistics
         # now (stale, blanked) the service cannot show the market of the listing's moment.
         as_of_moment = not market_features or (age is not None and now - age <= listed[i] + 1.0)
@@ -133,11 +142,16 @@ def check(spec, bundle: ModelBundle, rows: pd.DataFrame, dated: bool, post: Post
                 report.mismatches.append(Mismatch(listing_id, name, _plain(training.at[i, name]), inputs.get(name)))
         if as_of_moment:
             _compare(report, listing_id, "price", trained_price[i], valuation["predicted_price"], tolerance)
-            if listing_id in stored_price:
-                _compare(report, listing_id, "stored price", stored_price[listing_id],
-                         valuation["predicted_price"], tolerance)
         else:
             hybrid.append(i)
+        # The stored row against the service: when both read the same market row (same event
+        # time: not pushed again since the scorer valued it), or there is no market to read.
+        same_row = (not market_features or age is None or listing_id not in stored_stamp
+                    or abs(stored_stamp[listing_id] - (now - age)) <= MARKET_STAMP_TOLERANCE_S)
+        if listing_id in stored_price and (as_of_moment or same_row):
+            report.stored_compared += 1
+            _compare(report, listing_id, "stored price", stored_price[listing_id], valuation["predicted_price"],
+                     tolerance)
     if hybrid:
         mixed = training.iloc[hybrid].copy()
         for name in request:
@@ -146,6 +160,15 @@ def check(spec, bundle: ModelBundle, rows: pd.DataFrame, dated: bool, post: Post
         for k, i in enumerate(hybrid):
             _compare(report, str(rows.at[i, "listing_id"]), "price", trained_price[i], mixed_price[k], tolerance)
     return report
+
+
+def _market_stamps(stored: pd.DataFrame) -> dict[str, float]:
+    """listing_id -> event time (epoch s) of the market row a stored valuation used, if known."""
+    if "market_data_age_s" not in stored or "scored_at" not in stored:
+        return {}
+    scored = pd.to_datetime(stored["scored_at"], utc=True).map(pd.Timestamp.timestamp)
+    stamps = scored - stored["market_data_age_s"].astype(float)
+    return {key: stamp for key, stamp in zip(stored["listing_id"], stamps) if pd.notna(stamp)}
 
 
 def _compare(report: ParityReport, listing_id: str, what: str, expected: float, got: float, tolerance: float) -> None:

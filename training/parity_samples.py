@@ -65,7 +65,7 @@ def stream_rows(settings: Settings, bundle: ModelBundle, n: int) -> tuple[pd.Dat
     if stored.empty:
         return stored, stored
     rows = stored.rename(columns={"mileage": "mileage_km"})
-    return rows, stored[["listing_id", "predicted_price"]]
+    return rows, stored[["listing_id", "predicted_price", "scored_at", "market_data_age_s"]]
 
 
 def run_parity(settings: Settings, holdout: int, stream: int) -> list[ParityReport]:
