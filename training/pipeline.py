@@ -24,14 +24,14 @@ from autovalue.model_bundle import ModelBundle
 from autovalue.settings import Settings
 from autovalue.valuation import Confidence
 from training import candidates, champion, tracking
-from training.calibration import asking_rows, calibrate, deal_shares, known_cars, with_unfamiliar_rows
+from training.calibration import asking_rows, calibrate, deal_shares, known_cars
 from training.dataset import TrainingData
 from training.export import export_bundle
 from training.fingerprint import data_fingerprint, feature_service_version
-from training.margin import margin_spec, margins, model_inputs
 from training.metrics import interval_metrics, price_metrics
 from training.plots import write_plots
 from training.splits import SplitKind, make_split
+from training.structures import fit, structures
 
 log = logging.getLogger(__name__)
 STEPS = ["split", "baselines", "xgboost", "interval", "refit", "plots", "mlflow", "export", "champion"]
@@ -167,55 +167,38 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _E
         metrics[baseline.name]["fit_rows"] = len(fit_rows)
 
     steps("xgboost")
-    native = candidates.native_categoricals(settings)
     # Each model orders the levels by the prices of the rows it learns from, and knows no other
     # level: one first seen later is missing to it, as an unseen level is to the service.
     probe_levels = candidates.categorical_levels(frame.iloc[parts.train], data.categorical, y_log[parts.train])
     levels = candidates.categorical_levels(frame.iloc[before_holdout], data.categorical, y_log[before_holdout])
-    # Each row starts from its market's price level; the trees learn the listing's deviation.
-    probe_margin = margin_spec(data.features, frame.iloc[parts.train])
-    # With a margin, the market reaches the trees only through it (and which market it is):
-    # they split on the listing's own attributes. Given the market statistics as well, they
-    # learnt relations between them (asking vs sold indices, listing counts) that a live feed
-    # does not keep: a stream many times the history's rate moved whole car models' estimates.
-    margin_only = list(data.market) if probe_margin else []
-    unfamiliar = settings.train_unfamiliar_fraction
-    train_rows, y_train = with_unfamiliar_rows(frame.iloc[parts.train], y_log[parts.train], data.features,
-                                               unfamiliar, seed)
-    features, train_rows = model_inputs(probe_margin, data.features, train_rows)
-    _, stop_rows = model_inputs(probe_margin, data.features, frame.iloc[parts.early_stopping])
+    train_rows, stop_rows = frame.iloc[parts.train], frame.iloc[parts.early_stopping]
+    probes = []
     with tqdm(total=settings.xgb_max_rounds, desc="xgboost", unit="round", leave=False,
               disable=not progress) as bar:
-        # Round count by early stopping on the newest training slice...
-        probe = candidates.train_xgboost(
-            settings, seed, candidates.xgboost_frame(train_rows, features, probe_levels, native, margin_only),
-            y_train, candidates.xgboost_frame(stop_rows, features, probe_levels, native, margin_only),
-            y_log[parts.early_stopping], callbacks=[_RoundProgress(bar)],
-            margin_train=margins(probe_margin, train_rows), margin_stop=margins(probe_margin, stop_rows))
+        # Round count by early stopping on the newest training slice, for each way of taking
+        # the market (training.structures); the better one there goes on...
+        for structure in structures(data, train_rows):
+            bar.reset()
+            probes.append(fit(settings, seed, data, structure, train_rows, y_log[parts.train], probe_levels,
+                              stop=stop_rows, y_stop=y_log[parts.early_stopping], callbacks=[_RoundProgress(bar)]))
+    probe = min(probes, key=lambda fitted: fitted.validation_rmse)
 
     steps("interval")
-    # ...the intervals (one per confidence level) and the deal bands by conformal calibration of
-    # that model on the period after it (split conformal: distribution-free, and calibrating on
-    # later data than training respects drift)...
-    probe_bundle = ModelBundle(probe, {"features": features, "categorical": probe_levels,
-                                       "market_margin": probe_margin})
-    calibrated = calibrate(probe_bundle, frame.iloc[parts.calibration], y_log[parts.calibration],
+    # ...to the intervals (one per confidence level) and the deal bands by conformal calibration
+    # on the period after it (split conformal: distribution-free, and calibrating on later data
+    # than training respects drift)...
+    calibrated = calibrate(probe.bundle, frame.iloc[parts.calibration], y_log[parts.calibration],
                            asking_rows(data, frame, parts, "calibration"), settings.train_interval_coverage)
     interval = calibrated["interval_by_confidence"][Confidence.high.value]
 
     steps("refit")
     # ...then the same rounds again on everything before the holdout, which the holdout judges.
-    final_margin = margin_spec(data.features, frame.iloc[before_holdout])
-    refit_rows, y_refit = with_unfamiliar_rows(frame.iloc[before_holdout], y_log[before_holdout], data.features,
-                                               unfamiliar, seed)
-    _, refit_rows = model_inputs(final_margin, data.features, refit_rows)
-    booster = candidates.refit_xgboost(
-        settings, seed, candidates.xgboost_frame(refit_rows, features, levels, native, margin_only),
-        y_refit, rounds=probe.num_boosted_rounds(), margin=margins(final_margin, refit_rows))
+    final = fit(settings, seed, data, probe.structure, frame.iloc[before_holdout], y_log[before_holdout], levels,
+                rounds=probe.booster.num_boosted_rounds())
     # Everything below scores through the bundle, exactly as the service will.
-    bundle = ModelBundle(booster, {"version": None, "features": features, "categorical": levels,
-                                   "target": "log(price)", "market_margin": final_margin,
-                                   "margin_only": margin_only,
+    booster = final.booster
+    bundle = ModelBundle(booster, {"version": None, **final.bundle.metadata, "target": "log(price)",
+                                   "structures": {f.structure.name: round(f.validation_rmse, 5) for f in probes},
                                    "params": candidates.xgboost_params(settings, seed),
                                    "rounds": booster.num_boosted_rounds(), "interval": interval, **calibrated,
                                    "known_cars": known_cars(frame.iloc[before_holdout])})
@@ -240,11 +223,12 @@ def _log_run(settings: Settings, bundle: ModelBundle, plots: list[Path]) -> tupl
                            "features": len(meta["features"]), "feature_service": meta["feature_service"],
                            "feature_service_version": meta["feature_service_version"],
                            "data_fingerprint": meta["data_fingerprint"], "source": meta["source"],
-                           "interval_method": meta["interval"]["method"]})
+                           "interval_method": meta["interval"]["method"], "structure": meta["structure"]})
         mlflow.set_tags({"feature_service": meta["feature_service"], "data_fingerprint": meta["data_fingerprint"],
                          "source": meta["source"]})
         mlflow.log_metrics({f"{model}_{name}": value for model, values in meta["metrics"].items()
                             for name, value in values.items() if value is not None and np.isfinite(value)})
+        mlflow.log_metrics({f"validation_rmse_{name}": rmse for name, rmse in meta["structures"].items()})
         mlflow.log_metrics({"interval_lower_log_offset": meta["interval"]["lower_log_offset"],
                             "interval_upper_log_offset": meta["interval"]["upper_log_offset"]})
         if meta.get("noise_floor_mape"):
