@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     topic_valuations: str = "valuations"
     topic_dead_letters: str = "listings.dlq"  # bad listings, and bad outcome messages
     topic_outcomes: str = "outcomes"  # what became of each listing: sold or withdrawn
-    topic_partitions: int = 3
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)  # 1: one broker (tansu, the compose file)
     # tansu needs about half the session timeout to finish a group join: keep it short.
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 1000
