@@ -22,6 +22,8 @@ class Settings(BaseSettings):
 
     # Where the project keeps its generated files; everything else defaults below it.
     home: Path = Field(default_factory=Path.cwd)
+    # "production" makes the valuation service refuse to start without an API key.
+    mode: Literal["embedded", "production"] = "embedded"
 
     # Market
     market_currency: str = "IDR"
@@ -90,6 +92,8 @@ class Settings(BaseSettings):
 
     # BentoML valuation service
     service_url: str = "http://127.0.0.1:3000"
+    # Loopback unless set: the service and the dashboard are reachable from this machine only.
+    service_host: str = "127.0.0.1"
     service_port: int = 3000
     api_key: str | None = None
     max_batch_size: int = 1000
@@ -124,9 +128,10 @@ class Settings(BaseSettings):
     market_push_interval_s: float = 5.0
 
     # Streamlit dashboard
+    dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8501
 
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     # Training (`autovalue train`): time split = train | calibration | holdout, oldest to newest.
     mlflow_experiment: str = "autovalue"
@@ -160,6 +165,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value):
         return None if value == "" else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value):
+        return value.upper() if isinstance(value, str) else value
 
     @computed_field
     @property

@@ -17,7 +17,7 @@ import time
 import httpx
 
 from autovalue.settings import Settings, get_settings
-from autovalue_cli.common import today, wait_for_signal
+from autovalue_cli.common import add_command, today, wait_for_signal
 
 
 def _autovalue(*args: str) -> list[str]:
@@ -98,7 +98,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         processes["simulator"] = _start("simulator", _autovalue(
             "simulate", "--rate", str(args.rate), "--duration", str(args.duration), "--bad-share", "0.02"), logs)
         processes["dashboard"] = _start("dashboard", _autovalue("dashboard"), logs)
-        print(f"dashboard: http://127.0.0.1:{settings.dashboard_port}")
+        print(f"dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}")
         if args.no_wait:
             time.sleep(args.settle)
         else:
@@ -111,12 +111,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("setup", help="generate the market, build features, train a champion: each only when missing")
+    p = add_command(commands, "setup", "generate the market, build features, train a champion: each only when missing",
+                    "What a fresh deployment needs once: the market data (generated), the features in the offline "
+                    "and online stores, and a champion model; each step only when its result is missing.")
     p.set_defaults(func=cmd_setup)
 
-    p = commands.add_parser("demo", help="the whole pipeline on the embedded default, until Ctrl-C")
+    p = add_command(commands, "demo", "the whole pipeline on the embedded default, until Ctrl-C",
+                    "Run the embedded broker, the setup, the valuation service, the scorer, the outcome consumer, "
+                    "the simulator and the dashboard, each logging to data/logs/.")
     p.add_argument("--rate", type=float, default=20.0, help="simulated listings per second")
     p.add_argument("--duration", type=float, default=86_400.0, help="seconds of simulated listings")
     p.add_argument("--no-wait", action="store_true", help="start everything, run --settle seconds, stop")
-    p.add_argument("--settle", type=float, default=20.0)
+    p.add_argument("--settle", type=float, default=20.0, help="seconds to run with --no-wait")
     p.set_defaults(func=cmd_demo)

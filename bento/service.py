@@ -34,6 +34,8 @@ from bento.json_output import ValuationList
 
 log = logging.getLogger("bentoml.service.autovalue")
 SETTINGS = get_settings()  # read once at import: BentoML takes workers and batching from here
+if SETTINGS.mode == "production" and not SETTINGS.api_key:
+    raise RuntimeError("AUTOVALUE_MODE=production needs AUTOVALUE_API_KEY: the valuation API would be open")
 
 # Prometheus: BentoML's own request metrics plus what the valuations were (exported with _total).
 VALUATIONS = Counter("autovalue_valuations", "Valuations served, by deal rating and market fallback",
