@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     service_host: str = "127.0.0.1"
     service_port: int = 3000
     api_key: str | None = None
+    # BentoML's access log writes a line per request (~15 MB an hour at the scorer's rate).
+    service_access_log: bool = False
     max_batch_size: int = 1000
     # Which model the service loads: "champion" (models/champion.json), a version, or "latest".
     bento_model_version: str = "champion"
