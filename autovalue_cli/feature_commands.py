@@ -51,9 +51,11 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_feast_config(args: argparse.Namespace) -> int:
-    from feature_repo.config import write_feature_store_yaml
+    from feature_repo.config import feast_cli_command, write_feature_store_yaml
 
-    print(f"wrote {write_feature_store_yaml(get_settings())} (for `feast plan` / `feast apply` in feature_repo/)")
+    settings = get_settings()
+    path = write_feature_store_yaml(settings, args.out)
+    print(f"wrote {path}; for the Feast CLI run: {feast_cli_command(settings, path)}")
     return 0
 
 
@@ -66,9 +68,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_features)
 
-    p = add_command(commands, "feast-config", "write feature_repo/feature_store.yaml from the settings",
-                    "Write the Feast configuration the code uses (registry, online and offline store) as "
-                    "feature_repo/feature_store.yaml, for `feast plan` / `feast apply`.")
+    p = add_command(commands, "feast-config", "write feature_store.yaml for the Feast CLI from the settings",
+                    "Write the Feast configuration the code uses (registry, online and offline store) as a "
+                    "feature_store.yaml, by default in the data folder, and print the `feast` command that reads it.")
+    p.add_argument("--out", type=Path, help="where to write it (default: <AUTOVALUE_HOME>/data/feature_store.yaml)")
     p.set_defaults(func=cmd_feast_config)
 
     p = add_command(commands, "dataset", "write a point-in-time-correct training dataset",
