@@ -1,8 +1,14 @@
 """A small process supervisor (`autovalue demo`): each child in its own process group with its
-own log, a child that dies is reported and, when long-running, started again with backoff."""
+own log, a child that dies is reported and, when long-running, started again with backoff.
+
+A child killed outright can leave its own children running in sessions of their own (BentoML's
+workers keep the service's port). With `adopt_orphans` (Linux), this process becomes their
+subreaper and ends what a dead child left behind, and everything at stop.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -31,11 +37,13 @@ class Child:
 
 class Supervisor:
     def __init__(self, log_dir: Path, say: Callable[[str], None] = print, backoff_s: float = 2.0,
-                 backoff_max_s: float = 60.0, max_failures: int = 5, stable_s: float = 60.0):
+                 backoff_max_s: float = 60.0, max_failures: int = 5, stable_s: float = 60.0,
+                 adopt_orphans: bool = False):
         self.log_dir, self.say = log_dir, say
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
         self.max_failures, self.stable_s = max_failures, stable_s
         self.children: dict[str, Child] = {}
+        self.adopts = adopt_orphans and _become_subreaper()
 
     def start(self, name: str, argv: list[str], restart: bool = True) -> subprocess.Popen:
         child = self.children.setdefault(name, Child(name, argv, restart, delay=self.backoff_s))
@@ -66,6 +74,7 @@ class Supervisor:
             status = child.process.poll()
             if status is None:
                 continue
+            self._end_orphans()
             if not child.restart:
                 child.done = True
                 self.say(f"{child.name}: finished" if status == 0 else
@@ -101,6 +110,23 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 _signal_group(process.pid, signal.SIGKILL)
                 process.wait()
+        self._end_orphans()
+
+    def _end_orphans(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM (then SIGKILL) to the processes re-parented here, and reap them."""
+        if not self.adopts:
+            return
+        known = {c.process.pid for c in self.children.values() if c.process is not None}
+        orphans = [pid for pid in _children_of(os.getpid()) if pid not in known]
+        for pid in orphans:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for pid in orphans:
+            while not _reaped(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if not _reaped(pid):
+                _signal(pid, signal.SIGKILL)
+                _reaped(pid, block=True)
 
 
 def _signal_group(pid: int, signum: int) -> None:
@@ -108,3 +134,38 @@ def _signal_group(pid: int, signum: int) -> None:
         os.killpg(pid, signum)
     except ProcessLookupError:
         pass
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _reaped(pid: int, block: bool = False) -> bool:
+    try:
+        return os.waitpid(pid, 0 if block else os.WNOHANG) != (0, 0)
+    except ChildProcessError:  # not (or no longer) a child of this process
+        return True
+
+
+def _become_subreaper() -> bool:
+    """prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux
+        return False
+
+
+def _children_of(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == parent:
+                found.append(int(entry.name))
+    return found

@@ -76,7 +76,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"broker: {settings.kafka_bootstrap}{' (reused)' if broker.reused else ''}")
     setup(settings)
 
-    children = Supervisor(settings.data_dir / "logs")
+    children = Supervisor(settings.data_dir / "logs", adopt_orphans=True)
     stop = _stop_on_signal()
     try:
         _wait_ready(settings, children.start("service", _autovalue("serve")), stop)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +68,54 @@ def test_stop_all_ends_every_child_group(tmp_path):
     processes = [supervisor.start(name, SLEEPER) for name in ("a", "b")]
     supervisor.stop_all(timeout_s=30)
     assert [p.returncode for p in processes] == [-signal.SIGTERM, -signal.SIGTERM]
+
+
+# Run in a process of its own: becoming a subreaper would change the test session itself.
+ADOPTION = r"""
+import os, signal, sys, time
+from pathlib import Path
+from autovalue.supervisor import Supervisor
+
+logs = Path(sys.argv[1])
+# Like `bentoml serve`: a child whose own child lives in a session of its own and keeps going.
+PARENT = ("import subprocess, sys, time; "
+          "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'], start_new_session=True); "
+          "print('worker', p.pid, flush=True); time.sleep(600)")
+
+def worker_pids():
+    return [int(line.split()[1]) for line in (logs / "service.log").read_text().splitlines() if line.startswith("worker")]
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+said = []
+supervisor = Supervisor(logs, say=said.append, backoff_s=0.05, adopt_orphans=True)
+first = supervisor.start("service", [sys.executable, "-c", PARENT])
+deadline = time.monotonic() + 60
+while not worker_pids():
+    assert time.monotonic() < deadline
+    time.sleep(0.05)
+os.kill(first.pid, signal.SIGKILL)
+while "service: started again" not in said or len(worker_pids()) < 2:
+    assert time.monotonic() < deadline, said
+    supervisor.check()
+    time.sleep(0.05)
+orphaned, current = worker_pids()
+assert not alive(orphaned), "the killed child's worker is still running"
+assert alive(current)
+supervisor.stop_all()
+assert not alive(current), "stop_all left a worker running"
+print("ok")
+"""
+
+
+def test_what_a_killed_child_leaves_running_is_ended(tmp_path):
+    """Killed with SIGKILL, a child cannot stop its own children (BentoML's workers, which would keep
+    the port and make every restart fail): the supervisor adopts and ends them."""
+    result = subprocess.run([sys.executable, "-c", ADOPTION, str(tmp_path)], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
