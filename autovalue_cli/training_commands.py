@@ -112,8 +112,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "the run to MLflow, export models/v<N>/ and the BentoML model, and move the champion alias "
                     "when the new model beats the champion on the same holdout.")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--source", default=settings.market_source, help="data/raw/<source>.parquet to build the dataset from")
-    source.add_argument("--dataset", help="a stored training dataset (.parquet, `autovalue dataset`) instead of building one")
+    source.add_argument("--source", default=settings.market_source,
+                        help="data/raw/<source>.parquet to build the dataset from")
+    source.add_argument("--dataset",
+                        help="a stored training dataset (.parquet, `autovalue dataset`) instead of building one")
     p.add_argument("--split", choices=["time", "random"], default="time",
                    help="time: hold out the most recent period; random: seeded, for undated data")
     p.add_argument("--seed", type=int, default=settings.train_seed, help="random seed")

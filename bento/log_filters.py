@@ -25,7 +25,8 @@ class ClientErrorsAsInfo(logging.Filter):
         error = record.exc_info[1]
         first_line = (str(error).splitlines() or [""])[0]
         # "Exception on /valuate [POST]" -> "client error on /valuate [POST]: ValidationError: ..."
-        record.msg = f"{record.getMessage().replace('Exception', 'client error', 1)}: {type(error).__name__}: {first_line}"
+        where = record.getMessage().replace("Exception", "client error", 1)
+        record.msg = f"{where}: {type(error).__name__}: {first_line}"
         record.args = None
         record.exc_info = record.exc_text = None
         record.levelno, record.levelname = logging.INFO, "INFO"
