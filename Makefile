@@ -1,4 +1,5 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both build .venv when needed.
+# `make demo` binds the service and the dashboard to 127.0.0.1 (AUTOVALUE_SERVICE_HOST, _DASHBOARD_HOST).
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -14,10 +15,11 @@ export PYTHONUNBUFFERED := 1
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+# The runtime lock file and the test/dev tools in one resolve (the image takes requirements.txt alone).
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

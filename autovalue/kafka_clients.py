@@ -50,7 +50,7 @@ def ensure_topics(settings: Settings) -> list[str]:
         missing = [name for name in names if name not in set(client.list_topics())]
         for name in missing:
             try:
-                client.create_topics([NewTopic(name, settings.topic_partitions, 1)])
+                client.create_topics([NewTopic(name, settings.topic_partitions, settings.topic_replication_factor)])
             except TopicAlreadyExistsError:
                 pass  # another process won the race
         return missing

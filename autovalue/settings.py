@@ -22,6 +22,8 @@ class Settings(BaseSettings):
 
     # Where the project keeps its generated files; everything else defaults below it.
     home: Path = Field(default_factory=Path.cwd)
+    # "production" makes the valuation service refuse to start without an API key.
+    mode: Literal["embedded", "production"] = "embedded"
 
     # Market
     market_currency: str = "IDR"
@@ -42,7 +44,8 @@ class Settings(BaseSettings):
     topic_valuations: str = "valuations"
     topic_dead_letters: str = "listings.dlq"  # bad listings, and bad outcome messages
     topic_outcomes: str = "outcomes"  # what became of each listing: sold or withdrawn
-    topic_partitions: int = 3
+    topic_partitions: int = Field(default=3, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)  # 1: one broker (tansu, the compose file)
     # tansu needs about half the session timeout to finish a group join: keep it short.
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 1000
@@ -89,8 +92,12 @@ class Settings(BaseSettings):
 
     # BentoML valuation service
     service_url: str = "http://127.0.0.1:3000"
+    # Loopback unless set: the service and the dashboard are reachable from this machine only.
+    service_host: str = "127.0.0.1"
     service_port: int = 3000
     api_key: str | None = None
+    # BentoML's access log writes a line per request (~15 MB an hour at the scorer's rate).
+    service_access_log: bool = False
     max_batch_size: int = 1000
     # Which model the service loads: "champion" (models/champion.json), a version, or "latest".
     bento_model_version: str = "champion"
@@ -123,9 +130,10 @@ class Settings(BaseSettings):
     market_push_interval_s: float = 5.0
 
     # Streamlit dashboard
+    dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8501
 
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     # Training (`autovalue train`): time split = train | calibration | holdout, oldest to newest.
     mlflow_experiment: str = "autovalue"
@@ -159,6 +167,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value):
         return None if value == "" else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value):
+        return value.upper() if isinstance(value, str) else value
 
     @computed_field
     @property

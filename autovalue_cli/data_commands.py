@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
 from autovalue.settings import get_settings
-from autovalue_cli.common import today, wait_for_signal
+from autovalue_cli.common import CommandError, add_command, one_line, today, wait_for_signal
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -26,10 +27,21 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_topics(args: argparse.Namespace) -> int:
-    from autovalue.kafka_clients import ensure_topics
+    from kafka.errors import KafkaError
+
+    from autovalue.kafka_clients import broker_answers, ensure_topics
 
     settings = get_settings()
-    created = ensure_topics(settings)
+    deadline = time.monotonic() + args.wait
+    while not broker_answers(settings):
+        if time.monotonic() >= deadline:
+            raise CommandError(f"no Kafka broker answers at {settings.kafka_bootstrap} "
+                               f"(AUTOVALUE_KAFKA_BOOTSTRAP) after {args.wait:g} s")
+        time.sleep(1.0)
+    try:
+        created = ensure_topics(settings)
+    except KafkaError as error:
+        raise CommandError(f"Kafka at {settings.kafka_bootstrap}: {one_line(error)}") from None
     print(f"topics on {settings.kafka_bootstrap}: created {created or 'none (all exist)'}")
     return 0
 
@@ -59,22 +71,30 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     settings = get_settings()
-    p = commands.add_parser("broker", help="run the embedded Kafka broker (tansu) and create the topics")
+    p = add_command(commands, "broker", "run the embedded Kafka broker (tansu) and create the topics",
+                    "Run the embedded tansu broker on AUTOVALUE_KAFKA_BOOTSTRAP (memory only: a restart loses "
+                    "topics and offsets) and create the topics; reuse a broker that already answers there.")
     p.set_defaults(func=cmd_broker)
 
-    p = commands.add_parser("topics", help="create the system's topics on any Kafka (Apache Kafka in production)")
+    p = add_command(commands, "topics", "create the system's topics on any Kafka (Apache Kafka in production)",
+                    "Create the listings, valuations, dead-letter and outcomes topics where missing, with "
+                    "AUTOVALUE_TOPIC_PARTITIONS partitions and AUTOVALUE_TOPIC_REPLICATION_FACTOR replicas.")
+    p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the broker to answer")
     p.set_defaults(func=cmd_topics)
 
-    p = commands.add_parser("generate", help="write the simulated market to data/raw/market.parquet")
-    p.add_argument("--listings", type=int, default=settings.market_listings)
-    p.add_argument("--seed", type=int, default=settings.market_seed)
-    p.add_argument("--end", type=date.fromisoformat, default=today(),
-                   help="last day of the market (default today; same --seed and --end give the same data)")
-    p.add_argument("--days", type=int, default=settings.market_days)
+    p = add_command(commands, "generate", "write the simulated market to data/raw/market.parquet",
+                    "Simulate the Indonesian used-car market (listings, sales, noise floor) into "
+                    "data/raw/market.parquet and its metadata. The same --seed and --end give the same data.")
+    p.add_argument("--listings", type=int, default=settings.market_listings, help="listings to simulate")
+    p.add_argument("--seed", type=int, default=settings.market_seed, help="random seed")
+    p.add_argument("--end", type=date.fromisoformat, default=today(), help="last day of the market (ISO date)")
+    p.add_argument("--days", type=int, default=settings.market_days, help="days of market history")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
 
-    p = commands.add_parser("import", help="map a real CSV onto the canonical listing schema")
-    p.add_argument("file")
-    p.add_argument("--mapping", required=True, help="a built-in mapping name or a mapping.yaml path")
+    p = add_command(commands, "import", "map a real CSV onto the canonical listing schema",
+                    "Map a real CSV onto the listing schema into data/raw/<name>.parquet; prints rows read, "
+                    "dropped per reason and duplicates removed. A bad file stops with one line and writes nothing.")
+    p.add_argument("file", help="the CSV file")
+    p.add_argument("--mapping", required=True, help="a built-in mapping name (market/mappings/) or a mapping.yaml path")
     p.set_defaults(func=cmd_import)

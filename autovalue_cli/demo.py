@@ -1,14 +1,14 @@
 """`autovalue demo`: the whole pipeline on the embedded default, until Ctrl-C.
 
 broker -> market (generated once) -> features -> model (trained when none) -> service ->
-scorer -> outcomes -> simulator -> dashboard. Long-running parts are child processes of this
-command, each in its own process group, all stopped together.
+scorer -> outcomes -> simulator -> dashboard. Long-running parts are child processes under
+autovalue.supervisor: a child that dies is reported and started again with backoff; one that
+keeps dying ends the demo with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -17,45 +17,34 @@ import time
 import httpx
 
 from autovalue.settings import Settings, get_settings
-from autovalue_cli.common import today, wait_for_signal
+from autovalue.supervisor import Supervisor, SupervisorFailed
+from autovalue_cli.common import add_command, today
 
 
 def _autovalue(*args: str) -> list[str]:
     return [sys.executable, "-m", "autovalue_cli.main", *args]
 
 
-def _start(name: str, command: list[str], log_dir) -> subprocess.Popen:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    output = open(log_dir / f"{name}.log", "ab")
-    print(f"  {name}: logging to {log_dir / f'{name}.log'}")
-    return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(processes: dict[str, subprocess.Popen]) -> None:
-    for process in reversed(list(processes.values())):
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for name, process in processes.items():
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def _wait_ready(settings: Settings, process: subprocess.Popen, timeout_s: float = 60) -> None:
+def _wait_ready(settings: Settings, process: subprocess.Popen, stop: list, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not stop:
         if process.poll() is not None:
-            raise SystemExit("the valuation service exited; see its log")
+            raise SupervisorFailed("the valuation service exited; see its log")
         try:
             if httpx.get(f"{settings.service_url}/readyz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise SystemExit("the valuation service did not become ready")
+    if not stop:
+        raise SupervisorFailed("the valuation service did not become ready")
 
 
+def _stop_on_signal() -> list:
+    stop: list = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.append(True))
+    return stop
 def setup(settings: Settings) -> None:
     """What a fresh deployment needs once: market data, features in both stores, a champion."""
     from feature_repo.pipeline import build_features
@@ -87,36 +76,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"broker: {settings.kafka_bootstrap}{' (reused)' if broker.reused else ''}")
     setup(settings)
 
-    processes: dict[str, subprocess.Popen] = {}
-    logs = settings.data_dir / "logs"
+    children = Supervisor(settings.data_dir / "logs", adopt_orphans=True)
+    stop = _stop_on_signal()
     try:
-        processes["service"] = _start("service", _autovalue("serve"), logs)
-        _wait_ready(settings, processes["service"])
+        _wait_ready(settings, children.start("service", _autovalue("serve")), stop)
         print(f"service: {settings.service_url} ready")
-        processes["scorer"] = _start("scorer", _autovalue("score"), logs)
-        processes["outcomes"] = _start("outcomes", _autovalue("outcomes"), logs)
-        processes["simulator"] = _start("simulator", _autovalue(
-            "simulate", "--rate", str(args.rate), "--duration", str(args.duration), "--bad-share", "0.02"), logs)
-        processes["dashboard"] = _start("dashboard", _autovalue("dashboard"), logs)
-        print(f"dashboard: http://127.0.0.1:{settings.dashboard_port}")
-        if args.no_wait:
-            time.sleep(args.settle)
-        else:
+        children.start("scorer", _autovalue("score"))
+        children.start("outcomes", _autovalue("outcomes"))
+        children.start("simulator", _autovalue("simulate", "--rate", str(args.rate), "--duration", str(args.duration),
+                                                "--bad-share", "0.02"), restart=False)
+        children.start("dashboard", _autovalue("dashboard"))
+        print(f"dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}")
+        if not args.no_wait:
             print("running; Ctrl-C stops everything")
-            wait_for_signal()
+        children.run(lambda: bool(stop), until=time.monotonic() + args.settle if args.no_wait else None)
+    except SupervisorFailed as error:
+        print(f"autovalue demo: {error}; stopping", file=sys.stderr)
+        return 1
     finally:
-        _stop(processes)
+        children.stop_all()
         broker.stop()
     return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("setup", help="generate the market, build features, train a champion: each only when missing")
+    p = add_command(commands, "setup", "generate the market, build features, train a champion: each only when missing",
+                    "What a fresh deployment needs once: the market data (generated), the features in the offline "
+                    "and online stores, and a champion model; each step only when its result is missing.")
     p.set_defaults(func=cmd_setup)
 
-    p = commands.add_parser("demo", help="the whole pipeline on the embedded default, until Ctrl-C")
+    p = add_command(commands, "demo", "the whole pipeline on the embedded default, until Ctrl-C",
+                    "Run the embedded broker, the setup, the valuation service, the scorer, the outcome consumer, "
+                    "the simulator and the dashboard, each logging to data/logs/. A child that dies is reported "
+                    "and started again with backoff; one that keeps dying stops the demo with status 1.")
     p.add_argument("--rate", type=float, default=20.0, help="simulated listings per second")
     p.add_argument("--duration", type=float, default=86_400.0, help="seconds of simulated listings")
     p.add_argument("--no-wait", action="store_true", help="start everything, run --settle seconds, stop")
-    p.add_argument("--settle", type=float, default=20.0)
+    p.add_argument("--settle", type=float, default=20.0, help="seconds to run with --no-wait")
     p.set_defaults(func=cmd_demo)

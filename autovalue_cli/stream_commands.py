@@ -12,7 +12,7 @@ import threading
 from datetime import datetime, timezone
 
 from autovalue.settings import get_settings
-from autovalue_cli.common import one_line
+from autovalue_cli.common import add_command, one_line, utc_datetime
 
 log = logging.getLogger(__name__)
 
@@ -127,37 +127,46 @@ def cmd_outcomes(args: argparse.Namespace) -> int:
 def cmd_rescore(args: argparse.Namespace) -> int:
     from consumers.rescore import Rescorer
 
-    since = datetime.fromisoformat(args.since).replace(tzinfo=timezone.utc) if args.since else None
     rescorer = Rescorer(get_settings())
     rescorer.install_signal_handlers()
-    done = rescorer.rescore(since=since, from_offset=args.from_offset)
+    done = rescorer.rescore(since=args.since, from_offset=args.from_offset)
     print(f"rescored {done:,} messages: {dict(rescorer.counts)}")
     return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("score", help="value listings from Kafka through the service, until stopped")
+    p = add_command(commands, "score", "value listings from Kafka through the service, until stopped",
+                    "Consume the listings topic in a consumer group, validate each listing (bad ones to the "
+                    "dead-letter topic and table), value the rest through the service, store the valuations "
+                    "and commit offsets last. Starts the market feed as a child process unless --no-push.")
     p.add_argument("--idle-exit", type=float, help="stop after this many seconds without a message")
     p.add_argument("--no-push", action="store_true", help="do not start the market feed (Feast pushes)")
     p.set_defaults(func=cmd_score)
 
-    p = commands.add_parser("market-feed", help="push live market statistics from the listings topic to Feast")
+    p = add_command(commands, "market-feed", "push live market statistics from the listings topic to Feast",
+                    "Read every partition of the listings topic outside the consumer group and push fresh "
+                    "market statistics to Feast every AUTOVALUE_MARKET_PUSH_INTERVAL_S seconds.")
     p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_market_feed)
 
-    p = commands.add_parser("simulate", help="produce realistic new listings to the listings topic")
+    p = add_command(commands, "simulate", "produce realistic new listings to the listings topic",
+                    "Produce simulated listings (some malformed, with --bad-share) and, later, each valid "
+                    "listing's outcome (sold or withdrawn) on the outcomes topic.")
     p.add_argument("--rate", type=float, default=20.0, help="listings per second")
     p.add_argument("--duration", type=float, default=60.0, help="seconds")
     p.add_argument("--bad-share", type=float, default=0.0, help="share of malformed messages (0-1)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="random seed (default: a new one each run)")
     p.set_defaults(func=cmd_simulate)
 
-    p = commands.add_parser("outcomes", help="store what became of each listing (sold / withdrawn) with its valuation")
+    p = add_command(commands, "outcomes", "store what became of each listing (sold / withdrawn) with its valuation",
+                    "Consume the outcomes topic in its own consumer group into the outcomes table, joined to "
+                    "the first valuation each listing got.")
     p.add_argument("--idle-exit", type=float, help="stop after this many seconds without a message")
     p.set_defaults(func=cmd_outcomes)
 
-    p = commands.add_parser("rescore", help="re-value a stretch of the listings topic with the current champion")
+    p = add_command(commands, "rescore", "re-value a stretch of the listings topic with the current champion")
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--since", help="ISO date or time (UTC) of the first listing to re-value")
+    group.add_argument("--since", type=utc_datetime,
+                       help="ISO date or time of the first listing to re-value (UTC unless it has an offset)")
     group.add_argument("--from-offset", type=int, help="first offset, on every partition")
     p.set_defaults(func=cmd_rescore)

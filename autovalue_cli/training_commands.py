@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from autovalue.settings import Settings, get_settings
+from autovalue_cli.common import CommandError, add_command
 
 
 def _quiet_telemetry(settings: Settings) -> None:
@@ -19,20 +20,29 @@ def _quiet_telemetry(settings: Settings) -> None:
 
 def _load_training_data(settings: Settings, args: argparse.Namespace):
     if args.dataset:
+        from pyarrow import ArrowException
+
         from training.dataset_files import load_dataset
 
-        return load_dataset(Path(args.dataset))
+        path = Path(args.dataset)
+        if not path.is_file():
+            raise CommandError(f"no dataset file {path}")
+        try:
+            return load_dataset(path)
+        except (ArrowException, ValueError) as error:
+            raise CommandError(f"{path} is not a stored training dataset: {str(error).splitlines()[0]}") from None
+    from autovalue_cli.feature_commands import require_source
     from training.dataset import build_dataset  # the Feast point-in-time dataset
 
-    return build_dataset(settings, args.source)
+    return build_dataset(settings, require_source(settings, args.source))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     settings = get_settings()
     _quiet_telemetry(settings)
+    data = _load_training_data(settings, args)  # before the slow imports: a bad path fails at once
     from training.pipeline import train
 
-    data = _load_training_data(settings, args)
     split = args.split
     result = train(settings, data, split=split, seed=args.seed, force_promote=args.promote,
                    progress=not args.quiet)
@@ -97,24 +107,31 @@ def ensure_champion(settings: Settings) -> None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     settings = get_settings()
-    p = commands.add_parser("train", help="train baselines and XGBoost, track in MLflow, export models/<version>/")
-    p.add_argument("--source", default=settings.market_source,
-                   help="data/raw/<source>.parquet to build the dataset from")
-    p.add_argument("--dataset", help="a stored training dataset (.parquet) instead of building one")
+    p = add_command(commands, "train", "train baselines and XGBoost, track in MLflow, export models/<version>/",
+                    "Train a linear regression, a random forest and XGBoost on the point-in-time dataset, log "
+                    "the run to MLflow, export models/v<N>/ and the BentoML model, and move the champion alias "
+                    "when the new model beats the champion on the same holdout.")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--source", default=settings.market_source,
+                        help="data/raw/<source>.parquet to build the dataset from")
+    source.add_argument("--dataset",
+                        help="a stored training dataset (.parquet, `autovalue dataset`) instead of building one")
     p.add_argument("--split", choices=["time", "random"], default="time",
-                   help="time (default): hold out the most recent period; random: seeded, for undated data")
-    p.add_argument("--seed", type=int, default=settings.train_seed)
+                   help="time: hold out the most recent period; random: seeded, for undated data")
+    p.add_argument("--seed", type=int, default=settings.train_seed, help="random seed")
     p.add_argument("--promote", action="store_true",
                    help="make this model the champion even if it does not beat the current one")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
-    p = commands.add_parser("parity", help="value the champion's holdout and the latest stream three ways "
-                                           "(training path, running service, stored rows) and compare")
+    p = add_command(commands, "parity", "value the champion's holdout and the latest stream three ways and compare",
+                    "Value a sample of the champion's holdout and of the latest stored valuations through the "
+                    "training path, the running service and the stored rows; name every feature or price that "
+                    "differs. Exit status 1 below 99.9% agreement.")
     p.add_argument("--holdout", type=int, default=1000, help="listings sampled from the champion's holdout")
     p.add_argument("--stream", type=int, default=1000, help="latest listings the scorer stored")
     p.set_defaults(func=cmd_parity)
 
-    p = commands.add_parser("report", help="print the champion's model card and write its plots")
-    p.add_argument("--out", help="folder for model_card.md and the plots (default reports/<version>/)")
+    p = add_command(commands, "report", "print the champion's model card and write its plots")
+    p.add_argument("--out", help="folder for model_card.md and the plots (default: reports/<version>/)")
     p.set_defaults(func=cmd_report)

@@ -34,6 +34,8 @@ from bento.json_output import ValuationList
 
 log = logging.getLogger("bentoml.service.autovalue")
 SETTINGS = get_settings()  # read once at import: BentoML takes workers and batching from here
+if SETTINGS.mode == "production" and not SETTINGS.api_key:
+    raise RuntimeError("AUTOVALUE_MODE=production needs AUTOVALUE_API_KEY: the valuation API would be open")
 
 # Prometheus: BentoML's own request metrics plus what the valuations were (exported with _total).
 VALUATIONS = Counter("autovalue_valuations", "Valuations served, by deal rating and market fallback",
@@ -50,16 +52,20 @@ class ApiListing(Listing):
 BatchOfListings = Annotated[list[ApiListing], Field(min_length=1, max_length=SETTINGS.max_batch_size)]
 
 
-@bentoml.service(name="autovalue", workers=SETTINGS.service_workers)
+@bentoml.service(name="autovalue", workers=SETTINGS.service_workers,
+                 logging={"access": {"enabled": SETTINGS.service_access_log}})
 class ValuationService:
     champion = bentoml.models.BentoModel(champion_tag(SETTINGS))
 
     def __init__(self) -> None:
         # Feast, pandas and XGBoost load here, in the workers: `bentoml serve` itself imports
         # this module only to read the service definition.
+        from bento import log_filters
         from bento.market import MarketReader
         from bento.valuator import Valuator
         from feature_repo.config import feature_store
+
+        log_filters.install()  # here, in the worker, after BentoML has set up its logging
 
         bundle = load_champion(type(self).champion)  # the reference, not the resolved model
         # The model was trained on one feature service version: read exactly that one.

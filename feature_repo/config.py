@@ -36,7 +36,21 @@ def feature_store(settings: Settings) -> FeatureStore:
     return FeatureStore(config=config)
 
 
-def write_feature_store_yaml(settings: Settings, path: Path = REPO_DIR / "feature_store.yaml") -> Path:
-    """For the Feast CLI (`feast -c feature_repo plan`): the same configuration as a file."""
+def feature_store_yaml_path(settings: Settings) -> Path:
+    # Under the data folder, never in the package folder (read-only once installed).
+    return settings.data_dir / "feature_store.yaml"
+
+
+def write_feature_store_yaml(settings: Settings, path: Path | None = None) -> Path:
+    """For the Feast CLI: the same configuration as a file (see `feast_cli_command`)."""
+    path = path or feature_store_yaml_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config_dict(settings), sort_keys=False))
     return path
+
+
+def feast_cli_command(settings: Settings, yaml_path: Path, command: str = "plan") -> str:
+    """The Feast CLI changes into the repo folder before it imports repo.py, so the settings'
+    home must come from AUTOVALUE_HOME, not the working directory."""
+    return (f"AUTOVALUE_HOME={settings.home.resolve()} feast -c {REPO_DIR} "
+            f"-f {yaml_path.resolve()} {command}")

@@ -56,11 +56,11 @@ def test_deal_feed_puts_the_most_underpriced_share_first():
 
 
 def test_dashboard_command_runs_streamlit_headless_without_telemetry():
-    argv = dashboard_argv(8599)
+    argv = dashboard_argv("127.0.0.1", 8599)
     assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("app/main.py")
     options = dict(zip(argv[5::2], argv[6::2]))
-    assert options == {"--server.port": "8599", "--server.headless": "true", "--browser.gatherUsageStats": "false",
-                       "--client.showErrorDetails": "type"}
+    assert options == {"--server.address": "127.0.0.1", "--server.port": "8599", "--server.headless": "true",
+                       "--browser.gatherUsageStats": "false", "--client.showErrorDetails": "type"}
 
 
 def test_consumer_lag_from_a_real_broker(settings):

@@ -24,6 +24,21 @@ def test_topics_exist_with_configured_partitions(settings):
     assert len(described[settings.topic_dead_letters]["partitions"]) == settings.topic_partitions
 
 
+def test_topics_get_the_configured_replication_factor(settings):
+    """Settings().topic_replication_factor reaches the broker (tansu records the replica list it was asked for)."""
+    from autovalue.kafka_clients import admin
+    from tests.streaming import isolated
+
+    assert Settings().topic_replication_factor == 1  # the embedded default: one broker
+    replicated = isolated(settings, topic_replication_factor=3)
+    client = admin(replicated)
+    try:
+        (topic,) = client.describe_topics([replicated.topic_listings])
+    finally:
+        client.close()
+    assert [len(p["replica_nodes"]) for p in topic["partitions"]] == [3] * settings.topic_partitions
+
+
 def test_second_start_reuses_the_running_broker(settings):
     broker = EmbeddedBroker(settings).start()
     assert broker.reused and broker.process is None

@@ -37,6 +37,27 @@ def production_database():
         connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def test_the_compose_database_urls_take_the_password_from_pgpassword(monkeypatch):
+    """.env.example's URLs carry no password: compose passes it once, as PGPASSWORD, which libpq reads
+    for every PostgreSQL client here (the tables, Feast's registry, MLflow)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from tests.test_compose import _env_example
+
+    for name in ("AUTOVALUE_DATABASE_URL", "AUTOVALUE_FEAST_REGISTRY_URL"):
+        url = make_url(_env_example()[name])
+        assert url.drivername == "postgresql+psycopg" and url.password is None, name
+    monkeypatch.setenv("PGPASSWORD", "given-once")
+    here = make_url(_env_example()["AUTOVALUE_DATABASE_URL"]).set(host="127.0.0.1", username="postgres", database="test")
+    engine = create_engine(here)
+    try:
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection.info.password == "given-once"
+    finally:
+        engine.dispose()
+
+
 def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, production_database):
     from feature_repo.config import feature_store
     from training.dataset import build_dataset
@@ -44,7 +65,8 @@ def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, produc
 
     tag = uuid.uuid4().hex[:8]
     settings = isolated(Settings(
-        home=tmp_path, kafka_bootstrap=kafka_bootstrap, feast_mode="production", feast_project=f"e2e_{tag}",
+        home=tmp_path, kafka_bootstrap=kafka_bootstrap, mode="production", api_key=f"key-{tag}",
+        feast_mode="production", feast_project=f"e2e_{tag}",
         feast_registry_url=production_database, feast_redis="127.0.0.1:6379,db=0",
         mlflow_tracking_uri=production_database, xgb_max_rounds=150, rf_trees=10, market_push_interval_s=1.0,
     ), database_url=production_database)

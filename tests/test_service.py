@@ -305,6 +305,35 @@ def test_nothing_sent_so_far_broke_the_worker(client, stack):
     assert server.first_workers and sorted(server.worker_pids()) == server.first_workers  # none restarted
 
 
+def test_client_errors_and_requests_leave_no_trace_per_request(client, stack):
+    """By now hundreds of requests, 4xx among them, went through: a caller's mistake is one INFO line,
+    never an ERROR with a traceback, and there is no access line per request (AUTOVALUE_SERVICE_ACCESS_LOG)."""
+    import time
+
+    _, server, _ = stack
+    assert valuate(client, year="not a year").status_code == 422
+    deadline = time.monotonic() + 60
+    while "client error on" not in server.log_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    log = server.log_text()
+    assert "[INFO]" in log and "client error on /valuate [POST]: ValidationError: 1 validation error" in log, log[-3000:]
+    assert "Traceback" not in log and "[ERROR]" not in log, log[-3000:]
+    assert "scheme=http" not in log, log[-3000:]  # BentoML's access line: (scheme=http,method=POST,path=...)
+
+
+def test_the_service_listens_on_loopback_only(stack):
+    """`autovalue serve` binds AUTOVALUE_SERVICE_HOST, 127.0.0.1 unless set."""
+    _, server, _ = stack
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, port = local.rsplit(":", 1)
+            if state == "0A" and int(port, 16) == server.port:  # 0A: LISTEN
+                listening.add(address)
+    assert listening == {"0100007F"}, listening  # 127.0.0.1, little-endian hex
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz"])
 def test_health_needs_no_key(stack, path):
     _, server, _ = stack
