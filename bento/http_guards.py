@@ -16,7 +16,9 @@ from collections.abc import Iterable
 
 from autovalue.strict_json import non_finite_literal
 
-OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+# The probes, and the pages a browser opens (it sends no key): nothing secret is on them.
+OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/", "/docs", "/docs.json"})
+OPEN_PREFIXES = ("/docs/static/",)
 JSON_TYPES = frozenset({"", "application/json"})
 
 
@@ -29,7 +31,7 @@ async def _send_json(send, status: int, body: dict, headers: Iterable[tuple[byte
 
 
 class ApiKeyMiddleware:
-    """Every path but the health probes needs `X-API-Key: <key>` or `Authorization: Bearer <key>`
+    """Every path but the health probes and the pages needs `X-API-Key: <key>` or `Authorization: Bearer <key>`
     (what bentoml.SyncHTTPClient(url, token=...) sends) when a key is configured."""
 
     def __init__(self, app, api_key: str | None):
@@ -46,6 +48,7 @@ class ApiKeyMiddleware:
 
     async def __call__(self, scope, receive, send):
         if (self.api_key is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS
+                or scope["path"].startswith(OPEN_PREFIXES)
                 or hmac.compare_digest(self._given(scope["headers"]), self.api_key)):
             return await self.app(scope, receive, send)
         await _send_json(send, 401, {"error": "unauthorized", "message": "missing or wrong API key"},

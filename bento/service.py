@@ -4,7 +4,8 @@
     POST /valuate_batch  {"listings": [{...}, ...]}  -> a list of Valuations, in order
                          (1..max_batch_size listings; BentoML adaptive batching merges requests)
     POST /model_inputs   {"listings": [{...}, ...]}  -> what the model sees for each listing
-    GET  /healthz /livez /readyz (never need the API key), /metrics (Prometheus)
+    GET  /healthz /livez /readyz (never need the API key; small JSON bodies), /metrics (Prometheus)
+    GET  /  /docs  /docs.json  AutoValue's page, the OpenAPI UI and spec (bento/pages.py)
 
 A listing is autovalue.schema.Listing, a valuation autovalue.valuation.Valuation. Errors: 400
 malformed JSON, 401 missing/wrong API key, 413 body too large, 415 not JSON, 422 invalid
@@ -31,6 +32,7 @@ from autovalue.valuation import Valuation
 from bento.champion import champion_tag, load_champion
 from bento.http_guards import ApiKeyMiddleware, RequestGuardMiddleware
 from bento.json_output import ValuationList
+from bento.pages import HealthBodyMiddleware, pages_app, serving_facts
 
 log = logging.getLogger("bentoml.service.autovalue")
 SETTINGS = get_settings()  # read once at import: BentoML takes workers and batching from here
@@ -136,3 +138,7 @@ class ValuationService:
 ValuationService.add_asgi_middleware(ApiKeyMiddleware, api_key=SETTINGS.api_key)
 ValuationService.add_asgi_middleware(RequestGuardMiddleware, api_paths=["/valuate", "/valuate_batch", "/model_inputs"],
                                      max_body_bytes=SETTINGS.service_max_body_bytes)
+# AutoValue's own `/` and `/docs` instead of BentoML's page, and JSON bodies on the probes.
+SERVING = serving_facts(ValuationService.inner.champion, SETTINGS.feature_service)
+ValuationService.mount_asgi_app(pages_app(SERVING, lambda: ValuationService.openapi_spec.asdict()), path="/")
+ValuationService.add_asgi_middleware(HealthBodyMiddleware, serving=SERVING)

@@ -93,7 +93,9 @@ class Valuator:
         bundle = self.batch_bundle if len(listings) >= self.threads_from_rows else self.bundle
         matrix = bundle.encode(read.features)
         price, low, high, grouped = bundle.explain(matrix, self.grouped, [c.value for c in confidence])
-        amounts = self.drivers.amounts(grouped, price)
+        # Money in the currency's unit (whole rupiah, dollars, rupees): further digits are noise.
+        amounts = np.round(self.drivers.amounts(grouped, price))
+        price, low, high = (np.round(np.asarray(a, dtype=np.float64)) for a in (price, low, high))
         drivers = self.drivers.top(amounts, self.currency, self.top_drivers)
         out = []
         for i, listing in enumerate(listings):

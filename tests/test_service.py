@@ -55,6 +55,11 @@ def valuate(client, **changes) -> httpx.Response:
     return client.post("/valuate", json={"listing": {**LISTING, **changes}})
 
 
+def rounding(*prices: float) -> float:
+    """How far prices rounded to whole units can move a log ratio of them."""
+    return sum(0.5 / price for price in prices)
+
+
 def test_ready_within_20_seconds_of_start(stack):
     _, server, _ = stack
     assert server.ready_after < 20, server.ready_after
@@ -69,7 +74,10 @@ def test_a_valuation_has_interval_deal_rating_drivers_and_freshness(client, stac
     assert v["price_low"] < v["predicted_price"] < v["price_high"]
     # The 80% interval is the champion's residual quantiles around the estimate.
     assert math.log(v["price_high"] / v["predicted_price"]) == pytest.approx(
-        metadata["interval"]["upper_log_offset"], abs=1e-5)
+        metadata["interval"]["upper_log_offset"], abs=1e-5 + rounding(v["price_high"], v["predicted_price"]))
+    # Money in whole rupiah: more digits would be noise.
+    money = [v["predicted_price"], v["price_low"], v["price_high"], *(d["amount"] for d in v["value_drivers"])]
+    assert all(amount == round(amount) for amount in money), money
     assert v["confidence"] == "high" and v["confidence_reasons"] == []
     bands = metadata["deal_bands_by_confidence"]["high"]
     assert v["deal_rating"] == deal_rating(v["asking_price"], v["predicted_price"], bands).value
@@ -107,7 +115,8 @@ def test_the_interval_widens_as_confidence_falls_and_low_gets_no_rating(client, 
     assert unknown["confidence"] == "low" and unknown["deal_rating"] is None
     assert any("Tesla" in reason for reason in unknown["confidence_reasons"]), unknown["confidence_reasons"]
     for v, level in ((known, "high"), (unknown, "low")):
-        assert math.log(v["price_high"] / v["price_low"]) == pytest.approx(widths[level], abs=1e-5)
+        assert math.log(v["price_high"] / v["price_low"]) == pytest.approx(
+            widths[level], abs=1e-5 + rounding(v["price_high"], v["price_low"]))
 
 
 @pytest.mark.parametrize("changes, level, words", [
@@ -334,10 +343,27 @@ def test_the_service_listens_on_loopback_only(stack):
     assert listening == {"0100007F"}, listening  # 127.0.0.1, little-endian hex
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz"])
-def test_health_needs_no_key(stack, path):
+@pytest.mark.parametrize("path, status", [("/healthz", "alive"), ("/livez", "alive"), ("/readyz", "ready")])
+def test_health_needs_no_key_and_answers_json(stack, path, status):
     _, server, _ = stack
-    assert httpx.get(server.url + path).status_code == 200
+    response = httpx.get(server.url + path)
+    assert response.status_code == 200 and response.json()["status"] == status
+    if path == "/readyz":  # which model this service serves
+        assert response.json()["model_version"] == "v1" and response.json()["feature_service"] == "valuation_v1"
+
+
+def test_the_root_is_autovalues_own_page_with_its_docs_and_no_third_party_script(stack):
+    _, server, _ = stack
+    page = httpx.get(server.url + "/")  # a browser sends no key
+    assert page.status_code == 200 and "<title>AutoValue valuation service</title>" in page.text
+    assert "model v1" in page.text and 'href="/docs"' in page.text
+    docs = httpx.get(server.url + "/docs")
+    assert docs.status_code == 200 and "swagger-ui" in docs.text
+    for text in (page.text, docs.text):
+        assert "googletagmanager" not in text and not re.search(r"<script[^>]+src=\"(https?:)?//", text)
+    assert httpx.get(server.url + "/docs/static/swagger-ui-bundle.js").status_code == 200
+    spec = httpx.get(server.url + "/docs.json").json()
+    assert spec["info"]["title"] == "AutoValue valuation service" and "/valuate" in spec["paths"]
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"Authorization": "Bearer wrong"}])
