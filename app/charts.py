@@ -39,10 +39,11 @@ def price_by_model(frame: pd.DataFrame, currency: str, top: int = 12) -> alt.Cha
     busiest = frame["car"].value_counts().head(top).index
     frame = frame[frame["car"].isin(busiest)]
     order = frame.groupby("car")["price"].median().sort_values(ascending=False).index.tolist()
-    return alt.Chart(frame[["car", "price"]]).mark_boxplot(extent="min-max", color="#1565c0").encode(
-        y=alt.Y("car:N", sort=order, title=None),
+    # One row per model, each labelled: Vega-Lite would drop labels it finds crowded.
+    return alt.Chart(frame[["car", "price"]]).mark_boxplot(extent="min-max", color="#1565c0", size=16).encode(
+        y=alt.Y("car:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=260)),
         x=alt.X("price:Q", title=f"estimated price ({_money_title(currency)})"),
-    ).properties(height=max(160, 26 * len(order)))
+    ).properties(height=alt.Step(28))
 
 
 def value_waterfall(predicted: float, drivers: list, currency: str) -> alt.Chart:

@@ -75,6 +75,22 @@ def recent_valuations(engine: Engine, limit: int) -> pd.DataFrame:
     return _read(engine, select(valuations).order_by(desc(valuations.c.id)).limit(limit))
 
 
+def minute_counts(engine: Engine, hours: float) -> pd.DataFrame:
+    """Valuations stored per minute over the last `hours`: minute, count, first, last (a few
+    hundred rows whatever the rate, so every refresh can afford it)."""
+    column = valuations.c.created_at
+    minute = (func.strftime("%Y-%m-%d %H:%M", column) if engine.dialect.name == "sqlite"
+              else func.date_trunc("minute", column)).label("minute")
+    statement = (select(minute, func.count().label("count"), func.min(column).label("first"),
+                        func.max(column).label("last"))
+                 .where(column >= now() - timedelta(hours=hours)).group_by(minute).order_by(minute))
+    frame = _read(engine, statement)
+    for name in ("first", "last"):
+        if name in frame.columns:
+            frame[name] = pd.to_datetime(frame[name], utc=True, format="mixed")
+    return frame
+
+
 def outcomes_since(engine: Engine, minutes: float) -> pd.DataFrame:
     """Outcomes known in the last `minutes` (by outcome time), joined to their valuations."""
     return _read(engine, outcomes_query(now() - timedelta(minutes=minutes)))
@@ -85,21 +101,26 @@ def dead_letter_reasons(engine: Engine) -> pd.DataFrame:
     frame = _read(engine, select(dead_letters.c.reason, dead_letters.c.created_at))
     if frame.empty:
         return pd.DataFrame(columns=["reason", "count", "example", "last_seen"])
-    frame["kind"] = frame["reason"].str.split(":", n=1).str[0].str.strip()
+    parts = frame["reason"].str.split(":", n=1)
+    frame["kind"] = parts.str[0].str.strip()
+    frame["detail"] = parts.str[1].str.strip().fillna(frame["reason"])  # the kind is its own column
     grouped = frame.sort_values("created_at").groupby("kind").agg(
-        count=("reason", "size"), example=("reason", "last"), last_seen=("created_at", "max"))
+        count=("reason", "size"), example=("detail", "last"), last_seen=("created_at", "max"))
     return grouped.reset_index().rename(columns={"kind": "reason"}).sort_values("count", ascending=False)
 
 
-def comparables(engine: Engine, brand: str, model: str, year: int, mileage: float,
-                days: int = 90, limit: int = 8) -> pd.DataFrame:
-    """Recent valuations of the same car model within two model years, nearest mileage first."""
+def comparables(engine: Engine, brand: str, model: str, year: int, mileage: float, transmission: str,
+                fuel: str, days: int = 90, limit: int = 8) -> pd.DataFrame:
+    """Recent valuations of the same car model with the same transmission and fuel, within two
+    model years, nearest mileage first."""
     since = now() - timedelta(days=days)
     statement = (select(valuations)
                  .where(func.lower(valuations.c.brand) == brand.lower(),
                         func.lower(valuations.c.model) == model.lower(),
+                        valuations.c.transmission == transmission, valuations.c.fuel == fuel,
                         valuations.c.year.between(year - 2, year + 2),
                         valuations.c.created_at >= since)
-                 .order_by(func.abs(valuations.c.mileage - mileage))
-                 .limit(limit))
-    return _read(engine, statement)
+                 .order_by(func.abs(valuations.c.mileage - mileage), desc(valuations.c.created_at))
+                 .limit(limit * 4))
+    frame = _read(engine, statement)  # a rescored listing has a row per model: its newest counts
+    return frame.drop_duplicates("listing_id").head(limit) if len(frame) else frame

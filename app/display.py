@@ -36,6 +36,16 @@ def money(value: float | None, currency: str) -> str:
     return f"{symbol} {value:,.0f}"
 
 
+def money_range(low: float | None, high: float | None, currency: str) -> str:
+    """An interval with its unit once: "Rp 180.9 – 231.2 jt" (short enough not to be cut off)."""
+    if any(v is None or (isinstance(v, float) and not math.isfinite(v)) for v in (low, high)):
+        return "–"
+    symbol, suffix, size = unit(currency)
+    if suffix:
+        return f"{symbol} {low / size:,.1f} – {high / size:,.1f} {suffix}"
+    return f"{symbol} {low:,.0f} – {high:,.0f}"
+
+
 def signed_money(value: float, currency: str) -> str:
     return ("+" if value >= 0 else "−") + money(abs(value), currency)
 

@@ -1,14 +1,19 @@
 """Throughput and freshness of the pipeline, computed from stored valuations.
 
-Freshness is produce → stored: the Kafka record's timestamp (`produced_at`) to the moment the
-scorer stored the valuation (`scored_at`). Both come from the valuations table.
+Throughput divides by the time actually covered: since the stream started (its first valuation
+after the last pause) and over the last minute. Freshness is produce → stored: the Kafka
+record's timestamp (`produced_at`) to the moment the scorer stored the valuation (`scored_at`).
+Both come from the valuations table.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 BUCKET = "10s"
+STREAM_GAP = pd.Timedelta(minutes=2)  # a pause this long ends a stream: the next valuation starts one
 
 
 def freshness_seconds(frame: pd.DataFrame) -> pd.Series:
@@ -29,6 +34,36 @@ def per_bucket(frame: pd.DataFrame, bucket: str = BUCKET) -> pd.DataFrame:
         "p95": grouped["freshness"].quantile(0.95),
     }).reset_index()
     return out
+
+
+@dataclass
+class Throughput:
+    since_start: float  # valuations / s since the stream started
+    last_minute: float  # valuations / s over the last minute (or since the start, if later)
+    started: pd.Timestamp | None  # the first valuation of the running stream
+    last: pd.Timestamp | None  # its newest
+    count: int  # valuations since then
+    looked_back_h: float  # the start is looked for this far back; an older one is cut here
+
+
+def throughput(minutes: pd.DataFrame, recent_stored: pd.Series, now: pd.Timestamp,
+               looked_back_h: float, gap: pd.Timedelta = STREAM_GAP) -> Throughput:
+    """`minutes`: database.minute_counts (minute, count, first, last); `recent_stored`: the
+    created_at of recent valuations (the last minute at least). The stream started at the
+    first valuation after the last pause of `gap` or more; rates divide by the time actually
+    covered, not by a fixed window."""
+    if minutes.empty:
+        return Throughput(0.0, 0.0, None, None, 0, looked_back_h)
+    minutes = minutes.sort_values("first").reset_index(drop=True)
+    pauses = minutes["first"].iloc[1:].to_numpy() - minutes["last"].iloc[:-1].to_numpy() >= gap
+    start_row = int(pauses.nonzero()[0][-1]) + 1 if pauses.any() else 0
+    run = minutes.iloc[start_row:]
+    started, last = run["first"].iloc[0], run["last"].iloc[-1]
+    count = int(run["count"].sum())
+    since_start = count / max((last - started).total_seconds(), 1.0)
+    window_s = min(60.0, max((now - started).total_seconds(), 1.0))
+    in_window = int((recent_stored >= now - pd.Timedelta(seconds=window_s)).sum())
+    return Throughput(since_start, in_window / window_s, started, last, count, looked_back_h)
 
 
 def deal_feed(frame: pd.DataFrame, limit: int = 8) -> pd.DataFrame:

@@ -67,17 +67,29 @@ def metrics(at: AppTest) -> dict[str, str]:
 def test_live_page(env, stack):
     _, _, stored = stack
     at = run("live")
+    # Service and broker are down here: one banner says so, and no model is claimed to serve.
+    banner = texts(at, "error")
+    assert "Valuation service down" in banner and "Kafka broker down" in banner and "Database down" not in banner
     shown = metrics(at)
-    assert shown["Valuations, last 10 min"] == f"{len(stored):,}"
-    assert shown["Dead letters"] == "7" and shown["Champion model in use"] == "v2"
+    assert shown["Model serving"] == "none: service down"
+    # Throughput over the time the stored valuations actually span, not a fixed 10 minutes.
+    span = (stored["created_at"].max() - stored["created_at"].min()).total_seconds()
+    assert shown["Throughput since start"] == f"{len(stored) / span:.1f} /s"
+    assert shown["Throughput, last minute"].endswith(" /s") and shown["Dead letters"] == "7"
+    assert f"{len(stored):,} valuations in the last 10 minutes · {len(stored):,} since the stream started" in \
+        texts(at, "caption")
     latest = at.dataframe[0].value
-    assert len(latest) == 20 and set(latest["rating"]) <= {"great deal", "good deal", "fair price", "high price",
-                                                          "overpriced"}
-    assert latest["estimate"].str.match(r"^Rp [\d,]+\.\d jt$").all()
+    assert list(latest.columns) == ["Stored", "Car", "Region", "Mileage", "Asking price", "Estimate", "80% interval",
+                                    "Deal rating", "Model"]
+    assert len(latest) == 20 and set(latest["Deal rating"]) <= {"great deal", "good deal", "fair price",
+                                                                "high price", "overpriced"}
+    assert latest["Estimate"].str.match(r"^Rp [\d,]+\.\d jt$").all()
+    assert latest["80% interval"].str.match(r"^Rp [\d,]+\.\d – [\d,]+\.\d jt$").all()
     assert "Rp" in texts(at, "markdown") and "below" in texts(at, "markdown")  # the deal feed
-    assert "broker at" in texts(at, "warning") and "unreachable" in texts(at, "warning")
-    reasons = at.dataframe[1].value
-    assert set(reasons["reason"]) == {"year", "mileage_km", "not JSON"} and reasons["count"].sum() == 7
+    assert "Unknown while the broker is down" in texts(at, "info")  # consumer lag
+    reasons = at.table[0].value
+    assert set(reasons["Reason"]) == {"year", "mileage_km", "not JSON"} and reasons["Count"].sum() == 7
+    assert "model year 2031 is after the listing date 2026-01-01" in set(reasons["Latest example"])
 
 
 def test_value_page_has_dependent_choices(env, stack):
@@ -145,7 +157,7 @@ def test_navigation_reaches_every_page(env):
 def test_every_page_says_plainly_when_the_database_is_down(env, monkeypatch):
     monkeypatch.setenv("AUTOVALUE_DATABASE_URL", f"postgresql+psycopg://autovalue@{nothing_at()}/autovalue")
     live = run("live")
-    assert "the database is unreachable" in texts(live, "warning")
+    assert "Database down" in texts(live, "error") and "the database is unreachable" in texts(live, "error")
     assert "Consumer lag" in texts(live, "subheader")  # the rest of the page still works
     value = run("value")
     assert value.button[0].label == "Value this car"

@@ -1,9 +1,11 @@
 """The dashboard's building blocks: money format, PSI, the service's refusal messages, the deal
-feed, the dashboard command, and consumer lag read from a real broker."""
+feed, the dashboard command, consumer lag read from a real broker, and throughput from the
+valuations stored per minute (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import httpx
+import pytest
 import numpy as np
 import pandas as pd
 from kafka import KafkaConsumer, TopicPartition
@@ -94,3 +96,67 @@ def test_value_waterfall_runs_from_the_base_through_the_drivers_to_the_estimate(
     assert steps["step"].tolist() == ["base value", "age", "make and model", "estimate"]
     assert steps["end"].tolist() == [165.0, 145.0, 180.0, 180.0]  # Rp juta
     assert steps["text"].tolist() == ["Rp 165.0 jt", "−Rp 20.0 jt", "+Rp 35.0 jt", "Rp 180.0 jt"]
+
+
+def minutes_of(stamps: list[pd.Timestamp]) -> pd.DataFrame:
+    """What database.minute_counts returns for these stored times."""
+    frame = pd.DataFrame({"t": stamps})
+    frame["minute"] = frame["t"].dt.floor("1min")
+    return frame.groupby("minute")["t"].agg(count="size", first="min", last="max").reset_index()
+
+
+def test_throughput_counts_from_the_streams_start_after_its_last_pause():
+    from app.live_metrics import throughput
+
+    now = pd.Timestamp("2026-01-01 12:00:00", tz="UTC")
+    # An old stream (10/s for a minute), a 5-minute pause, then 20/s for the last 30 s.
+    old = [now - pd.Timedelta(minutes=8) + pd.Timedelta(seconds=i / 10) for i in range(600)]
+    new = [now - pd.Timedelta(seconds=30) + pd.Timedelta(seconds=i / 20) for i in range(600)]
+    stored = pd.Series(old + new)
+    rates = throughput(minutes_of(old + new), stored, now, looked_back_h=6)
+    assert rates.started == new[0] and rates.count == 600
+    assert rates.since_start == pytest.approx(20, rel=0.01)
+    assert rates.last_minute == pytest.approx(20, rel=0.01)  # over the 30 s it ran, not 60
+    nothing = pd.DataFrame(columns=["minute", "count", "first", "last"])
+    assert throughput(nothing, pd.Series([], dtype="datetime64[ns, UTC]"), now, 6).started is None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """SQLite, and a fresh database on the local PostgreSQL (the one tests/test_outcomes.py uses)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'v.db'}"
+        return
+    import uuid
+
+    import psycopg
+
+    admin, name = "postgresql://postgres@127.0.0.1:5432/postgres", f"app_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as connection:
+            connection.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError as error:
+        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 ({error})")
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_minute_counts_on_sqlite_and_postgresql(database_url):
+    from datetime import datetime, timedelta, timezone
+
+    from app.database import minute_counts
+    from autovalue.tables import connect, valuations
+
+    engine = connect(database_url)
+    start = datetime.now(timezone.utc).replace(second=30, microsecond=0) - timedelta(minutes=3)
+    rows = [{"listing_id": f"l{i}", "listed_at": start, "brand": "Toyota", "model": "Avanza", "year": 2020,
+             "mileage": 1.0, "predicted_price": 1e8, "model_version": "v1",
+             "created_at": start + timedelta(seconds=20 * i)} for i in range(6)]
+    with engine.begin() as connection:
+        connection.execute(valuations.insert(), rows)
+    counts = minute_counts(engine, hours=1)
+    engine.dispose()
+    assert counts["count"].tolist() == [2, 3, 1]  # :30 :50 | :10 :30 :50 | :10
+    assert counts["first"].iloc[0] == pd.Timestamp(start)
+    assert counts["last"].iloc[-1] == pd.Timestamp(rows[-1]["created_at"])
