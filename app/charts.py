@@ -46,7 +46,7 @@ def price_by_model(frame: pd.DataFrame, currency: str, top: int = 12) -> alt.Cha
     ).properties(height=alt.Step(28))
 
 
-def value_waterfall(predicted: float, drivers: list, currency: str) -> alt.Chart:
+def value_waterfall(predicted: float, drivers: list, currency: str) -> alt.LayerChart:
     """Waterfall from the base value through the top contributions to the estimate. The base
     is whatever the shown drivers do not explain (the model's base and the smaller drivers)."""
     _, _, size = unit(currency)
@@ -63,6 +63,7 @@ def value_waterfall(predicted: float, drivers: list, currency: str) -> alt.Chart
                      ("+" if e >= s else "−") + money(abs(e - s), currency)
                      for s, e, k in zip(frame["start"], frame["end"], frame["effect"])]
     frame[["start", "end"]] = frame[["start", "end"]] / size
+    frame["top"] = frame[["start", "end"]].max(axis=1)  # labels sit above each bar, never on it
     frame["order"] = range(len(frame))
     colours = alt.Scale(domain=["base", "raises", "lowers", "estimate"],
                         range=["#90a4ae", "#2e7d32", "#c62828", "#1565c0"])
@@ -70,8 +71,10 @@ def value_waterfall(predicted: float, drivers: list, currency: str) -> alt.Chart
     bars = alt.Chart(frame).mark_bar(size=46).encode(
         x=x, y=alt.Y("start:Q", title=_money_title(currency)), y2="end:Q",
         color=alt.Color("effect:N", scale=colours, legend=None), tooltip=["step", "text"])
-    labels = alt.Chart(frame).mark_text(dy=-8).encode(
-        x=x, y=alt.Y("end:Q"), text="text:N")
+    labels = alt.Chart(frame).mark_text(dy=-9, fontWeight="bold").encode(
+        x=x, y=alt.Y("top:Q"), text="text:N",
+        color=alt.Color("effect:N", legend=None, scale=alt.Scale(  # the bars' colours, darker for text
+            domain=["base", "raises", "lowers", "estimate"], range=["#455a64", "#1b5e20", "#b71c1c", "#0d47a1"])))
     return (bars + labels).properties(height=320)
 
 

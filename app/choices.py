@@ -1,4 +1,5 @@
-"""Choices for the valuation form: brands, their models (with body type), regions.
+"""Choices for the valuation form: brands, their models (with body type and the transmission and
+fuel most of them are sold with), regions.
 
 From the raw market data the features are built on (so the form offers what the model has
 seen), falling back to the simulated market's catalog when that data is not there.
@@ -18,7 +19,7 @@ from market.io import read_source
 
 @dataclass(frozen=True)
 class Choices:
-    models: pd.DataFrame  # brand, model, body_type, listings
+    models: pd.DataFrame  # brand, model, body_type, transmission, fuel (the most common), listings
     regions: list[str]
     source: str
 
@@ -31,18 +32,42 @@ class Choices:
     def models_of(self, brand: str) -> list[str]:
         return sorted(self.models.loc[self.models["brand"] == brand, "model"])
 
-    def body_type(self, brand: str, model: str) -> str:
+    def _of(self, brand: str, model: str, column: str, default: str) -> str:
         row = self.models[(self.models["brand"] == brand) & (self.models["model"] == model)]
-        return str(row["body_type"].iloc[0]) if len(row) else "other"
+        return str(row[column].iloc[0]) if len(row) and pd.notna(row[column].iloc[0]) else default
+
+    def body_type(self, brand: str, model: str) -> str:
+        return self._of(brand, model, "body_type", "other")
+
+    def transmission(self, brand: str, model: str) -> str:
+        """The transmission most listings of this model have (an automatic-only model: automatic)."""
+        return self._of(brand, model, "transmission", "manual")
+
+    def fuel(self, brand: str, model: str) -> str:
+        return self._of(brand, model, "fuel", "petrol")
+
+
+def _mode(values: pd.Series):
+    values = values.dropna()
+    return values.mode().iat[0] if len(values) else None
 
 
 @st.cache_data(show_spinner=False, ttl=600)
 def _from_raw(path: str, mtime: float) -> tuple[pd.DataFrame, list[str]]:
-    raw = read_source(Path(path).parent, Path(path).stem)[["brand", "model", "body_type", "region"]]
-    models = (raw.groupby(["brand", "model"])["body_type"]
-              .agg(lambda s: s.mode().iat[0]).reset_index())
-    models["listings"] = raw.groupby(["brand", "model"]).size().to_numpy()
+    raw = read_source(Path(path).parent, Path(path).stem)[["brand", "model", "body_type", "transmission", "fuel",
+                                                           "region"]]
+    models = raw.groupby(["brand", "model"]).agg(
+        body_type=("body_type", _mode), transmission=("transmission", _mode), fuel=("fuel", _mode),
+        listings=("region", "size")).reset_index()
     return models, sorted(raw["region"].dropna().astype(str).unique())
+
+
+def _from_catalog() -> pd.DataFrame:
+    models = catalog()
+    return pd.DataFrame({
+        "brand": models["brand"], "model": models["model"], "body_type": models["body_type"],
+        "transmission": ["automatic" if share > 0.5 else "manual" for share in models["automatic_share"]],
+        "fuel": models["fuels"].str.split("|").str[0], "listings": models["popularity"]})
 
 
 def form_choices(raw_dir: Path, source: str) -> Choices:
@@ -53,5 +78,4 @@ def form_choices(raw_dir: Path, source: str) -> Choices:
             return Choices(models, regions, f"market data ({path.name})")
         except Exception:  # noqa: BLE001 — an unreadable file falls back to the catalog
             pass
-    models = catalog()[["brand", "model", "body_type", "popularity"]].rename(columns={"popularity": "listings"})
-    return Choices(models, sorted(REGIONS), "the built-in catalog")
+    return Choices(_from_catalog(), sorted(REGIONS), "the built-in catalog")

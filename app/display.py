@@ -7,6 +7,7 @@ Indonesian listings do it, "Rp 185.4 jt"; other currencies get their code and wh
 from __future__ import annotations
 
 import math
+import re
 
 # currency -> (symbol, unit suffix, unit size)
 CURRENCY_UNITS = {"IDR": ("Rp", "jt", 1_000_000)}
@@ -74,3 +75,12 @@ def age(seconds: float | None) -> str:
     if seconds < 48 * 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+def parse_whole_number(text: str) -> int:
+    """"85,000", "85.000" (Indonesian), "85 000" or "85000" -> 85000; "85.5" or "abc": ValueError
+    (separators must group thousands, so a decimal point is never read as one)."""
+    text = text.strip()
+    if not re.fullmatch(r"\d+|\d{1,3}(,\d{3})+|\d{1,3}(\.\d{3})+|\d{1,3}( \d{3})+", text):
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(re.sub(r"\D", "", text))

@@ -1,15 +1,16 @@
-"""Value a car: a listing form → the valuation service → price, interval, rating, drivers,
-and comparable recent listings from the database."""
+"""Value a car: a listing form → the valuation service → price, interval, rating, drivers; then
+the car model's market with this car marked, and comparable recent listings from the database."""
 
 import uuid
 from datetime import datetime, timezone
 
+import pandas as pd
 import streamlit as st
 
-from app import context, database, display, service_api
-from app.charts import value_waterfall
+from app import context, database, display, market_data, service_api, valuation_view
 from app.choices import form_choices
 from app.guard import ServiceUnavailable, shown_safely
+from app.price_charts import depreciation, price_over_time
 from autovalue.schema import MIN_MODEL_YEAR, Fuel, SellerType, Transmission
 
 settings = context.settings()
@@ -22,28 +23,39 @@ choices = form_choices(settings.raw_dir, settings.market_source)
 st.caption(f"Brands and models from {choices.source}. The valuation comes from the service at "
            f"{settings.service_url}.")
 
-# Brand and model sit outside the form: the model list has to follow the brand at once.
+# Brand and model sit outside the form: the model list, and the transmission and fuel most of
+# that model's cars have, follow the choice at once.
 left, right = st.columns(2)
 brands = choices.brands()
 brand = left.selectbox("Brand", brands, index=brands.index(choices.most_listed_brand()), key="brand")
 model = right.selectbox("Model", choices.models_of(brand), key="model")
 body_type = choices.body_type(brand, model)
+transmissions, fuels = [t.value for t in Transmission], [f.value for f in Fuel]
 
 this_year = datetime.now(timezone.utc).year
 with st.form("listing"):
     a, b, c = st.columns(3)
     year = a.number_input("Year", min_value=MIN_MODEL_YEAR, max_value=this_year, value=this_year - 5, step=1)
-    mileage = b.number_input("Mileage (km)", min_value=0, max_value=2_000_000, value=60_000, step=5_000)
+    mileage_text = b.text_input("Mileage (km)", value="60,000", help="thousands may be grouped: 85,000 or 85.000")
     region = c.selectbox("Region", choices.regions)
     a, b, c = st.columns(3)
-    fuel = a.selectbox("Fuel", [f.value for f in Fuel])
-    transmission = b.selectbox("Transmission", [t.value for t in Transmission])
+    # No key: a new model brings its own default (its cars' most common fuel and transmission).
+    fuel = a.selectbox("Fuel", fuels, index=fuels.index(choices.fuel(brand, model)))
+    transmission = b.selectbox("Transmission", transmissions,
+                               index=transmissions.index(choices.transmission(brand, model)))
     seller_type = c.selectbox("Seller type", [s.value for s in SellerType])
     asking = st.number_input(f"Asking price ({price_unit}, optional)", min_value=0.0, value=None,
-                             step=1.0 if suffix else 100.0, placeholder="leave empty for the price alone")
+                             step=1.0 if suffix else 100.0, format="%.1f" if suffix else "%.0f",
+                             placeholder="leave empty for the price alone")
     submitted = st.form_submit_button("Value this car", type="primary")
 
 if submitted:
+    st.session_state.pop("valuation", None)
+    try:
+        mileage = display.parse_whole_number(mileage_text)
+    except ValueError:
+        st.error(f"**Mileage:** write the kilometres as a whole number, e.g. 85,000 (not {mileage_text!r}).")
+        st.stop()
     listing = {
         "listing_id": f"dashboard-{uuid.uuid4().hex[:12]}",
         "listed_at": datetime.now(timezone.utc).isoformat(),
@@ -52,8 +64,6 @@ if submitted:
         "seller_type": seller_type,
         "asking_price": float(asking) * unit_size if asking else None,
     }
-    st.session_state.pop("valuation", None)
-    st.session_state.pop("rejected", None)
     try:
         st.session_state["valuation"] = (listing, service_api.valuate(settings, listing))
     except ServiceUnavailable as down:
@@ -61,52 +71,52 @@ if submitted:
     except service_api.ListingRejected as refused:
         st.error(f"**The service refused this listing:** {refused}")
 
+
+def market_context(listing: dict, valuation) -> None:
+    st.subheader(f"{listing['brand']} {listing['model']} on the market")
+    facts = market_data.for_model(settings, listing["brand"], listing["model"])
+    marked = dict(currency=valuation.currency, estimate=valuation.predicted_price, low=valuation.price_low,
+                  high=valuation.price_high)
+    st.markdown("**Price over time** (weekly medians, all model years)")
+    st.altair_chart(price_over_time(facts.over_time, today=pd.Timestamp.now(tz="UTC"), **marked), width="stretch")
+    left, right = st.columns(2)
+    left.markdown("**By model year**")
+    left.altair_chart(depreciation(facts.by_year, "year", "model year", "d", listing["year"], **marked),
+                      width="stretch")
+    right.markdown("**By mileage**")
+    right.altair_chart(depreciation(facts.by_mileage, "mileage", "mileage (km)", ",.0f", listing["mileage_km"],
+                                    **marked), width="stretch")
+    st.caption(f"Median sold price (line) and its middle half (band) over the {facts.sales:,} sales of the last "
+               f"{market_data.RECENT_DAYS} days of market data, all model years and mileages; points with at least "
+               f"{market_data.MIN_SALES} sales. The diamond is this car's estimate, the bar through it its 80% interval.")
+
+
+def comparables(listing: dict, currency: str) -> None:
+    st.subheader("Comparable recent listings")
+    st.caption(f"{listing['brand']} {listing['model']}, {listing['transmission']}, {listing['fuel']}, model year "
+               f"{listing['year'] - 2}–{listing['year'] + 2}, valued in the last 90 days; nearest mileage first.")
+    similar = database.comparables(context.engine(settings.database), listing["brand"], listing["model"],
+                                   listing["year"], listing["mileage_km"], listing["transmission"], listing["fuel"])
+    if similar.empty:
+        st.info("No such listing in the database yet.")
+        return
+    view = pd.DataFrame({
+        "Listed": similar["listed_at"].dt.strftime("%Y-%m-%d"), "Year": similar["year"],
+        "Mileage": similar["mileage"].map(lambda km: f"{km:,.0f} km"), "Region": similar["region"],
+        "Transmission": similar["transmission"], "Fuel": similar["fuel"],
+        "Asking price": similar["asking_price"].map(lambda v: display.money(v, currency)),
+        "Estimate": similar["predicted_price"].map(lambda v: display.money(v, currency)),
+        "Deal rating": similar["deal_rating"].map(display.rating_label)})
+    st.dataframe(view.style.map(display.rating_badge_style, subset=["Deal rating"]), hide_index=True,
+                 width="stretch")
+
+
 if "valuation" in st.session_state:
     listing, valuation = st.session_state["valuation"]
-    money = lambda value: display.money(value, valuation.currency)  # noqa: E731
-    st.subheader(f"{listing['brand']} {listing['model']} {listing['year']}, {listing['mileage_km']:,.0f} km")
-    a, b, c = st.columns(3)
-    a.metric("Estimated price", money(valuation.predicted_price))
-    b.metric("80% interval", f"{money(valuation.price_low)} – {money(valuation.price_high)}")
-    if valuation.deal_rating is not None:
-        rating = valuation.deal_rating.value
-        gap = (valuation.asking_price or 0) - valuation.predicted_price
-        c.metric("Deal rating", display.rating_label(rating),
-                 delta=f"asking {display.signed_money(gap, valuation.currency)} vs estimate",
-                 delta_color="inverse")
-    elif valuation.asking_price is not None:
-        c.metric("Deal rating", "–", help="no deal rating at low confidence: the estimate itself is in doubt")
-    else:
-        c.metric("Deal rating", "–", help="give an asking price to get a deal rating")
-    confidence = valuation.confidence.value
-    if valuation.confidence_reasons:
-        say = st.warning if confidence == "low" else st.info
-        say(f"**Confidence {confidence}** (the interval is widened to match): "
-            + "; ".join(valuation.confidence_reasons) + ".")
-    else:
-        st.caption(f"Confidence {confidence}: a car model the model knows, with fresh market statistics.")
-    notes = [f"model {valuation.model_version}", f"feature service {valuation.feature_service}",
-             f"market level used: {valuation.fallback.value}"]
-    if valuation.market_data_age_s is not None:
-        notes.append(f"market data {display.age(valuation.market_data_age_s)} old")
-    st.caption(" · ".join(notes))
-    if valuation.value_drivers:
-        st.markdown("**What drives this price**")
-        st.altair_chart(value_waterfall(valuation.predicted_price, valuation.value_drivers, valuation.currency),
-                        width="stretch")
-
-    st.markdown("**Comparable recent listings**")
+    st.subheader(f"{listing['brand']} {listing['model']} {listing['year']}, {listing['mileage_km']:,.0f} km, "
+                 f"{listing['transmission']}, {listing['fuel']}")
+    valuation_view.show(valuation)
+    with shown_safely("Market of this model"):
+        market_context(listing, valuation)
     with shown_safely("Comparable listings"):
-        similar = database.comparables(context.engine(settings.database), listing["brand"], listing["model"],
-                                       listing["year"], listing["mileage_km"])
-        if similar.empty:
-            st.info("No recent listing of this model within two model years in the database.")
-        else:
-            view = similar.assign(
-                listed=similar["listed_at"].dt.strftime("%Y-%m-%d"),
-                mileage=similar["mileage"].map(lambda km: f"{km:,.0f} km"),
-                asking=similar["asking_price"].map(money), estimate=similar["predicted_price"].map(money),
-                rating=similar["deal_rating"].map(display.rating_label),
-            )[["listed", "year", "mileage", "region", "fuel", "transmission", "asking", "estimate", "rating"]]
-            st.dataframe(view.style.map(display.rating_badge_style, subset=["rating"]),
-                         hide_index=True, width="stretch")
+        comparables(listing, valuation.currency)
