@@ -124,3 +124,22 @@ def comparables(engine: Engine, brand: str, model: str, year: int, mileage: floa
                  .limit(limit * 4))
     frame = _read(engine, statement)  # a rescored listing has a row per model: its newest counts
     return frame.drop_duplicates("listing_id").head(limit) if len(frame) else frame
+
+
+def listings(engine: Engine, brands: list[str], models: list[str], regions: list[str], ratings: list[str | None],
+             limit: int = 5_000) -> pd.DataFrame:
+    """The newest valuation of each of the most recently valued listings matching the filters (an
+    empty filter matches everything; None among `ratings` means no deal rating)."""
+    statement = select(valuations).order_by(desc(valuations.c.created_at), desc(valuations.c.id)).limit(limit)
+    if brands:
+        statement = statement.where(valuations.c.brand.in_(brands))
+    if models:
+        statement = statement.where(valuations.c.model.in_(models))
+    if regions:
+        statement = statement.where(valuations.c.region.in_(regions))
+    if ratings:
+        rated = [r for r in ratings if r is not None]
+        condition = valuations.c.deal_rating.in_(rated)
+        statement = statement.where(condition | valuations.c.deal_rating.is_(None) if None in ratings else condition)
+    frame = _read(engine, statement)
+    return frame.drop_duplicates("listing_id").reset_index(drop=True) if len(frame) else frame

@@ -1,4 +1,4 @@
-"""`streamlit run app/main.py`: the AutoValue dashboard (five pages)."""
+"""`streamlit run app/main.py`: the AutoValue dashboard (six pages)."""
 
 import sys
 from pathlib import Path
@@ -17,6 +17,7 @@ PAGES = [
     st.Page("screens/live.py", title="Live", icon=":material/monitoring:", default=True),  # at /
     st.Page("screens/accuracy.py", title="Live accuracy", icon=":material/target:", url_path="accuracy"),
     st.Page("screens/value.py", title="Value a car", icon=":material/directions_car:", url_path="value"),
+    st.Page("screens/listings.py", title="Listings", icon=":material/list_alt:", url_path="listings"),
     st.Page("screens/model.py", title="Model", icon=":material/model_training:", url_path="model"),
     st.Page("screens/drift.py", title="Drift and freshness", icon=":material/thermostat:", url_path="drift"),
 ]

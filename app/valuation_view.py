@@ -35,8 +35,10 @@ def headline(valuation: Valuation) -> None:
              help="8 in 10 such cars sell inside this range")
     if valuation.deal_rating is not None:
         gap = (valuation.asking_price or 0) - valuation.predicted_price
+        # The delta starts with its sign (ASCII: Streamlit reads it) so a bargain points down, in green.
+        signed = display.signed_money(gap, valuation.currency).replace("−", "-")
         c.metric("Deal rating", display.rating_label(valuation.deal_rating.value),
-                 delta=f"asking {display.signed_money(gap, valuation.currency)} vs estimate", delta_color="inverse",
+                 delta=f"{signed} asked vs estimate", delta_color="inverse",
                  help="the asking price against what similar cars are asked")
     elif valuation.asking_price is not None:
         c.metric("Deal rating", "–", help="no deal rating at low confidence: the estimate itself is in doubt")

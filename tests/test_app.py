@@ -16,6 +16,7 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app import display
 from autovalue.settings import Settings
 from tests.app_support import APP_DIR, REPO, build_market, dashboard_env, fill_database, record_models, set_env
 from tests.conftest import free_port
@@ -167,6 +168,25 @@ def test_value_page_shows_the_market_of_the_model_and_comparables_of_the_same_tr
     assert set(comparable["Deal rating"]) <= {"great deal", "good deal", "fair price", "high price", "overpriced"}
 
 
+def test_listings_filter_and_show_the_selected_listings_valuation(env, stack):
+    _, _, stored = stack
+    at = run("listings")
+    assert f"**{len(stored):,} listings**" in texts(at, "markdown") and at.get("download_button")
+    at.multiselect(key="brands").select("Toyota").run()
+    at.multiselect(key="ratings").select("great deal").run()
+    shown = at.dataframe[0].value
+    expected = stored[(stored["brand"] == "Toyota") & (stored["deal_rating"] == "great")]
+    assert len(shown) == len(expected) > 0
+    assert shown["Car"].str.startswith("Toyota ").all() and set(shown["Deal rating"]) == {"great deal"}
+    # A click on a row (its selection state) shows that listing's stored valuation.
+    at.session_state["listings_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    newest = expected.sort_values("created_at").iloc[-1]
+    assert metrics(at)["Estimated price"] == display.money(newest["predicted_price"], "IDR")
+    assert "What drives this price comes from the valuation service" in texts(at, "info")  # it is down here
+
+
 def test_model_page(env):
     at = run("model")
     shown = metrics(at)
@@ -203,8 +223,8 @@ def test_drift_page_warns_when_incoming_listings_shift(env, stack, tmp_path, mon
 def test_navigation_reaches_every_page(env):
     at = AppTest.from_file(str(APP_DIR / "main.py"), default_timeout=60).run()
     assert not at.exception and at.title[0].value == "Live valuations"
-    for page, title in [("accuracy", "Live accuracy"), ("value", "Value a car"), ("model", "Model"),
-                        ("drift", "Drift and freshness")]:
+    for page, title in [("accuracy", "Live accuracy"), ("value", "Value a car"), ("listings", "Listings"),
+                        ("model", "Model"), ("drift", "Drift and freshness")]:
         at.switch_page(f"screens/{page}.py").run()
         assert not at.exception and at.title[0].value == title
 
