@@ -191,11 +191,18 @@ def test_model_page(env):
     at = run("model")
     shown = metrics(at)
     assert shown["Holdout MAPE"] == "9.40%" and shown["R²"] == "0.856"
+    models = at.dataframe[0].value  # metrics down, models across, all in words
+    assert list(models.columns) == ["metric", "XGBoost (served)", "linear regression"]  # the served one first
+    assert models.set_index("metric").loc["MAPE (mean absolute % error)", "XGBoost (served)"] == "9.40%"
     compared = at.dataframe[1].value
     assert list(compared.columns) == ["metric", "v2", "v1", "change"]
-    assert compared.set_index("metric").loc["mape", "change"] == "−2.70%"
-    assert "11.80%" in texts(at, "caption")  # previous champion on this holdout
-    assert len(at.dataframe[2].value) == 2  # both MLflow runs
+    assert "mape" not in set(compared["metric"])
+    assert compared.set_index("metric").loc["MAPE (mean absolute % error)", "change"] == "−2.70 points"
+    captions = texts(at, "caption")
+    assert "11.80%" in captions  # previous champion on this holdout
+    assert "holdout MAPE 9.40% beats champion v1 (11.80%)" in captions
+    runs = at.table[0].value
+    assert len(runs) == 2 and set(runs["Promoted"]) == {"yes"} and set(runs["Rows"]) == {"2,500"}
     assert [image.captions for image in at.get("image")] == [["predicted vs actual"]]  # champion plot
 
 

@@ -160,3 +160,15 @@ def test_minute_counts_on_sqlite_and_postgresql(database_url):
     assert counts["count"].tolist() == [2, 3, 1]  # :30 :50 | :10 :30 :50 | :10
     assert counts["first"].iloc[0] == pd.Timestamp(start)
     assert counts["last"].iloc[-1] == pd.Timestamp(rows[-1]["created_at"])
+
+
+def test_model_metrics_in_words():
+    from app import model_metrics
+
+    assert model_metrics.text("mape_over_noise_floor", 1.1407, "IDR") == "1.14 × the noise floor"
+    assert model_metrics.text("mape", 0.0769, "IDR") == "7.69%" and model_metrics.text("mae", 14.1e6, "IDR") == "Rp 14.1 jt"
+    assert model_metrics.change("interval_coverage", -0.012, "IDR") == "−1.20 points"
+    # The trainer's tags: no contradiction with the champion they describe.
+    assert model_metrics.decision("no champion yet") == "promoted as the first champion (there was none before it)"
+    assert model_metrics.decision("holdout MAPE 0.0769 beats champion v3 (0.0822)") == \
+        "holdout MAPE 7.69% beats champion v3 (8.22%)"
