@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from app.display import money, unit
+from app.display import age, money, unit
 
 STATE_COLOURS = alt.Scale(domain=["stable", "watch", "warn", "no data"],
                           range=["#2e7d32", "#f9a825", "#c62828", "#9e9e9e"])
@@ -88,17 +88,28 @@ def psi_bars(table: pd.DataFrame, watch: float, warn: float) -> alt.Chart:
     return (bars + rules).properties(height=30 * len(data) + 40)
 
 
-def feature_age(ages: pd.DataFrame, stale_after_s: float) -> alt.Chart:
-    data = ages.assign(hours=ages["age_s"] / 3600, stale=ages["age_s"] > stale_after_s)
-    bars = alt.Chart(data).mark_bar().encode(
-        y=alt.Y("car:N", title=None), x=alt.X("hours:Q", title="age of the oldest market feature (hours)"),
-        yOffset="level:N",
-        color=alt.Color("level:N", legend=alt.Legend(orient="top", title="market level"),
-                        scale=alt.Scale(domain=["model", "brand", "segment"], range=["#1565c0", "#64b5f6", "#90a4ae"])),
-        tooltip=["car", "level", alt.Tooltip("hours:Q", format=".1f")])
-    rule = alt.Chart(pd.DataFrame({"x": [stale_after_s / 3600]})).mark_rule(
-        strokeDash=[4, 4], color="#c62828").encode(x="x:Q")
-    return (bars + rule).properties(height=max(160, 48 * data["car"].nunique()))
+AGE_TICKS = [1, 10, 60, 600, 3600, 6 * 3600, 86_400, 2 * 86_400, 7 * 86_400]
+AGE_LABEL = ("datum.value < 60 ? datum.value + ' s' : datum.value < 3600 ? datum.value / 60 + ' min' : "
+             "datum.value < 86400 ? datum.value / 3600 + ' h' : datum.value / 86400 + ' d'")
+
+
+def feature_age(ages: pd.DataFrame, stale_after_s: float) -> alt.LayerChart:
+    """One row per car model, a dot per market level at its age, on a log scale: a row pushed
+    seconds ago and a batch row from midnight are both visible."""
+    data = ages.dropna(subset=["age_s"]).assign(seconds=lambda f: f["age_s"].clip(lower=1))
+    data["age"] = data["age_s"].map(age)
+    levels = alt.Scale(domain=["model", "brand", "segment"], range=["#1565c0", "#ef6c00", "#757575"])
+    dots = alt.Chart(data).mark_point(filled=True, size=50, opacity=0.9).encode(
+        y=alt.Y("car:N", title=None, sort="ascending", axis=alt.Axis(labelOverlap=False, labelLimit=220)),
+        yOffset=alt.YOffset("level:N", sort=["model", "brand", "segment"]),  # levels of the same age stay apart
+        x=alt.X("seconds:Q", scale=alt.Scale(type="log", domain=[1, max(AGE_TICKS[-1], float(data["seconds"].max()))]),
+                title="age of the market statistics (log scale)", axis=alt.Axis(values=AGE_TICKS, labelExpr=AGE_LABEL)),
+        color=alt.Color("level:N", scale=levels, legend=alt.Legend(orient="top", title="market level")),
+        shape=alt.Shape("level:N", scale=alt.Scale(domain=["model", "brand", "segment"],
+                                                    range=["circle", "square", "triangle-up"])),
+        tooltip=["car", "level", "age"])
+    rule = alt.Chart(pd.DataFrame({"x": [stale_after_s]})).mark_rule(strokeDash=[4, 4], color="#c62828").encode(x="x:Q")
+    return (dots + rule).properties(height={"step": 24, "for": "position"})  # per car, not per level
 
 
 def mape_over_time(buckets: pd.DataFrame) -> alt.Chart:

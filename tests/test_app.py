@@ -80,7 +80,7 @@ def test_live_page(env, stack):
     assert f"{len(stored):,} valuations in the last 10 minutes · {len(stored):,} since the stream started" in \
         texts(at, "caption")
     latest = at.dataframe[0].value
-    assert list(latest.columns) == ["Stored", "Car", "Region", "Mileage", "Asking price", "Estimate", "80% interval",
+    assert list(latest.columns) == ["Stored", "Car", "Mileage", "Asking price", "Estimate", "80% interval",
                                     "Deal rating", "Model"]
     assert len(latest) == 20 and set(latest["Deal rating"]) <= {"great deal", "good deal", "fair price",
                                                                 "high price", "overpriced"}
@@ -209,13 +209,24 @@ def test_model_page(env):
 def test_drift_page(env):
     at = run("drift")
     table = at.dataframe[0].value
-    assert set(table["feature"]) == {"year", "mileage", "asking_price", "brand", "fuel", "transmission",
+    assert set(table["Feature"]) == {"year", "mileage", "asking_price", "brand", "fuel", "transmission",
                                      "body_type", "region", "seller_type"}
     # Incoming rows are a sample of the training market: no feature has drifted.
-    assert (table["psi"] < 0.1).all() and "No feature has moved" in texts(at, "success")
+    assert (table["PSI"] < 0.1).all() and "No feature has moved" in texts(at, "success")
     ages = metrics(at)
     assert ages["Car models × levels without online features"] == "0"
     assert ages["Oldest market feature"].endswith(" h")  # daily rows, stamped at midnight
+    models = market_models(env)
+    assert ages["Car models pushed in the last hour"] == f"0 of {models}"  # no market feed runs here
+    assert "stamped at midnight UTC" in texts(at, "caption")  # why the oldest is hours old
+    chart = at.get("vega_lite_chart")[0]  # every car model, on a log scale so no level is invisible
+    assert '"log"' in chart.proto.spec
+
+
+def market_models(settings: Settings) -> int:
+    from market.io import read_source
+
+    return len(read_source(settings.raw_dir, settings.market_source).groupby(["brand", "model"]))
 
 
 def test_drift_page_warns_when_incoming_listings_shift(env, stack, tmp_path, monkeypatch):
@@ -255,7 +266,7 @@ def test_pages_on_a_fresh_install_say_what_is_missing(tmp_path, monkeypatch):
     assert run("value").selectbox(key="brand").options  # from the built-in catalog
     assert "No MLflow runs yet" in texts(run("model"), "info")
     drift = texts(run("drift"), "info")
-    assert "No training data yet" in drift and "No valuations database yet" in drift
+    assert "No market data yet" in drift and "No valuations database yet" in drift
 
 
 # ---- the real valuation service (bento/, merged from the service branch) -------------------------------

@@ -4,31 +4,20 @@ have moved from the training data (PSI per feature; thresholds documented in app
 import pandas as pd
 import streamlit as st
 
-from app import context, database, display, drift
+from app import context, database, display, drift, market_data
 from app.charts import feature_age, psi_bars
 from app.feature_freshness import STALE_AFTER_S, feature_ages
 from app.guard import NoData, shown_safely
-from market.io import read_source
 
 INCOMING_ROWS = 5_000  # the newest valuations are "incoming"
-AGE_CARS = 8  # market features are looked up for the busiest car models
+PUSHED_WITHIN_S = 3600  # a car model row younger than this came from the market feed, not the midnight batch
 
 settings = context.settings()
 st.title("Drift and freshness")
 
 
-@st.cache_data(show_spinner=False, ttl=600)
-def training_data(raw_dir: str, source: str, mtime: float) -> pd.DataFrame:
-    from pathlib import Path
-
-    return read_source(Path(raw_dir), source)
-
-
 def load_training() -> pd.DataFrame:
-    path = settings.raw_dir / f"{settings.market_source}.parquet"
-    if not path.exists():
-        raise NoData(f"No training data yet ({path} does not exist): run `autovalue generate` or `autovalue import`.")
-    return training_data(str(settings.raw_dir), settings.market_source, path.stat().st_mtime)
+    return market_data.market(settings)
 
 
 incoming = None
@@ -36,31 +25,37 @@ with shown_safely("Incoming listings"):
     incoming = database.recent_valuations(context.engine(settings.database), INCOMING_ROWS)
 
 st.subheader("Age of the online market features")
-st.caption(f"Oldest market feature per car model and level, read from the feature service "
-           f"`{settings.feature_service}` as the valuation service reads it. Older than "
-           f"{display.age(STALE_AFTER_S)} (dashed line) means the feature pipeline or the scorer's pushes stopped.")
+st.caption(f"For every car model, the age of the market statistics the valuation service reads for it "
+           f"(feature service `{settings.feature_service}`) at each level: the car model's own, its brand's and "
+           "its body type's. Daily batch rows are stamped at midnight UTC, the start of the day they cover, so "
+           "they are as old as the time since midnight (up to a day); rows the market feed pushes while listings "
+           f"stream in are seconds old. Older than {display.age(STALE_AFTER_S)} (dashed line) means the feature "
+           "pipeline or the pushes stopped.")
 with shown_safely("Feature freshness"):
-    if incoming is not None and not incoming.empty:
-        cars = incoming.groupby(["brand", "model"])["body_type"].agg(lambda s: s.mode().iat[0])
-        cars = cars.reset_index().assign(n=incoming.groupby(["brand", "model"]).size().to_numpy())
-    else:
-        raw = load_training()
-        cars = raw.groupby(["brand", "model"])["body_type"].agg(lambda s: s.mode().iat[0])
-        cars = cars.reset_index().assign(n=raw.groupby(["brand", "model"]).size().to_numpy())
-    cars = cars.sort_values("n", ascending=False).head(AGE_CARS)
+    try:  # every car model of the market data, else of the incoming listings
+        source = load_training()
+    except NoData:
+        if incoming is None or incoming.empty:
+            raise
+        source = incoming
+    cars = source.groupby(["brand", "model"])["body_type"].agg(lambda s: s.mode().iat[0]).reset_index()
     ages = feature_ages(settings, cars)
     worst = ages["age_s"].max()
     stale = ages[ages["age_s"] > STALE_AFTER_S]
     missing = ages[ages["age_s"].isna()]
-    a, b = st.columns(2)
-    a.metric("Oldest market feature", display.age(worst))
-    b.metric("Car models × levels without online features", f"{len(missing)}")
+    pushed = ages[(ages["level"] == "model") & (ages["age_s"] < PUSHED_WITHIN_S)]
+    a, b, c = st.columns(3)
+    a.metric("Oldest market feature", display.age(worst),
+             help="batch rows are stamped at midnight UTC: between runs of the feature pipeline they age up to a day")
+    b.metric("Car models pushed in the last hour", f"{len(pushed)} of {len(cars)}",
+             help="car models whose statistics the market feed pushed from streamed listings")
+    c.metric("Car models × levels without online features", f"{len(missing)}")
     if len(stale):
         st.warning(f"{len(stale)} market feature groups are older than {display.age(STALE_AFTER_S)}: "
                    + ", ".join(f"{r.car} ({r.level}, {display.age(r.age_s)})" for r in stale.head(6).itertuples()))
     else:
-        st.success(f"All looked-up market features are younger than {display.age(STALE_AFTER_S)}.")
-    st.altair_chart(feature_age(ages.dropna(), STALE_AFTER_S), width="stretch")
+        st.success(f"All market features are younger than {display.age(STALE_AFTER_S)}.")
+    st.altair_chart(feature_age(ages, STALE_AFTER_S), width="stretch")
 
 st.subheader("Incoming listings vs training data")
 st.caption(f"Population stability index per feature: the newest {INCOMING_ROWS:,} valuations against the "
@@ -84,5 +79,6 @@ with shown_safely("Drift"):
         else:
             st.success(f"No feature has moved past PSI {drift.WATCH}.")
         st.altair_chart(psi_bars(table, drift.WATCH, drift.WARN), width="stretch")
-        st.dataframe(table, hide_index=True, width="stretch",
-                     column_config={"psi": st.column_config.NumberColumn(format="%.3f")})
+        st.dataframe(table.rename(columns={"feature": "Feature", "kind": "Kind", "psi": "PSI", "state": "State"}),
+                     hide_index=True, width="stretch",
+                     column_config={"PSI": st.column_config.NumberColumn(format="%.3f")})

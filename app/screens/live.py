@@ -57,7 +57,7 @@ def latest_table(latest: pd.DataFrame, currency: str) -> None:
     view = pd.DataFrame({
         "Stored": latest["created_at"].dt.strftime("%H:%M:%S"),
         "Car": latest["brand"] + " " + latest["model"] + " " + latest["year"].astype(str),
-        "Region": latest["region"], "Mileage": latest["mileage"].map(lambda km: f"{km:,.0f} km"),
+        "Mileage": latest["mileage"].map(lambda km: f"{km:,.0f} km"),  # region: on Listings (width)
         "Asking price": latest["asking_price"].map(lambda v: display.money(v, currency)),
         "Estimate": latest["predicted_price"].map(lambda v: display.money(v, currency)),
         "80% interval": [display.money_range(lo, hi, currency) for lo, hi in zip(latest["price_low"], latest["price_high"])],
