@@ -18,7 +18,7 @@ def _money_title(currency: str) -> str:
 
 def throughput(buckets: pd.DataFrame) -> alt.Chart:
     return alt.Chart(buckets).mark_bar(color="#1565c0").encode(
-        x=alt.X("time:T", title=None), y=alt.Y("per_second:Q", title="valuations / s"),
+        x=alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M")), y=alt.Y("per_second:Q", title="valuations / s"),
         tooltip=[alt.Tooltip("time:T", format="%H:%M:%S"), alt.Tooltip("per_second:Q", format=".1f")],
     ).properties(height=200)
 
@@ -26,7 +26,8 @@ def throughput(buckets: pd.DataFrame) -> alt.Chart:
 def freshness(buckets: pd.DataFrame) -> alt.Chart:
     long = buckets.melt(id_vars="time", value_vars=["p50", "p95"], var_name="percentile", value_name="seconds")
     return alt.Chart(long).mark_line(point=True).encode(
-        x=alt.X("time:T", title=None), y=alt.Y("seconds:Q", title="produce → stored (s)"),
+        x=alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M")),
+        y=alt.Y("seconds:Q", title="produce → stored (s)"),
         color=alt.Color("percentile:N", legend=alt.Legend(orient="top", title=None)),
         tooltip=["percentile", alt.Tooltip("seconds:Q", format=".2f")],
     ).properties(height=200)
@@ -115,7 +116,8 @@ def feature_age(ages: pd.DataFrame, stale_after_s: float) -> alt.LayerChart:
 def mape_over_time(buckets: pd.DataFrame) -> alt.Chart:
     """Live MAPE per bucket, with the sales it rests on in the tooltip."""
     return alt.Chart(buckets.dropna(subset=["mape"])).mark_line(point=True, color="#1565c0").encode(
-        x=alt.X("time:T", title=None), y=alt.Y("mape:Q", title="MAPE", axis=alt.Axis(format="%")),
+        x=alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M")),
+        y=alt.Y("mape:Q", title="MAPE", axis=alt.Axis(format="%")),
         tooltip=[alt.Tooltip("time:T", format="%H:%M"), alt.Tooltip("mape:Q", format=".1%"), "sold:Q"],
     ).properties(height=200)
 
@@ -123,7 +125,7 @@ def mape_over_time(buckets: pd.DataFrame) -> alt.Chart:
 def coverage_over_time(buckets: pd.DataFrame, target: float = 0.8) -> alt.Chart:
     """Share of sales inside the interval per bucket; the dashed line is the interval's promise."""
     line = alt.Chart(buckets.dropna(subset=["coverage"])).mark_line(point=True, color="#2e7d32").encode(
-        x=alt.X("time:T", title=None),
+        x=alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M")),
         y=alt.Y("coverage:Q", title="inside the 80% interval", axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1])),
         tooltip=[alt.Tooltip("time:T", format="%H:%M"), alt.Tooltip("coverage:Q", format=".0%"), "sold:Q"])

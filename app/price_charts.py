@@ -24,7 +24,8 @@ def _this_car(x: str, value, estimate: float, low: float, high: float, size: flo
                         "high": [high / size], "label": ["this car"]})
     base = alt.Chart(car)
     tooltip = [alt.Tooltip("estimate:Q", format=",.1f", title="estimate"),
-               alt.Tooltip("low:Q", format=",.1f", title="80% low"), alt.Tooltip("high:Q", format=",.1f", title="80% high")]
+               alt.Tooltip("low:Q", format=",.1f", title="80% low"),
+               alt.Tooltip("high:Q", format=",.1f", title="80% high")]
     interval = base.mark_rule(color=CAR_COLOUR, strokeWidth=3).encode(x=x, y="low:Q", y2="high:Q")
     point = base.mark_point(shape="diamond", filled=True, size=160, color=CAR_COLOUR).encode(
         x=x, y="estimate:Q", tooltip=tooltip)

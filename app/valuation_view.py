@@ -29,7 +29,7 @@ DRIVER_MEANINGS = {
 def headline(valuation: Valuation) -> None:
     money = lambda value: display.money(value, valuation.currency)  # noqa: E731
     # The interval gets the widest column: it is the longest figure and must not be cut off.
-    a, b, c = st.columns([1, 1.35, 1])
+    a, b, c = st.columns([1, 1.6, 1])  # fits "Rp 1,850.1 – 1,102.3 jt" at 1280 px
     a.metric("Estimated price", money(valuation.predicted_price), help="what the car should sell for")
     b.metric("80% interval", display.money_range(valuation.price_low, valuation.price_high, valuation.currency),
              help="8 in 10 such cars sell inside this range")

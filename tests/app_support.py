@@ -1,25 +1,84 @@
 """Real parts for the app tests: a SQLite valuations database filled through autovalue.tables,
-outcomes of known accuracy, a small simulated market with its Feast store, and the dashboard's
-environment."""
+outcomes of known accuracy, a small simulated market with its Feast store, the dashboard's
+environment, and running a page in AppTest or a process until it answers."""
 
 from __future__ import annotations
 
 import math
 import os
+import signal
+import subprocess
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 
 from autovalue.settings import Settings
 from autovalue.tables import connect, dead_letters, outcomes, valuations
 from autovalue.valuation import deal_rating
+from tests.conftest import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 APP_DIR = REPO / "app"
 DEAD_LETTER_REASONS = ["year: model year 2031 is after the listing date 2026-01-01",
                        "mileage_km: Input should be greater than or equal to 0", "not JSON: Expecting value"]
+
+
+def nothing_at() -> str:
+    return f"127.0.0.1:{free_port()}"  # a port nobody listens on: the part is "down"
+
+
+def new_stack(home: Path) -> tuple[Settings, pd.DataFrame, pd.DataFrame]:
+    """Home with a small market and its Feast store, 400 stored valuations and 7 dead letters,
+    and two models in MLflow (champion v2). Service and broker are down (nothing listens there)."""
+    settings = Settings(home=home, service_url=f"http://{nothing_at()}", kafka_bootstrap=nothing_at())
+    market = build_market(settings)
+    stored = fill_database(settings.database, market)
+    record_models(settings)
+    return settings, market, stored
+
+
+def run(page: str):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP_DIR / "screens" / f"{page}.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at, kind: str) -> str:
+    return "\n".join(str(element.value) for element in getattr(at, kind))
+
+
+def metrics(at) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"{process.args} exited with {process.returncode}"
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not ready after {timeout_s} s")
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
 
 
 def build_market(settings: Settings, listings: int = 3000, days: int = 60) -> pd.DataFrame:

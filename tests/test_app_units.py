@@ -166,7 +166,8 @@ def test_model_metrics_in_words():
     from app import model_metrics
 
     assert model_metrics.text("mape_over_noise_floor", 1.1407, "IDR") == "1.14 × the noise floor"
-    assert model_metrics.text("mape", 0.0769, "IDR") == "7.69%" and model_metrics.text("mae", 14.1e6, "IDR") == "Rp 14.1 jt"
+    assert model_metrics.text("mape", 0.0769, "IDR") == "7.69%"
+    assert model_metrics.text("mae", 14.1e6, "IDR") == "Rp 14.1 jt"
     assert model_metrics.change("interval_coverage", -0.012, "IDR") == "−1.20 points"
     # The trainer's tags: no contradiction with the champion they describe.
     assert model_metrics.decision("no champion yet") == "promoted as the first champion (there was none before it)"

@@ -37,8 +37,7 @@ def table(rows: pd.DataFrame):
         "Mileage": rows["mileage"].map(lambda km: f"{km:,.0f} km"), "Region": rows["region"],
         "Asking price": rows["asking_price"].map(lambda v: display.money(v, currency)),
         "Estimate": rows["predicted_price"].map(lambda v: display.money(v, currency)),
-        "Deal rating": rows["deal_rating"].map(display.rating_label),
-        "Confidence": rows["confidence"].fillna("–"),
+        "Deal rating": rows["deal_rating"].map(display.rating_label),  # confidence: with the selected one
     })
     return st.dataframe(view.style.map(display.rating_badge_style, subset=["Deal rating"]), hide_index=True,
                         width="stretch", height=390, on_select="rerun", selection_mode="single-row",
@@ -72,7 +71,8 @@ def detail(row: pd.Series) -> None:
         return
     valuation_view.drivers(now)
     st.caption(f"Drivers from the service now (model {now.model_version}, today's market statistics): estimate "
-               f"{display.money(now.predicted_price, now.currency)}, stored {display.money(row['predicted_price'], currency)}.")
+               f"{display.money(now.predicted_price, now.currency)}, "
+               f"stored {display.money(row['predicted_price'], currency)}.")
 
 
 rows = None
@@ -83,13 +83,12 @@ if rows is not None:
     if rows.empty:
         st.info("No valued listing matches these filters.")
     else:
-        top = st.columns([3, 1])
-        top[0].markdown(f"**{len(rows):,} listings**")
-        exported = rows[[c for c in EXPORTED if c in rows.columns]]
-        top[1].download_button("Download as CSV", exported.to_csv(index=False).encode(), on_click="ignore",
-                               file_name="autovalue-valuations.csv", mime="text/csv", icon=":material/download:",
-                               width="stretch")
+        st.markdown(f"**{len(rows):,} listings**")
         selected = table(rows).selection.rows
+        exported = rows[[c for c in EXPORTED if c in rows.columns]]
+        st.download_button(f"Export these {len(rows):,} valuations (CSV)", exported.to_csv(index=False).encode(),
+                           on_click="ignore", file_name="autovalue-valuations.csv", mime="text/csv",
+                           icon=":material/download:")
         if selected:
             with shown_safely("Listing"):
                 detail(rows.iloc[selected[0]])

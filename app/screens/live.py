@@ -41,8 +41,8 @@ def headline(data: dict, parts: status.Parts) -> None:
                       help="what the valuation service says it serves; newest valuations: "
                            + ", ".join(versions.index))
     else:
-        top[3].metric("Model serving", "none: service down",
-                      help=f"the newest valuations were made by {', '.join(versions.index)}")
+        top[3].metric("Model serving", "none", help="the valuation service is down; the newest valuations were "
+                                                    f"made by {', '.join(versions.index)}")
     if rates.started is not None:
         st.caption(f"{len(window):,} valuations in the last {WINDOW_MIN} minutes · {rates.count:,} since the "
                    f"stream started at {rates.started:%H:%M:%S} UTC "
@@ -60,7 +60,8 @@ def latest_table(latest: pd.DataFrame, currency: str) -> None:
         "Mileage": latest["mileage"].map(lambda km: f"{km:,.0f} km"),  # region: on Listings (width)
         "Asking price": latest["asking_price"].map(lambda v: display.money(v, currency)),
         "Estimate": latest["predicted_price"].map(lambda v: display.money(v, currency)),
-        "80% interval": [display.money_range(lo, hi, currency) for lo, hi in zip(latest["price_low"], latest["price_high"])],
+        "80% interval": [display.money_range(lo, hi, currency)
+                         for lo, hi in zip(latest["price_low"], latest["price_high"])],
         "Deal rating": latest["deal_rating"].map(display.rating_label),
         "Model": latest["model_version"],
     })

@@ -88,7 +88,8 @@ def market_context(listing: dict, valuation) -> None:
                                     **marked), width="stretch")
     st.caption(f"Median sold price (line) and its middle half (band) over the {facts.sales:,} sales of the last "
                f"{market_data.RECENT_DAYS} days of market data, all model years and mileages; points with at least "
-               f"{market_data.MIN_SALES} sales. The diamond is this car's estimate, the bar through it its 80% interval.")
+               f"{market_data.MIN_SALES} sales. The diamond is this car's estimate, the bar through it its 80% "
+               "interval.")
 
 
 def comparables(listing: dict, currency: str) -> None:
