@@ -44,7 +44,8 @@ PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #212121; }}
 h1 {{ margin-bottom: .2rem; }} .facts {{ color: #616161; margin-top: 0; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e0e0e0; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e0e0e0; }}
 code, pre {{ background: #f5f5f5; border-radius: 4px; }} pre {{ padding: .8rem; overflow-x: auto; }}
 </style></head>
 <body>
@@ -62,7 +63,8 @@ a deal rating against what similar cars are asked, and the top value drivers in 
 <tr><td><code>GET /metrics</code></td><td>Prometheus</td></tr>
 </table>
 <pre>curl -s {origin}/valuate -H 'content-type: application/json' -H "X-API-Key: $AUTOVALUE_API_KEY" \\
-  -d '{{"listing": {{"listing_id": "a1", "brand": "Toyota", "model": "Avanza", "year": 2020, "mileage_km": 60000}}}}'</pre>
+  -d '{{"listing": {{"listing_id": "a1", "brand": "Toyota", "model": "Avanza", "year": 2020,
+                   "mileage_km": 60000}}}}'</pre>
 </body></html>
 """
 
