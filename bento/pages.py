@@ -78,6 +78,11 @@ DOCS = """<!DOCTYPE html>
 """
 
 
+DESCRIPTION = ("Values used-car listings: the price a car should sell for, an 80% interval, a confidence level, "
+               "a deal rating against what similar cars are asked, and the top value drivers in money. "
+               "Send the key in `X-API-Key` when the service has one.")
+
+
 def serving_facts(model_ref, default_feature_service: str) -> Callable[[], dict]:
     """The model version and feature service this service serves, read once from the champion's
     entry in the model store (the workers load the same reference)."""
@@ -111,7 +116,8 @@ def pages_app(serving: Callable[[], dict], spec: Callable[[], dict]) -> Starlett
 
     async def docs_json(_: Request) -> JSONResponse:
         document = spec()
-        document["info"] = {**document.get("info", {}), "title": TITLE, "version": package_version()}
+        # BentoML's info carries its badges (images from other hosts) and its team as contact.
+        document["info"] = {"title": TITLE, "version": package_version(), "description": DESCRIPTION}
         return JSONResponse(document)
 
     return Starlette(routes=[

@@ -182,6 +182,15 @@ def test_browser_shows_what_a_person_needs_on_every_page(chromium, stack, servic
                 expect(page.get_by_text(marker)).to_be_visible(timeout=30_000)
                 shoot(page, name)
 
+            # The service's own pages load nothing from another host (BentoML's loaded a tag manager).
+            hosts = set()
+            page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+            for path, marker in [("/", "AutoValue valuation service"), ("/docs", "/valuate_batch")]:
+                page.goto(service[0] + path)
+                expect(page.get_by_text(marker).first).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1000)
+            assert hosts == {service[0].removeprefix("http://")}, hosts
+
             stop_group(service[1])  # the service goes down: Live says so within a refresh
             page.goto(url)
             expect(page.get_by_text("Valuation service down")).to_be_visible(timeout=30_000)
