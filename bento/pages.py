@@ -46,7 +46,7 @@ body {{ font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto;
 h1 {{ margin-bottom: .2rem; }} .facts {{ color: #616161; margin-top: 0; }}
 table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e0e0e0; }}
-code, pre {{ background: #f5f5f5; border-radius: 4px; }} pre {{ padding: .8rem; overflow-x: auto; }}
+code, pre {{ background: #f5f5f5; border-radius: 4px; }} pre {{ padding: .8rem; white-space: pre-wrap; }}
 </style></head>
 <body>
 <h1>{title}</h1>
