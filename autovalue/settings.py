@@ -45,7 +45,11 @@ class Settings(BaseSettings):
     # tansu needs about half the session timeout to finish a group join: keep it short.
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 1000
-    kafka_fetch_max_wait_ms: int = 10
+    # tansu's memory store finds a fetch's first batch by a scan that grows with the partition's
+    # batch count (~0.5 us a batch here) and answers empty once that scan outlasts the fetch wait:
+    # 10 ms starved at ~20k batches, 50 ms holds to ~90k, 100 ms to ~180k (bench/README.md).
+    # Past ~50 ms freshness suffers (tansu holds each fetch up to the wait).
+    kafka_fetch_max_wait_ms: int = 50
     kafka_max_poll_interval_ms: int = 60_000
     # The scorer flushes its producer once per batch: a long linger and large batches turn a
     # batch's valuations into a few produce requests (kafka-python's defaults: many small ones).

@@ -49,11 +49,16 @@ class _Batch:
     rows: list[dict] = field(default_factory=list)
 
 
+def listings_consumer(settings: Settings, fetch_wait_ms: int | None = None):
+    """The scorer's consumer-group member on the listings topic."""
+    return group_consumer(settings, settings.topic_listings, max_poll_records=settings.scorer_batch,
+                          fetch_max_wait_ms=fetch_wait_ms or settings.kafka_fetch_max_wait_ms)
+
+
 class Scorer:
     def __init__(self, settings: Settings, consumer=None) -> None:
         self.settings = settings
-        self.consumer = consumer if consumer is not None else group_consumer(
-            settings, settings.topic_listings, max_poll_records=settings.scorer_batch)
+        self.consumer = consumer if consumer is not None else listings_consumer(settings)
         self.producer = json_producer(settings, linger_ms=settings.scorer_producer_linger_ms,
                                       batch_size=settings.scorer_producer_batch_bytes)
         self.store = ValuationStore(settings.database)
