@@ -24,8 +24,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
-from kafka import OffsetAndMetadata, TopicPartition
-from kafka.errors import CommitFailedError
 from pydantic_core import to_json
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -33,6 +31,7 @@ from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.settings import Settings
 from consumers.backoff import Abandoned, retry
 from consumers.messages import Accepted, DeadLetter, parse_record
+from consumers.offsets import commit
 from consumers.service_client import ServiceRejected, ValuationClient
 from consumers.sink import ValuationStore
 
@@ -202,12 +201,7 @@ class Scorer:
         if not self._wait(batch.written):
             self.halted = True
             return False
-        try:
-            self._commit(batch.records)
-        except CommitFailedError as error:
-            # The group rebalanced meanwhile: the partitions' new owner replays the batch, and the
-            # upserts keep the database at one row per listing.
-            log.warning("commit after a rebalance failed (%s); the batch will be replayed", error)
+        self._commit(batch.records)  # refused by a rebalance: the partitions' new owner replays it
         self.counts["valued"] += len(batch.rows)
         self.counts["dead_lettered"] += len(batch.dead)
         return True
@@ -267,11 +261,8 @@ class Scorer:
         self.consumer.resume(*self.consumer.assignment())
 
     def _commit(self, records) -> None:
-        offsets = {}
-        for record in records:
-            partition = TopicPartition(record.topic, record.partition)
-            offsets[partition] = max(offsets.get(partition, -1), record.offset + 1)
-        self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
+        if not commit(self.consumer, records):
+            self.counts["commits_refused"] += 1
 
     def close(self) -> None:
         if self.halted:
