@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     # requests, commits and flushes per listing. At a steady 1,000/s batches stay ~50 listings.
     scorer_batch_size: int = 1000
     scorer_batch_ms: int = 50
+    # Bytes of a dead letter's payload kept (the whole record's length and sha256 always are).
+    # JSON escapes a byte to at most 6 (\ufffd for an invalid one): 16 KiB stays far below
+    # the producer's 1 MiB max_request_size.
+    dead_letter_payload_bytes: int = Field(default=16_384, gt=0, le=131_072)
     service_timeout_s: float = 10.0
     service_backoff_max_s: float = 2.0
     market_push_interval_s: float = 5.0

@@ -24,16 +24,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
-from pydantic_core import to_json
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.settings import Settings
-from consumers.backoff import Abandoned, retry
-from consumers.messages import Accepted, DeadLetter, parse_record
+from consumers.backoff import Abandoned
+from consumers.messages import Accepted, DeadLetter, Limits, parse_record, refused
 from consumers.offsets import commit
 from consumers.service_client import ServiceRejected, ValuationClient
 from consumers.sink import ValuationStore
+from consumers.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,10 @@ class Scorer:
         self.consumer = consumer if consumer is not None else listings_consumer(settings)
         self.producer = json_producer(settings, linger_ms=settings.scorer_producer_linger_ms,
                                       batch_size=settings.scorer_producer_batch_bytes)
-        self.store = ValuationStore(settings.database)
+        self.limits = Limits.of(settings)
+        self.store = ValuationStore(settings.database, self.limits)
         self.client = ValuationClient(settings)
+        self.batch_writer = BatchWriter(settings, self.store, self.producer, self._still_wanted)
         self.stopping = False
         self.halted = False  # a batch was abandoned or a stage raised: nothing after it may be committed
         self.counts = defaultdict(int)
@@ -123,7 +124,7 @@ class Scorer:
         """Validate a batch and send it to be valued; the batch valued before it goes to the
         writer meanwhile. False when that one was abandoned (stopping while the service or the
         database was down)."""
-        parsed = [parse_record(r) for r in records]
+        parsed = [parse_record(r, self.limits) for r in records]
         batch = _Batch(records, [p for p in parsed if isinstance(p, Accepted)],
                        [p for p in parsed if isinstance(p, DeadLetter)])
         return self.hand_to_writer(then_value=batch)
@@ -144,9 +145,7 @@ class Scorer:
         valued, rejected = result
         refused = {(d.partition, d.offset) for d in rejected}
         batch.dead += rejected + [  # never silently dropped: a listing the answer left out
-            DeadLetter(self.settings.topic_listings, a.partition, a.offset,
-                       "the valuation service answered without a valuation for this listing",
-                       a.listing.model_dump_json(), a.listing.listing_id)
+            refused(a, "the valuation service answered without a valuation for this listing", self.limits)
             for a in batch.accepted
             if a.listing.listing_id not in valued and (a.partition, a.offset) not in refused]
         batch.accepted = [a for a in batch.accepted if a.listing.listing_id in valued]
@@ -158,39 +157,13 @@ class Scorer:
         return True
 
     def _write(self, accepted: list[Accepted], rows: list[dict], dead: list[DeadLetter]) -> bool:
-        """In the writer thread: the database (retried while it is down), then the topics."""
-        try:  # down, or locked by another scorer: wait and keep the batch; anything else is a bug
-            retry(lambda: self.store.write(accepted, rows, dead), (OperationalError, InterfaceError),
-                  self._still_wanted, self.settings.service_backoff_max_s, "database write failed")
+        """In the writer thread: the database, then the topics. False when abandoned (stopping
+        while the database or the broker was down)."""
+        try:
+            self.batch_writer.write(accepted, rows, dead)
         except Abandoned:
             return False
-        topic = self.settings.topic_valuations
-        sent = [self.producer.send(topic, key=v["listing_id"], value=to_json(v), partition=p)
-                for v, p in zip(rows, self._valuation_partitions(accepted))]
-        sent += [self.producer.send(self.settings.topic_dead_letters, key=letter.listing_id, value=letter.message())
-                 for letter in dead]
-        self.producer.flush()
-        # flush() also returns when sends failed: a failed one must stop the commit (a crash
-        # replays the batch) rather than leave a listing without its message.
-        failed = next((future.exception for future in sent if future.failed()), None)
-        if failed is not None:
-            raise failed
         return True
-
-    def _valuation_partitions(self, accepted: list[Accepted]) -> list[int | None]:
-        """A listing keyed by its listing_id (the simulator's, and any keyed producer's) sits in
-        the partition the default partitioner picks for that key: when both topics have as many
-        partitions, its valuation goes to the same partition number without hashing every key
-        in Python (~13 µs a message, a tenth of the scorer's time per listing). Otherwise (None)
-        the key decides."""
-        if not accepted:
-            return []
-        # The producer, not the consumer: this runs in the writer thread (a consumer is not thread-safe).
-        listings = self.producer.partitions_for(self.settings.topic_listings)
-        valuations = self.producer.partitions_for(self.settings.topic_valuations)
-        if not (listings and valuations and len(listings) == len(valuations)):
-            return [None] * len(accepted)
-        return [a.partition if a.key == a.listing.listing_id.encode() else None for a in accepted]
 
     def finish_written(self) -> bool:
         """Wait for the batch in the writer, then commit it. False when it was abandoned (its
@@ -238,9 +211,7 @@ class Scorer:
             try:
                 result = self.client.valuate([item.listing], self._still_wanted)
             except ServiceRejected as error:
-                dead.append(DeadLetter(self.settings.topic_listings, item.partition, item.offset,
-                                       f"rejected by the valuation service: {error.detail}",
-                                       item.listing.model_dump_json(), item.listing.listing_id))
+                dead.append(refused(item, f"rejected by the valuation service: {error.detail}", self.limits))
                 continue
             if result is None:
                 return None, []

@@ -47,3 +47,35 @@ def test_any_other_commit_error_is_not_hidden():
         commit(RefusingConsumer(TopicAuthorizationFailedError()), [record(0, 1)])
     consumer = RefusingConsumer(None)
     assert commit(consumer, [record(2, 41)]) is True and list(consumer.committed.values())[0].offset == 42
+
+
+def test_a_dead_letter_of_any_size_fits_a_produce_request():
+    import hashlib
+    import json
+
+    from consumers.messages import Limits, parse_record
+
+    raw = b'{"listing_id": "' + b"\xff" * 200_000 + b'"}'  # each bad byte: \ufffd, 6 bytes as JSON
+    letter = parse_record(record(0, 3, raw), Limits(payload_bytes=16_384))
+    assert letter.reason.startswith("not JSON")
+    assert letter.payload_bytes == len(raw) and letter.payload_sha256 == hashlib.sha256(raw).hexdigest()
+    assert letter.payload.endswith(f"...[cut: 16384 of {len(raw)} bytes kept]")
+    assert len(json.dumps(letter.message()).encode()) < 120_000  # the producer's limit is 1 MiB
+
+
+def test_a_dead_letter_fits_its_table_columns_whatever_the_record_held():
+    import json
+
+    from consumers.messages import LISTING_ID_CHARS, Limits, parse_record
+
+    raw = json.dumps({"listing_id": "x" * 5000, "brand": "\x00" * 10}).encode()
+    letter = parse_record(record(0, 3, raw), Limits(payload_bytes=16_384))
+    assert len(letter.listing_id) == LISTING_ID_CHARS
+    assert "\x00" not in letter.payload + letter.reason + letter.listing_id
+
+
+def test_a_record_nobody_foresaw_is_a_dead_letter_not_a_crash():
+    from consumers.messages import DeadLetter, Limits, parse_record
+
+    letter = parse_record(record(1, 9, value=42), Limits(payload_bytes=100))  # not bytes at all
+    assert isinstance(letter, DeadLetter) and letter.reason.startswith("could not be read: ")
