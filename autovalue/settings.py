@@ -182,6 +182,13 @@ class Settings(BaseSettings):
         return min(self.scorer_batch_size, self.max_batch_size)
 
     @property
+    def listing_max_bytes(self) -> int:
+        """The largest listing either door takes: its share of a full batch's body limit. The
+        service refuses a larger /valuate body (413), the scorer dead-letters a larger message
+        (same words: schema.too_large), and a batch of such listings always fits one request."""
+        return self.service_max_body_bytes // self.max_batch_size
+
+    @property
     def bentoml_store(self) -> Path:
         return self.bentoml_home or self.data_dir / "bentoml"
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pydantic import ValidationError
 
 from autovalue import strict_json
-from autovalue.schema import Listing
+from autovalue.schema import Listing, too_large
 from autovalue.settings import Settings, get_settings
 
 # Column sizes of the dead_letters table (autovalue/tables.py): a longer value is cut, never refused.
@@ -19,11 +19,12 @@ REASON_CHARS = 1000
 
 @dataclass(frozen=True)
 class Limits:
+    listing_bytes: int  # a larger message is refused, as the service refuses a larger body
     payload_bytes: int  # of a dead letter's payload, kept (the rest is cut, with a marker)
 
     @classmethod
     def of(cls, settings: Settings) -> "Limits":
-        return cls(settings.dead_letter_payload_bytes)
+        return cls(settings.listing_max_bytes, settings.dead_letter_payload_bytes)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ def _parse(record, raw: bytes, produced_at: datetime, limits: Limits) -> Accepte
     def accepted(listing: Listing) -> Accepted:
         return Accepted(listing, produced_at, record.partition, record.offset, record.key, raw, record.topic)
 
+    if len(raw) > limits.listing_bytes:  # what the service refuses with 413, in the same words
+        return dead(too_large(limits.listing_bytes))
     try:
         # pydantic parses and validates the JSON in one pass, ~3x faster than json.loads first;
         # whatever it refuses takes the slow path below, which words the reason. Its parser

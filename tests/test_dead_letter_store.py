@@ -17,7 +17,7 @@ from consumers.messages import Accepted, Limits, dead_letter
 from consumers.sink import ValuationStore
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-LIMITS = Limits(payload_bytes=1000)
+LIMITS = Limits(listing_bytes=4000, payload_bytes=1000)
 T0 = datetime(2026, 5, 1, 10, tzinfo=timezone.utc)
 
 

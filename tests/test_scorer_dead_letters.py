@@ -57,6 +57,20 @@ def test_a_huge_undecodable_message_is_dead_lettered_and_the_stream_goes_on(sett
     letters = read_topic(settings, settings.topic_dead_letters, expect=4)
     [letter] = [m for m in letters if m["payload_bytes"] == len(poison)]
     assert letter["payload_sha256"] == hashlib.sha256(poison).hexdigest()
-    assert letter["reason"].startswith("not JSON") and "bytes kept]" in letter["payload"]
+    assert letter["reason"].startswith("too large") and "bytes kept]" in letter["payload"]
     assert len(letters) == 4 and len(table_ids(settings)[1]) == 4
     assert sum(committed_offsets(settings).values()) == 4
+
+
+def test_a_listing_just_under_a_megabyte_is_dead_lettered_as_the_service_would_refuse_it(settings):
+    from autovalue.schema import too_large
+    from tests.test_scorer import committed_offsets
+
+    settings = isolated(settings)
+    big = json.dumps({**GOOD, "listing_id": "big", "notes": "x" * 1_000_000}).encode()[:1_000_000 - 2] + b'"}'
+    produce(settings, [big, b"null"])
+    Scorer(settings).run(idle_exit_s=4)
+
+    letters = {m["payload_bytes"]: m for m in read_topic(settings, settings.topic_dead_letters, expect=2)}
+    assert len(big) < 1_048_576 and letters[len(big)]["reason"] == too_large(settings.listing_max_bytes)
+    assert sum(committed_offsets(settings).values()) == 2

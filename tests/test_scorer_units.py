@@ -56,7 +56,7 @@ def test_a_dead_letter_of_any_size_fits_a_produce_request():
     from consumers.messages import Limits, parse_record
 
     raw = b'{"listing_id": "' + b"\xff" * 200_000 + b'"}'  # each bad byte: \ufffd, 6 bytes as JSON
-    letter = parse_record(record(0, 3, raw), Limits(payload_bytes=16_384))
+    letter = parse_record(record(0, 3, raw), Limits(listing_bytes=10**7, payload_bytes=16_384))
     assert letter.reason.startswith("not JSON")
     assert letter.payload_bytes == len(raw) and letter.payload_sha256 == hashlib.sha256(raw).hexdigest()
     assert letter.payload.endswith(f"...[cut: 16384 of {len(raw)} bytes kept]")
@@ -69,7 +69,7 @@ def test_a_dead_letter_fits_its_table_columns_whatever_the_record_held():
     from consumers.messages import LISTING_ID_CHARS, Limits, parse_record
 
     raw = json.dumps({"listing_id": "x" * 5000, "brand": "\x00" * 10}).encode()
-    letter = parse_record(record(0, 3, raw), Limits(payload_bytes=16_384))
+    letter = parse_record(record(0, 3, raw), Limits(listing_bytes=10**7, payload_bytes=16_384))
     assert len(letter.listing_id) == LISTING_ID_CHARS
     assert "\x00" not in letter.payload + letter.reason + letter.listing_id
 
@@ -77,5 +77,17 @@ def test_a_dead_letter_fits_its_table_columns_whatever_the_record_held():
 def test_a_record_nobody_foresaw_is_a_dead_letter_not_a_crash():
     from consumers.messages import DeadLetter, Limits, parse_record
 
-    letter = parse_record(record(1, 9, value=42), Limits(payload_bytes=100))  # not bytes at all
+    letter = parse_record(record(1, 9, value=42), Limits(listing_bytes=10**7, payload_bytes=100))  # not bytes at all
     assert isinstance(letter, DeadLetter) and letter.reason.startswith("could not be read: ")
+
+
+def test_a_message_over_the_listing_limit_is_refused_in_the_services_words():
+    from autovalue.schema import too_large
+    from autovalue.settings import Settings
+    from consumers.messages import Limits, parse_record
+
+    settings = Settings()
+    assert settings.listing_max_bytes * settings.max_batch_size <= settings.service_max_body_bytes
+    limits = Limits.of(settings)
+    padded = b'{"listing_id": "a", "notes": "' + b"x" * settings.listing_max_bytes + b'"}'
+    assert parse_record(record(0, 1, padded), limits).reason == too_large(settings.listing_max_bytes)
