@@ -119,6 +119,10 @@ def _parse(record, raw: bytes, produced_at: datetime, limits: Limits) -> Accepte
         return dead_letter(record.topic, record.partition, record.offset, reason, raw, limits, listing_id, produced_at)
 
     def accepted(listing: Listing) -> Accepted:
+        if "listed_at" not in listing.model_fields_set:
+            # The record's time, not the scoring time: a replay gives the listing the same date,
+            # hence the same row (the table's key is listing id, listing date, model version).
+            listing = Listing.model_validate({**listing.model_dump(), "listed_at": produced_at})
         return Accepted(listing, produced_at, record.partition, record.offset, record.key, raw, record.topic)
 
     if len(raw) > limits.listing_bytes:  # what the service refuses with 413, in the same words

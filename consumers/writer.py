@@ -13,6 +13,7 @@ from pydantic_core import to_json
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from autovalue.settings import Settings
+from autovalue.valuation import valuation_id
 from consumers.backoff import retry
 from consumers.messages import Accepted, DeadLetter
 from consumers.sink import ValuationStore
@@ -42,7 +43,8 @@ class BatchWriter:
             accepted = [a for i, a in enumerate(accepted) if i not in refused_rows]
             rows = [v for i, v in enumerate(rows) if i not in refused_rows]
         topic = self.settings.topic_valuations
-        messages = [(topic, v["listing_id"], to_json(v), p) for v, p in zip(rows, self._valuation_partitions(accepted))]
+        messages = [(topic, v["listing_id"], self._valuation_message(a, v), p)
+                    for a, v, p in zip(accepted, rows, self._valuation_partitions(accepted))]
         messages += [(self.settings.topic_dead_letters, d.listing_id, d, None) for d in dead]
         pending = messages
 
@@ -75,10 +77,19 @@ class BatchWriter:
         if failed:
             raise NotAcknowledged([m for m, _ in failed], len(messages), failed[0][1])
 
+    @staticmethod
+    def _valuation_message(accepted: Accepted, valuation: dict) -> tuple[bytes, str]:
+        """The valuation as JSON with its valuation_id: a replay sends the same id again, by
+        which a consumer of the topic deduplicates (also in the header, without parsing)."""
+        listing = accepted.listing
+        valuation["valuation_id"] = valuation_id(listing.listing_id, listing.listed_at, valuation["model_version"])
+        return to_json(valuation), valuation["valuation_id"]
+
     def _send_one(self, topic: str, key, value, partition):
-        if not isinstance(value, DeadLetter):
-            return self.producer.send(topic, key=key, value=value, partition=partition)
-        try:
+        if isinstance(value, tuple):  # a valuation and its id
+            return self.producer.send(topic, key=key, value=value[0], partition=partition,
+                                      headers=[("valuation_id", value[1].encode())])
+        try:  # a dead letter
             return self.producer.send(topic, key=key, value=value.message(), partition=partition)
         except MessageSizeTooLargeError:  # cannot happen at the default sizes; never a crash loop
             log.warning("dead letter at %s/%d/%d too large to produce; sent without its payload",

@@ -102,6 +102,11 @@ def test_sigkill_mid_stream_and_restart_loses_and_duplicates_nothing(stack):
     valued, dead = wait_for(settings, 3040)
     stop(second)
     assert_exactly_once(valued, dead, good, malformed=40)
+    # On the topic a replay may repeat a valuation, always with the same id: a consumer dedupes by it.
+    ids: dict[str, set] = {}
+    for message in read_topic(settings, settings.topic_valuations, expect=3000):
+        ids.setdefault(message["listing_id"], set()).add(message["valuation_id"])
+    assert set(ids) == good and all(len(found) == 1 for found in ids.values())
 
 
 def test_service_down_for_ten_seconds_mid_stream(stack):
@@ -180,6 +185,11 @@ def test_valuations_sit_where_their_key_puts_them(stack):
         while len(out) < len(listings) and time.monotonic() < deadline:
             for batch in consumer.poll(timeout_ms=200).values():
                 out.update({json.loads(r.value)["listing_id"]: r.partition for r in batch})
+                if topic == settings.topic_valuations:  # keyed by listing id, with the valuation id as a header
+                    for r in batch:
+                        value = json.loads(r.value)
+                        assert r.key == value["listing_id"].encode()
+                        assert dict(r.headers)["valuation_id"] == value["valuation_id"].encode()
         consumer.close()
         return out
 

@@ -91,3 +91,30 @@ def test_a_message_over_the_listing_limit_is_refused_in_the_services_words():
     limits = Limits.of(settings)
     padded = b'{"listing_id": "a", "notes": "' + b"x" * settings.listing_max_bytes + b'"}'
     assert parse_record(record(0, 1, padded), limits).reason == too_large(settings.listing_max_bytes)
+
+
+def test_a_listing_without_a_date_takes_its_records_time_so_a_replay_is_the_same_row():
+    import json
+    from datetime import datetime, timezone
+
+    from consumers.messages import Limits, parse_record
+
+    raw = json.dumps({"listing_id": "no-date", "brand": "Toyota", "model": "Avanza", "year": 2020,
+                      "mileage_km": 5e4}).encode()
+    first, replay = (parse_record(record(0, 3, raw, timestamp=1_770_000_000_123), Limits(4000, 100)) for _ in "ab")
+    assert first.listing.listed_at == replay.listing.listed_at == datetime.fromtimestamp(1_770_000_000.123, timezone.utc)
+    dated = parse_record(record(0, 3, json.dumps({**json.loads(raw), "listed_at": "2026-01-02T03:04:05Z"}).encode()),
+                         Limits(4000, 100))
+    assert dated.listing.listed_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)  # a given date stays
+
+
+def test_a_valuation_id_names_the_listing_version_and_the_model_version():
+    from datetime import datetime, timedelta, timezone
+
+    from autovalue.valuation import valuation_id
+
+    at = datetime(2026, 5, 1, 10, tzinfo=timezone.utc)
+    same_moment = at.astimezone(timezone(timedelta(hours=7)))
+    assert valuation_id("a1", at, "v1") == valuation_id("a1", same_moment, "v1") == valuation_id("a1", at, "v1")
+    assert len({valuation_id("a1", at, "v1"), valuation_id("a1", at, "v2"), valuation_id("a2", at, "v1"),
+                valuation_id("a1", at + timedelta(microseconds=1), "v1")}) == 4
