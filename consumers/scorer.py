@@ -30,7 +30,8 @@ from autovalue.settings import Settings
 from consumers.backoff import Abandoned
 from consumers.messages import Accepted, DeadLetter, Limits, parse_record, refused
 from consumers.offsets import commit
-from consumers.service_client import ServiceRejected, ValuationClient
+from consumers.service_client import ValuationClient
+from consumers.valuer import BatchValuer
 from consumers.sink import ValuationStore
 from consumers.writer import BatchWriter
 
@@ -62,6 +63,7 @@ class Scorer:
         self.limits = Limits.of(settings)
         self.store = ValuationStore(settings.database, self.limits)
         self.client = ValuationClient(settings)
+        self.batch_valuer = BatchValuer(self.client, self.limits, self._still_wanted)
         self.batch_writer = BatchWriter(settings, self.store, self.producer, self._still_wanted)
         self.stopping = False
         self.halted = False  # a batch was abandoned or a stage raised: nothing after it may be committed
@@ -138,16 +140,16 @@ class Scorer:
             self.halted = True  # abandoned: no later batch may be committed past it
             return False
         if then_value is not None and not self.stopping:  # when stopping it is replayed later
-            then_value.valued = self.valuer.submit(self._valuate, then_value.accepted)
+            then_value.valued = self.valuer.submit(self.batch_valuer.valuate, then_value.accepted)
             self.valuing = then_value
         if batch is None:
             return True
         valued, rejected = result
-        refused = {(d.partition, d.offset) for d in rejected}
+        turned_down = {(d.partition, d.offset) for d in rejected}
         batch.dead += rejected + [  # never silently dropped: a listing the answer left out
             refused(a, "the valuation service answered without a valuation for this listing", self.limits)
             for a in batch.accepted
-            if a.listing.listing_id not in valued and (a.partition, a.offset) not in refused]
+            if a.listing.listing_id not in valued and (a.partition, a.offset) not in turned_down]
         batch.accepted = [a for a in batch.accepted if a.listing.listing_id in valued]
         batch.rows = [valued[a.listing.listing_id] for a in batch.accepted]
         if not self.finish_written():
@@ -190,33 +192,6 @@ class Scorer:
             except BaseException:
                 self.halted = True  # the stage failed: nothing after its batch may be committed
                 raise
-
-    def _valuate(self, accepted: list[Accepted]) -> tuple[dict | None, list[DeadLetter]]:
-        """In the valuer thread: valuations by listing id, and the listings the service refused."""
-        if not accepted:
-            return {}, []
-        listings = [a.listing for a in accepted]
-        try:
-            result = self.client.valuate(listings, self._still_wanted)
-        except ServiceRejected:
-            # The service refused something our schema let through: find which, one by one.
-            return self._valuate_one_by_one(accepted)
-        if result is None:
-            return None, []
-        return {v["listing_id"]: v for v in result}, []
-
-    def _valuate_one_by_one(self, accepted: list[Accepted]) -> tuple[dict | None, list[DeadLetter]]:
-        valued, dead = {}, []
-        for item in accepted:
-            try:
-                result = self.client.valuate([item.listing], self._still_wanted)
-            except ServiceRejected as error:
-                dead.append(refused(item, f"rejected by the valuation service: {error.detail}", self.limits))
-                continue
-            if result is None:
-                return None, []
-            valued[result[0]["listing_id"]] = result[0]
-        return valued, dead
 
     def _still_wanted(self) -> bool:
         """Asked by the valuer thread between retries: stop retrying once stopping."""
