@@ -48,8 +48,10 @@ class Settings(BaseSettings):
     # tansu's memory store finds a fetch's first batch by a scan that grows with the partition's
     # batch count (~0.5 us a batch here) and answers empty once that scan outlasts the fetch wait:
     # 10 ms starved at ~20k batches, 50 ms holds to ~90k, 100 ms to ~180k (bench/README.md).
-    # Past ~50 ms freshness suffers (tansu holds each fetch up to the wait).
+    # Past ~50 ms freshness suffers (tansu holds each fetch up to the wait); a scorer that
+    # stalls with lag rejoins with its wait doubled (consumers/liveness.py), up to the cap.
     kafka_fetch_max_wait_ms: int = 50
+    kafka_fetch_max_wait_cap_ms: int = 2000
     kafka_max_poll_interval_ms: int = 60_000
     # The scorer flushes its producer once per batch: a long linger and large batches turn a
     # batch's valuations into a few produce requests (kafka-python's defaults: many small ones).
@@ -110,6 +112,11 @@ class Settings(BaseSettings):
     # requests, commits and flushes per listing. At a steady 1,000/s batches stay ~50 listings.
     scorer_batch_size: int = 1000
     scorer_batch_ms: int = 50
+    # Liveness: with lag and no progress for scorer_stall_s (or no partitions while its group
+    # has lag and no member holds any), the scorer recovers, and exits non-zero when that fails
+    # twice. Its lag is measured, and its heartbeat row written, every scorer_lag_interval_s.
+    scorer_stall_s: float = Field(default=30.0, gt=0)
+    scorer_lag_interval_s: float = Field(default=5.0, gt=0)
     # Bytes of a dead letter's payload kept (the whole record's length and sha256 always are).
     # JSON escapes a byte to at most 6 (\ufffd for an invalid one): 16 KiB stays far below
     # the producer's 1 MiB max_request_size.

@@ -76,6 +76,23 @@ dead_letters = Table(
     UniqueConstraint("topic", "partition", "offset", "produced_at", "payload_sha256", name="uq_dead_letter_key"),
 )
 
+# One row per scorer process, upserted every few seconds: what the dashboard shows of each.
+scorer_heartbeats = Table(
+    "scorer_heartbeats",
+    metadata,
+    Column("scorer_id", String(255), primary_key=True),  # host:pid
+    Column("consumer_group", String(255), nullable=False, index=True),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("partitions", String(1024)),  # assigned partitions, "0,1,2" ("" when none)
+    Column("lag", BigInteger),  # end offsets minus its positions (a lower bound on tansu); NULL unknown
+    Column("fetch_wait_ms", Integer),
+    Column("state", String(32)),  # scoring | recovering | stopped | stalled
+    Column("started_at", DateTime(timezone=True)),
+    Column("last_progress_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 
 def connect(url: str) -> Engine:
     """An engine with the tables created; safe to call from several processes."""

@@ -29,6 +29,8 @@ from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.settings import Settings
 from consumers.backoff import Abandoned
 from consumers.messages import Accepted, DeadLetter, Limits, parse_record, refused
+from consumers.heartbeat import Heartbeat, members_holding_partitions
+from consumers.liveness import SEEK, Liveness
 from consumers.offsets import commit
 from consumers.service_client import ValuationClient
 from consumers.valuer import BatchValuer
@@ -72,6 +74,10 @@ class Scorer:
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer-writer")
         self.valuing: _Batch | None = None
         self.writing: _Batch | None = None
+        self.heartbeat = Heartbeat(self.store.engine, settings.consumer_group, settings.scorer_lag_interval_s,
+                                   lambda: self.liveness.status())
+        self.liveness = Liveness(settings, lambda: members_holding_partitions(
+            self.store.engine, settings.consumer_group, 3 * settings.scorer_lag_interval_s, self.heartbeat.id))
         # What is loaded by now lives as long as the scorer: out of the collector's scans. Here,
         # not in run(): a full collection of this heap takes ~0.25 s, a start-up cost.
         gc.collect()
@@ -92,11 +98,13 @@ class Scorer:
         # Young objects collected per batch-sized allocation count rather than every 700.
         thresholds = gc.get_threshold()
         gc.set_threshold(self.settings.scorer_gc_young_threshold, *thresholds[1:])
+        self.heartbeat.start()
         try:
             while not self.stopping:
                 polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
                 records = [r for batch in polled.values() for r in batch]
                 if records:
+                    self.liveness.progressed()
                     if not self.process(records):
                         break
                 else:  # nothing new: move what is ready along rather than wait for the next batch
@@ -108,6 +116,11 @@ class Scorer:
                 if assigned and not announced:
                     announced = True
                     log.info("scoring: assigned %d partitions", len(assigned))
+                if self.liveness.assignment_changed(self.consumer):
+                    self.heartbeat.poke()
+                recovery = self.liveness.check(self.consumer)  # raises Stalled when recovering failed
+                if recovery is not None and not self.recover(recovery):
+                    break
                 busy = self.valuing is not None or self.writing is not None
                 if records or not assigned or busy:  # idle time counts once everything is written
                     last_record = time.monotonic()
@@ -186,12 +199,31 @@ class Scorer:
         service or database outage must not cost the group membership)."""
         while True:
             try:
-                return future.result(timeout=1.0)
+                result = future.result(timeout=1.0)
+                self.liveness.progressed()  # a stage done is progress, however long it waited
+                return result
             except FutureTimeout:
                 self._keep_alive()
             except BaseException:
                 self.halted = True  # the stage failed: nothing after its batch may be committed
                 raise
+
+    def recover(self, how: str) -> bool:
+        """The liveness guard's recovery, once what is in flight is stored and committed (a
+        seek must not be committed past). False when that was abandoned (stopping)."""
+        if not self.hand_to_writer() or not self.finish_written():
+            return False
+        if how == SEEK:
+            self.consumer.resume(*self.consumer.paused())
+            for partition in self.consumer.assignment():
+                committed = self.consumer.committed(partition)
+                if committed is not None:
+                    self.consumer.seek(partition, committed)
+        else:  # rejoin: a new member, with the fetch wait the guard chose
+            self.consumer.close()
+            self.consumer = listings_consumer(self.settings, self.liveness.fetch_wait_ms)
+        self.counts["recoveries"] += 1
+        return True
 
     def _still_wanted(self) -> bool:
         """Asked by the valuer thread between retries: stop retrying once stopping."""
@@ -224,5 +256,7 @@ class Scorer:
             self.consumer.close()
             self.producer.close()
             self.client.close()
+            self.heartbeat.stop("stalled" if self.liveness.state == "stalled" else "stopped")
+            self.liveness.close()
             gc.unfreeze()
         log.info("scorer stopped: %s", json.dumps(dict(self.counts)))

@@ -118,3 +118,106 @@ def test_a_valuation_id_names_the_listing_version_and_the_model_version():
     assert valuation_id("a1", at, "v1") == valuation_id("a1", same_moment, "v1") == valuation_id("a1", at, "v1")
     assert len({valuation_id("a1", at, "v1"), valuation_id("a1", at, "v2"), valuation_id("a2", at, "v1"),
                 valuation_id("a1", at + timedelta(microseconds=1), "v1")}) == 4
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class LaggingConsumer:
+    """Three partitions, each 100 records behind; the group's committed offsets as given."""
+
+    def __init__(self, assigned: bool = True, committed: int = 0) -> None:
+        from kafka import TopicPartition
+
+        self.partitions = [TopicPartition("listings", p) for p in range(3)]
+        self.assigned, self.committed_offset = assigned, committed
+
+    def assignment(self):
+        return set(self.partitions) if self.assigned else set()
+
+    def partitions_for_topic(self, topic):
+        return {0, 1, 2}
+
+    def end_offsets(self, partitions, timeout_ms=None):
+        return {tp: 200 for tp in partitions}
+
+    def position(self, tp, timeout_ms=None):
+        return 100
+
+    def highwater(self, tp):
+        return None
+
+
+
+def guard(others=lambda: [], consumer=None):
+    from autovalue.settings import Settings
+    from consumers.liveness import Liveness
+
+    clock = FakeClock()
+    settings = Settings(scorer_stall_s=30, scorer_lag_interval_s=5, kafka_fetch_max_wait_ms=50,
+                        kafka_fetch_max_wait_cap_ms=150)
+    committed = (lambda parts: {tp: consumer.committed_offset for tp in parts}) if consumer else None
+    return Liveness(settings, others, clock, committed), clock
+
+
+def run_for(liveness, clock, consumer, seconds: float) -> list:
+    actions = []
+    for _ in range(int(seconds)):
+        clock.now += 1
+        liveness.assignment_changed(consumer)
+        if (action := liveness.check(consumer)) is not None:
+            actions.append(action)
+    return actions
+
+
+def test_no_progress_with_lag_seeks_then_rejoins_with_a_longer_fetch_wait_then_gives_up(caplog):
+    from consumers.liveness import REJOIN, SEEK, Stalled
+
+    liveness, clock = guard()
+    consumer = LaggingConsumer()
+    assert run_for(liveness, clock, consumer, 29) == [] and liveness.lag == 300
+    assert run_for(liveness, clock, consumer, 7) == [SEEK]
+    assert run_for(liveness, clock, consumer, 35) == [REJOIN] and liveness.fetch_wait_ms == 100
+    liveness.progressed()  # the rejoin helped: the ladder starts again, the longer wait stays
+    assert run_for(liveness, clock, consumer, 36) == [SEEK]
+    assert run_for(liveness, clock, consumer, 35) == [REJOIN] and liveness.fetch_wait_ms == 150  # the cap
+    with pytest.raises(Stalled, match="no progress for .* with lag 300"):
+        run_for(liveness, clock, consumer, 35)
+    assert liveness.state == "stalled"
+
+
+def test_progress_or_no_lag_is_never_a_stall():
+    liveness, clock = guard()
+    consumer = LaggingConsumer()
+    for _ in range(20):
+        assert run_for(liveness, clock, consumer, 10) == []
+        liveness.progressed()
+    consumer.end_offsets = lambda partitions, timeout_ms=None: {tp: 100 for tp in partitions}
+    assert run_for(liveness, clock, consumer, 300) == [] and liveness.lag == 0
+
+
+def test_a_group_where_nobody_gets_partitions_is_rejoined_then_named_as_stuck():
+    from consumers.liveness import REJOIN, Stalled
+
+    consumer = LaggingConsumer(assigned=False)
+    liveness, clock = guard(consumer=consumer)
+    assert run_for(liveness, clock, consumer, 35) == []  # a join may take half the session timeout (6 s)
+    assert run_for(liveness, clock, consumer, 7) == [REJOIN]
+    with pytest.raises(Stalled, match="stuck in a rebalance.*AUTOVALUE_CONSUMER_GROUP"):
+        run_for(liveness, clock, consumer, 42)
+
+
+def test_an_idle_member_of_a_working_group_stays_put():
+    consumer = LaggingConsumer(assigned=False)
+    liveness, clock = guard(consumer=consumer)
+    for committed in range(10):  # another member commits: the group's offsets move
+        consumer.committed_offset = committed * 10
+        assert run_for(liveness, clock, consumer, 20) == []
+    consumer = LaggingConsumer(assigned=False)
+    liveness, clock = guard(others=lambda: ["host:123"], consumer=consumer)  # another member's heartbeat holds some
+    assert run_for(liveness, clock, consumer, 300) == []
