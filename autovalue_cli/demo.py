@@ -17,7 +17,7 @@ import time
 import httpx
 
 from autovalue.settings import Settings, get_settings
-from autovalue_cli.common import today, wait_for_signal
+from autovalue_cli.common import today
 
 
 def _autovalue(*args: str) -> list[str]:
@@ -54,6 +54,26 @@ def _wait_ready(settings: Settings, process: subprocess.Popen, timeout_s: float 
             pass
         time.sleep(0.5)
     raise SystemExit("the valuation service did not become ready")
+
+
+def _wait_restarting_the_scorer(processes: dict[str, subprocess.Popen], logs, delay: float = 5.0) -> None:
+    """Until SIGINT or SIGTERM. A scorer that exits non-zero (its liveness guard gave up, or
+    it crashed) is started again, after 5 s doubling to 5 min, as compose's restart policy does."""
+    stop: list[bool] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.append(True))
+    restart_at = None
+    while not stop:
+        time.sleep(0.5)
+        status = processes["scorer"].poll()
+        if status in (None, 0):
+            continue
+        if restart_at is None:
+            print(f"scorer exited with status {status} (see its log); starting it again in {delay:.0f} s")
+            restart_at = time.monotonic() + delay
+        elif time.monotonic() >= restart_at:
+            processes["scorer"] = _start("scorer", _autovalue("score"), logs)
+            delay, restart_at = min(delay * 2, 300.0), None
 
 
 def setup(settings: Settings) -> None:
@@ -102,7 +122,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             time.sleep(args.settle)
         else:
             print("running; Ctrl-C stops everything")
-            wait_for_signal()
+            _wait_restarting_the_scorer(processes, logs)
     finally:
         _stop(processes)
         broker.stop()
