@@ -5,11 +5,12 @@ valuations and dead letters, and only then commit its offsets. Market statistics
 by the market feed (consumers/market_feed.py), in a process of its own.
 A crash anywhere before the commit replays the batch; the upserts make the replay harmless.
 
-Three batches overlap, each stage in its own thread: while the writer thread stores batch N
-(database, then topics) and the valuer thread waits for the service to value batch N+1, this
-thread polls and validates batch N+2. Each batch's offsets are committed in order and from this
-thread (a Kafka consumer is not thread-safe), once its writes are done and before the next
-batch goes to the writer. While this thread waits for a stage it keeps the consumer in its group.
+Three batches overlap, each stage in its own thread (consumers/valuer.py, consumers/writer.py):
+while the writer stores batch N (database, then topics) and the valuer waits for the service to
+value batch N+1, this thread polls and validates batch N+2. Each batch's offsets are committed
+in order and from this thread (a Kafka consumer is not thread-safe), once its writes are done
+and before the next batch goes to the writer. While this thread waits for a stage it keeps the
+consumer in its group. The liveness guard (consumers/liveness.py) watches it from this thread.
 """
 
 from __future__ import annotations
@@ -24,17 +25,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
+from kafka.errors import KafkaError
 
 from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.settings import Settings
 from consumers.backoff import Abandoned
-from consumers.messages import Accepted, DeadLetter, Limits, parse_record, refused
 from consumers.heartbeat import Heartbeat, members_holding_partitions
 from consumers.liveness import SEEK, Liveness
+from consumers.messages import Accepted, DeadLetter, Limits, parse_record, refused
 from consumers.offsets import commit
 from consumers.service_client import ValuationClient
-from consumers.valuer import BatchValuer
 from consumers.sink import ValuationStore
+from consumers.valuer import BatchValuer
 from consumers.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -215,10 +217,13 @@ class Scorer:
             return False
         if how == SEEK:
             self.consumer.resume(*self.consumer.paused())
-            for partition in self.consumer.assignment():
-                committed = self.consumer.committed(partition)
-                if committed is not None:
-                    self.consumer.seek(partition, committed)
+            try:
+                for partition in self.consumer.assignment():
+                    committed = self.consumer.committed(partition, timeout_ms=5000)
+                    if committed is not None:
+                        self.consumer.seek(partition, committed)
+            except KafkaError as error:  # the guard's next step follows if this did not help
+                log.warning("seeking to the committed offsets failed (%s)", error)
         else:  # rejoin: a new member, with the fetch wait the guard chose
             self.consumer.close()
             self.consumer = listings_consumer(self.settings, self.liveness.fetch_wait_ms)
