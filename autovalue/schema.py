@@ -93,6 +93,16 @@ CANONICAL_COLUMNS: list[str] = [
 REQUIRED_COLUMNS: list[str] = ["listing_id", "brand", "model", "year", "mileage_km"]
 
 
+# Room for the {"listing": ...} wrapper of a /valuate body around the listing itself.
+LISTING_ENVELOPE_BYTES = 64
+
+
+def too_large(limit: int, what: str = "a listing") -> str:
+    """Why a body or a message is refused for its size: the same words at the service (413)
+    and in the scorer's dead letters."""
+    return f"too large: over {limit} bytes, the limit for {what}"
+
+
 def asking_price_range(settings: Settings) -> tuple[float, float]:
     """The plausible asking prices [low, high] in the market currency; (0, inf) when unknown."""
     low, high = PLAUSIBLE_ASKING_PRICE.get(settings.market_currency.upper(), (0.0, float("inf")))

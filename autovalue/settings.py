@@ -49,7 +49,13 @@ class Settings(BaseSettings):
     # tansu needs about half the session timeout to finish a group join: keep it short.
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 1000
-    kafka_fetch_max_wait_ms: int = 10
+    # tansu's memory store finds a fetch's first batch by a scan that grows with the partition's
+    # batch count (~0.5 us a batch here) and answers empty once that scan outlasts the fetch wait:
+    # 10 ms starved at ~20k batches, 50 ms holds to ~90k, 100 ms to ~180k (bench/README.md).
+    # Past ~50 ms freshness suffers (tansu holds each fetch up to the wait); a scorer that
+    # stalls with lag rejoins with its wait doubled (consumers/liveness.py), up to the cap.
+    kafka_fetch_max_wait_ms: int = 50
+    kafka_fetch_max_wait_cap_ms: int = 2000
     kafka_max_poll_interval_ms: int = 60_000
     kafka_bootstrap_timeout_ms: int = 30_000  # a consumer waits this long for a broker at start
     # The scorer flushes its producer once per batch: a long linger and large batches turn a
@@ -125,6 +131,15 @@ class Settings(BaseSettings):
     # requests, commits and flushes per listing. At a steady 1,000/s batches stay ~50 listings.
     scorer_batch_size: int = 1000
     scorer_batch_ms: int = 50
+    # Liveness: with lag and no progress for scorer_stall_s (or no partitions while its group
+    # has lag and no member holds any), the scorer recovers, and exits non-zero when that fails
+    # twice. Its lag is measured, and its heartbeat row written, every scorer_lag_interval_s.
+    scorer_stall_s: float = Field(default=30.0, gt=0)
+    scorer_lag_interval_s: float = Field(default=5.0, gt=0)
+    # Bytes of a dead letter's payload kept (the whole record's length and sha256 always are).
+    # JSON escapes a byte to at most 6 (\ufffd for an invalid one): 16 KiB stays far below
+    # the producer's 1 MiB max_request_size.
+    dead_letter_payload_bytes: int = Field(default=16_384, gt=0, le=131_072)
     service_timeout_s: float = 10.0
     service_backoff_max_s: float = 2.0
     market_push_interval_s: float = 5.0
@@ -197,6 +212,13 @@ class Settings(BaseSettings):
     def scorer_batch(self) -> int:
         """Listings per scorer micro-batch: never more than the service takes in one request."""
         return min(self.scorer_batch_size, self.max_batch_size)
+
+    @property
+    def listing_max_bytes(self) -> int:
+        """The largest listing either door takes: its share of a full batch's body limit. The
+        service refuses a larger /valuate body (413), the scorer dead-letters a larger message
+        (same words: schema.too_large), and a batch of such listings always fits one request."""
+        return self.service_max_body_bytes // self.max_batch_size
 
     @property
     def bentoml_store(self) -> Path:

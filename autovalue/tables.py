@@ -72,9 +72,31 @@ dead_letters = Table(
     Column("offset", BigInteger, nullable=False),
     Column("listing_id", String(128)),
     Column("reason", Text, nullable=False),
-    Column("payload", Text),
+    Column("payload", Text),  # cut to AUTOVALUE_DEAD_LETTER_PAYLOAD_BYTES, with a marker
     Column("created_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("topic", "partition", "offset", name="uq_dead_letter_position"),
+    Column("payload_bytes", BigInteger),  # the whole record value's length and sha256
+    Column("payload_sha256", String(64)),
+    Column("produced_at", DateTime(timezone=True)),  # the record's timestamp
+    # Not the position alone: a recreated topic (a restarted in-memory broker) starts its offsets
+    # at 0 again, and its records must not be taken for the old ones. A replay is the same letter.
+    UniqueConstraint("topic", "partition", "offset", "produced_at", "payload_sha256", name="uq_dead_letter_key"),
+)
+
+# One row per scorer process, upserted every few seconds: what the dashboard shows of each.
+scorer_heartbeats = Table(
+    "scorer_heartbeats",
+    metadata,
+    Column("scorer_id", String(255), primary_key=True),  # host:pid
+    Column("consumer_group", String(255), nullable=False, index=True),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("partitions", String(1024)),  # assigned partitions, "0,1,2" ("" when none)
+    Column("lag", BigInteger),  # end offsets minus its positions (a lower bound on tansu); NULL unknown
+    Column("fetch_wait_ms", Integer),
+    Column("state", String(32)),  # scoring | recovering | stopped | stalled
+    Column("started_at", DateTime(timezone=True)),
+    Column("last_progress_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 outcomes = Table(
@@ -120,6 +142,7 @@ def connect(url: str) -> Engine:
         # the second pass finds it. Anything else fails again, loudly.
         metadata.create_all(engine, checkfirst=True)
     _add_new_columns(engine)
+    _migrate_dead_letter_key(engine)
     return engine
 
 
@@ -141,3 +164,38 @@ def _add_new_columns(engine: Engine) -> None:
                     connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
             except (OperationalError, ProgrammingError):  # another process added it first
                 pass
+
+
+def _migrate_dead_letter_key(engine: Engine) -> None:
+    """Databases from before the dead-letter key included the record's time and hash: their
+    unique (topic, partition, offset) is replaced by the new key. PostgreSQL swaps the
+    constraint; SQLite cannot drop one, so the table is rebuilt and its rows copied."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    inspector = inspect(engine)
+    tables = set(inspector.get_table_names())
+    old = "dead_letters" in tables and any(
+        u["name"] == "uq_dead_letter_position" for u in inspector.get_unique_constraints("dead_letters"))
+    try:
+        if engine.dialect.name == "postgresql":
+            if old:
+                columns = ", ".join(f'"{c}"' for c in ("topic", "partition", "offset", "produced_at", "payload_sha256"))
+                with engine.begin() as connection:
+                    connection.exec_driver_sql("ALTER TABLE dead_letters DROP CONSTRAINT uq_dead_letter_position")
+                    connection.exec_driver_sql(
+                        f"ALTER TABLE dead_letters ADD CONSTRAINT uq_dead_letter_key UNIQUE ({columns})")
+            return
+        if old:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("ALTER TABLE dead_letters RENAME TO dead_letters_before_key")
+            tables.add("dead_letters_before_key")
+        if "dead_letters_before_key" in tables:  # also when a rebuild was cut short
+            dead_letters.create(engine, checkfirst=True)
+            copied = ", ".join(f'"{c["name"]}"' for c in inspect(engine).get_columns("dead_letters_before_key"))
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f"INSERT OR IGNORE INTO dead_letters ({copied}) "
+                                           f"SELECT {copied} FROM dead_letters_before_key")
+                connection.exec_driver_sql("DROP TABLE dead_letters_before_key")
+    except (OperationalError, ProgrammingError):  # another process migrated it meanwhile
+        pass

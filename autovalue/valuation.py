@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from enum import Enum
 
 from pydantic import BaseModel, TypeAdapter
+
+
+# UUID5 namespace of valuation ids (a fixed random UUID: ids stay stable across releases).
+VALUATION_ID_NAMESPACE = uuid.UUID("6f1c2b8e-5a0d-4c6e-9d3f-2b7e8a41c9d5")
+
+
+def valuation_id(listing_id: str, listed_at: datetime, model_version: str) -> str:
+    """The id of one valuation: the same listing version valued by the same model version
+    has the same id wherever and however often it is computed (the table's key, as a UUID)."""
+    when = (listed_at if listed_at.tzinfo else listed_at.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return str(uuid.uuid5(VALUATION_ID_NAMESPACE, f"{listing_id}|{when.isoformat(timespec='microseconds')}|{model_version}"))
 
 
 class DealRating(str, Enum):

@@ -60,7 +60,12 @@ def _stop_child(child: subprocess.Popen) -> None:
         child.wait()
 
 
+# Exit status of a scorer that stalled and could not recover: its supervisor starts it again.
+STALLED_EXIT = 3
+
+
 def cmd_score(args: argparse.Namespace) -> int:
+    from consumers.liveness import Stalled
     from consumers.scorer import Scorer
 
     settings = get_settings()
@@ -69,6 +74,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         scorer = Scorer(settings)
         scorer.install_signal_handlers()
         scorer.run(idle_exit_s=args.idle_exit)
+    except Stalled as stalled:
+        log.error("%s", stalled)
+        return STALLED_EXIT
     finally:
         if feed is not None:
             feed.close()

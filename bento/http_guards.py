@@ -3,9 +3,10 @@ statuses a client can act on.
 
 BentoML answers every pydantic validation error with HTTP 400, malformed JSON included, and
 reads any body size in any media type it knows (multipart, form, pickle between services).
-The contract here: 401 without the key (when one is set), 413 above the body limit, 415 for a
-body that is not JSON, 400 for malformed JSON (NaN and Infinity literals included, which
-pydantic's parser accepts), 422 naming each bad field.
+The contract here: 401 without the key (when one is set), 413 above the body limit (for one
+listing, the listing limit the scorer applies too), 415 for a body that is not JSON, 400 for
+malformed JSON (NaN and Infinity literals included, which pydantic's parser accepts), 422
+naming each bad field.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hmac
 import json
 from collections.abc import Iterable
 
+from autovalue.schema import LISTING_ENVELOPE_BYTES, too_large
 from autovalue.strict_json import non_finite_literal
 
 # The probes, and the pages a browser opens (it sends no key): nothing secret is on them.
@@ -55,26 +57,37 @@ class ApiKeyMiddleware:
                          [(b"www-authenticate", b"ApiKey")])
 
 
+def body_limits(single_paths: Iterable[str], batch_paths: Iterable[str], listing_max_bytes: int,
+                max_body_bytes: int) -> dict[str, tuple[int, str]]:
+    """Per path: the body limit and the words of its 413. One listing's body gets the listing
+    limit (plus its {"listing": ...} wrapper), in the words the scorer's dead letters use."""
+    limits = {path: (listing_max_bytes + LISTING_ENVELOPE_BYTES, too_large(listing_max_bytes))
+              for path in single_paths}
+    limits.update({path: (max_body_bytes, too_large(max_body_bytes, "a request body")) for path in batch_paths})
+    return limits
+
+
 class RequestGuardMiddleware:
     """For POSTs to the API paths: limit and type-check the body, then turn BentoML's validation
     400s into 422s that name each bad field (malformed JSON stays 400)."""
 
-    def __init__(self, app, api_paths: Iterable[str], max_body_bytes: int):
+    def __init__(self, app, limits: dict[str, tuple[int, str]]):
         self.app = app
-        self.api_paths = frozenset(api_paths)
-        self.max_body_bytes = max_body_bytes
+        self.limits = limits  # path -> (max body bytes, why a larger one is refused)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.api_paths:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.limits:
             return await self.app(scope, receive, send)
+        max_body_bytes, refusal = self.limits[scope["path"]]
+        too_large_body = {"error": "request too large", "message": refusal}
         headers = dict(scope["headers"])
         media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower().decode("latin-1")
         if media_type not in JSON_TYPES:
             return await _send_json(send, 415, {"error": "unsupported media type",
                                                 "message": "send the body as application/json"})
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            return await _send_json(send, 413, self._too_large())
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body_bytes):
+            return await _send_json(send, 413, too_large_body)
         # Read the body here (BentoML reads it whole anyway) so a chunked body is limited too.
         chunks, size = [], 0
         while True:
@@ -83,8 +96,8 @@ class RequestGuardMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
-                return await _send_json(send, 413, self._too_large())
+            if size > max_body_bytes:
+                return await _send_json(send, 413, too_large_body)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
@@ -102,9 +115,6 @@ class RequestGuardMiddleware:
             return await receive()
 
         await self.app(scope, replay, _ValidationStatus(send))
-
-    def _too_large(self) -> dict:
-        return {"error": "request too large", "message": f"the body limit is {self.max_body_bytes} bytes"}
 
 
 class _ValidationStatus:

@@ -30,7 +30,7 @@ from autovalue.schema import Listing
 from autovalue.settings import get_settings
 from autovalue.valuation import Valuation
 from bento.champion import champion_tag, load_champion
-from bento.http_guards import ApiKeyMiddleware, RequestGuardMiddleware
+from bento.http_guards import ApiKeyMiddleware, RequestGuardMiddleware, body_limits
 from bento.json_output import ValuationList
 from bento.pages import HealthBodyMiddleware, pages_app, serving_facts
 
@@ -136,8 +136,8 @@ class ValuationService:
 
 
 ValuationService.add_asgi_middleware(ApiKeyMiddleware, api_key=SETTINGS.api_key)
-ValuationService.add_asgi_middleware(RequestGuardMiddleware, api_paths=["/valuate", "/valuate_batch", "/model_inputs"],
-                                     max_body_bytes=SETTINGS.service_max_body_bytes)
+ValuationService.add_asgi_middleware(RequestGuardMiddleware, limits=body_limits(
+    ["/valuate"], ["/valuate_batch", "/model_inputs"], SETTINGS.listing_max_bytes, SETTINGS.service_max_body_bytes))
 # AutoValue's own `/` and `/docs` instead of BentoML's page, and JSON bodies on the probes.
 SERVING = serving_facts(ValuationService.inner.champion, SETTINGS.feature_service)
 ValuationService.mount_asgi_app(pages_app(SERVING, lambda: ValuationService.openapi_spec.asdict()), path="/")

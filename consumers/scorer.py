@@ -5,11 +5,12 @@ valuations and dead letters, and only then commit its offsets. Market statistics
 by the market feed (consumers/market_feed.py), in a process of its own.
 A crash anywhere before the commit replays the batch; the upserts make the replay harmless.
 
-Three batches overlap, each stage in its own thread: while the writer thread stores batch N
-(database, then topics) and the valuer thread waits for the service to value batch N+1, this
-thread polls and validates batch N+2. Each batch's offsets are committed in order and from this
-thread (a Kafka consumer is not thread-safe), once its writes are done and before the next
-batch goes to the writer. While this thread waits for a stage it keeps the consumer in its group.
+Three batches overlap, each stage in its own thread (consumers/valuer.py, consumers/writer.py):
+while the writer stores batch N (database, then topics) and the valuer waits for the service to
+value batch N+1, this thread polls and validates batch N+2. Each batch's offsets are committed
+in order and from this thread (a Kafka consumer is not thread-safe), once its writes are done
+and before the next batch goes to the writer. While this thread waits for a stage it keeps the
+consumer in its group. The liveness guard (consumers/liveness.py) watches it from this thread.
 """
 
 from __future__ import annotations
@@ -24,17 +25,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
-from kafka import OffsetAndMetadata, TopicPartition
-from kafka.errors import CommitFailedError
-from pydantic_core import to_json
-from sqlalchemy.exc import InterfaceError, OperationalError
+from kafka.errors import KafkaError
 
 from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.settings import Settings
-from consumers.backoff import Abandoned, retry
-from consumers.messages import Accepted, DeadLetter, parse_record
-from consumers.service_client import ServiceRejected, ValuationClient
+from consumers.backoff import Abandoned
+from consumers.heartbeat import Heartbeat, members_holding_partitions
+from consumers.liveness import SEEK, Liveness
+from consumers.messages import Accepted, DeadLetter, Limits, parse_record, refused
+from consumers.offsets import commit
+from consumers.service_client import ValuationClient
 from consumers.sink import ValuationStore
+from consumers.valuer import BatchValuer
+from consumers.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +52,23 @@ class _Batch:
     rows: list[dict] = field(default_factory=list)
 
 
+def listings_consumer(settings: Settings, fetch_wait_ms: int | None = None):
+    """The scorer's consumer-group member on the listings topic."""
+    return group_consumer(settings, settings.topic_listings, max_poll_records=settings.scorer_batch,
+                          fetch_max_wait_ms=fetch_wait_ms or settings.kafka_fetch_max_wait_ms)
+
+
 class Scorer:
     def __init__(self, settings: Settings, consumer=None) -> None:
         self.settings = settings
-        self.consumer = consumer if consumer is not None else group_consumer(
-            settings, settings.topic_listings, max_poll_records=settings.scorer_batch)
+        self.consumer = consumer if consumer is not None else listings_consumer(settings)
         self.producer = json_producer(settings, linger_ms=settings.scorer_producer_linger_ms,
                                       batch_size=settings.scorer_producer_batch_bytes)
-        self.store = ValuationStore(settings.database)
+        self.limits = Limits.of(settings)
+        self.store = ValuationStore(settings.database, self.limits)
         self.client = ValuationClient(settings)
+        self.batch_valuer = BatchValuer(self.client, self.limits, self._still_wanted)
+        self.batch_writer = BatchWriter(settings, self.store, self.producer, self._still_wanted)
         self.stopping = False
         self.halted = False  # a batch was abandoned or a stage raised: nothing after it may be committed
         self.counts = defaultdict(int)
@@ -65,6 +76,10 @@ class Scorer:
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scorer-writer")
         self.valuing: _Batch | None = None
         self.writing: _Batch | None = None
+        self.heartbeat = Heartbeat(self.store.engine, settings.consumer_group, settings.scorer_lag_interval_s,
+                                   lambda: self.liveness.status())
+        self.liveness = Liveness(settings, lambda: members_holding_partitions(
+            self.store.engine, settings.consumer_group, 3 * settings.scorer_lag_interval_s, self.heartbeat.id))
         # What is loaded by now lives as long as the scorer: out of the collector's scans. Here,
         # not in run(): a full collection of this heap takes ~0.25 s, a start-up cost.
         gc.collect()
@@ -85,11 +100,13 @@ class Scorer:
         # Young objects collected per batch-sized allocation count rather than every 700.
         thresholds = gc.get_threshold()
         gc.set_threshold(self.settings.scorer_gc_young_threshold, *thresholds[1:])
+        self.heartbeat.start()
         try:
             while not self.stopping:
                 polled = self.consumer.poll(timeout_ms=self.settings.scorer_batch_ms)
                 records = [r for batch in polled.values() for r in batch]
                 if records:
+                    self.liveness.progressed()
                     if not self.process(records):
                         break
                 else:  # nothing new: move what is ready along rather than wait for the next batch
@@ -101,6 +118,11 @@ class Scorer:
                 if assigned and not announced:
                     announced = True
                     log.info("scoring: assigned %d partitions", len(assigned))
+                if self.liveness.assignment_changed(self.consumer):
+                    self.heartbeat.poke()
+                recovery = self.liveness.check(self.consumer)  # raises Stalled when recovering failed
+                if recovery is not None and not self.recover(recovery):
+                    break
                 busy = self.valuing is not None or self.writing is not None
                 if records or not assigned or busy:  # idle time counts once everything is written
                     last_record = time.monotonic()
@@ -119,7 +141,7 @@ class Scorer:
         """Validate a batch and send it to be valued; the batch valued before it goes to the
         writer meanwhile. False when that one was abandoned (stopping while the service or the
         database was down)."""
-        parsed = [parse_record(r) for r in records]
+        parsed = [parse_record(r, self.limits) for r in records]
         batch = _Batch(records, [p for p in parsed if isinstance(p, Accepted)],
                        [p for p in parsed if isinstance(p, DeadLetter)])
         return self.hand_to_writer(then_value=batch)
@@ -133,18 +155,16 @@ class Scorer:
             self.halted = True  # abandoned: no later batch may be committed past it
             return False
         if then_value is not None and not self.stopping:  # when stopping it is replayed later
-            then_value.valued = self.valuer.submit(self._valuate, then_value.accepted)
+            then_value.valued = self.valuer.submit(self.batch_valuer.valuate, then_value.accepted)
             self.valuing = then_value
         if batch is None:
             return True
         valued, rejected = result
-        refused = {(d.partition, d.offset) for d in rejected}
+        turned_down = {(d.partition, d.offset) for d in rejected}
         batch.dead += rejected + [  # never silently dropped: a listing the answer left out
-            DeadLetter(self.settings.topic_listings, a.partition, a.offset,
-                       "the valuation service answered without a valuation for this listing",
-                       a.listing.model_dump_json(), a.listing.listing_id)
+            refused(a, "the valuation service answered without a valuation for this listing", self.limits)
             for a in batch.accepted
-            if a.listing.listing_id not in valued and (a.partition, a.offset) not in refused]
+            if a.listing.listing_id not in valued and (a.partition, a.offset) not in turned_down]
         batch.accepted = [a for a in batch.accepted if a.listing.listing_id in valued]
         batch.rows = [valued[a.listing.listing_id] for a in batch.accepted]
         if not self.finish_written():
@@ -154,39 +174,13 @@ class Scorer:
         return True
 
     def _write(self, accepted: list[Accepted], rows: list[dict], dead: list[DeadLetter]) -> bool:
-        """In the writer thread: the database (retried while it is down), then the topics."""
-        try:  # down, or locked by another scorer: wait and keep the batch; anything else is a bug
-            retry(lambda: self.store.write(accepted, rows, dead), (OperationalError, InterfaceError),
-                  self._still_wanted, self.settings.service_backoff_max_s, "database write failed")
+        """In the writer thread: the database, then the topics. False when abandoned (stopping
+        while the database or the broker was down)."""
+        try:
+            self.batch_writer.write(accepted, rows, dead)
         except Abandoned:
             return False
-        topic = self.settings.topic_valuations
-        sent = [self.producer.send(topic, key=v["listing_id"], value=to_json(v), partition=p)
-                for v, p in zip(rows, self._valuation_partitions(accepted))]
-        sent += [self.producer.send(self.settings.topic_dead_letters, key=letter.listing_id, value=letter.message())
-                 for letter in dead]
-        self.producer.flush()
-        # flush() also returns when sends failed: a failed one must stop the commit (a crash
-        # replays the batch) rather than leave a listing without its message.
-        failed = next((future.exception for future in sent if future.failed()), None)
-        if failed is not None:
-            raise failed
         return True
-
-    def _valuation_partitions(self, accepted: list[Accepted]) -> list[int | None]:
-        """A listing keyed by its listing_id (the simulator's, and any keyed producer's) sits in
-        the partition the default partitioner picks for that key: when both topics have as many
-        partitions, its valuation goes to the same partition number without hashing every key
-        in Python (~13 µs a message, a tenth of the scorer's time per listing). Otherwise (None)
-        the key decides."""
-        if not accepted:
-            return []
-        # The producer, not the consumer: this runs in the writer thread (a consumer is not thread-safe).
-        listings = self.producer.partitions_for(self.settings.topic_listings)
-        valuations = self.producer.partitions_for(self.settings.topic_valuations)
-        if not (listings and valuations and len(listings) == len(valuations)):
-            return [None] * len(accepted)
-        return [a.partition if a.key == a.listing.listing_id.encode() else None for a in accepted]
 
     def finish_written(self) -> bool:
         """Wait for the batch in the writer, then commit it. False when it was abandoned (its
@@ -197,12 +191,7 @@ class Scorer:
         if not self._wait(batch.written):
             self.halted = True
             return False
-        try:
-            self._commit(batch.records)
-        except CommitFailedError as error:
-            # The group rebalanced meanwhile: the partitions' new owner replays the batch, and the
-            # upserts keep the database at one row per listing.
-            log.warning("commit after a rebalance failed (%s); the batch will be replayed", error)
+        self._commit(batch.records)  # refused by a rebalance: the partitions' new owner replays it
         self.counts["valued"] += len(batch.rows)
         self.counts["dead_lettered"] += len(batch.dead)
         return True
@@ -212,41 +201,34 @@ class Scorer:
         service or database outage must not cost the group membership)."""
         while True:
             try:
-                return future.result(timeout=1.0)
+                result = future.result(timeout=1.0)
+                self.liveness.progressed()  # a stage done is progress, however long it waited
+                return result
             except FutureTimeout:
                 self._keep_alive()
             except BaseException:
                 self.halted = True  # the stage failed: nothing after its batch may be committed
                 raise
 
-    def _valuate(self, accepted: list[Accepted]) -> tuple[dict | None, list[DeadLetter]]:
-        """In the valuer thread: valuations by listing id, and the listings the service refused."""
-        if not accepted:
-            return {}, []
-        listings = [a.listing for a in accepted]
-        try:
-            result = self.client.valuate(listings, self._still_wanted)
-        except ServiceRejected:
-            # The service refused something our schema let through: find which, one by one.
-            return self._valuate_one_by_one(accepted)
-        if result is None:
-            return None, []
-        return {v["listing_id"]: v for v in result}, []
-
-    def _valuate_one_by_one(self, accepted: list[Accepted]) -> tuple[dict | None, list[DeadLetter]]:
-        valued, dead = {}, []
-        for item in accepted:
+    def recover(self, how: str) -> bool:
+        """The liveness guard's recovery, once what is in flight is stored and committed (a
+        seek must not be committed past). False when that was abandoned (stopping)."""
+        if not self.hand_to_writer() or not self.finish_written():
+            return False
+        if how == SEEK:
+            self.consumer.resume(*self.consumer.paused())
             try:
-                result = self.client.valuate([item.listing], self._still_wanted)
-            except ServiceRejected as error:
-                dead.append(DeadLetter(self.settings.topic_listings, item.partition, item.offset,
-                                       f"rejected by the valuation service: {error.detail}",
-                                       item.listing.model_dump_json(), item.listing.listing_id))
-                continue
-            if result is None:
-                return None, []
-            valued[result[0]["listing_id"]] = result[0]
-        return valued, dead
+                for partition in self.consumer.assignment():
+                    committed = self.consumer.committed(partition, timeout_ms=5000)
+                    if committed is not None:
+                        self.consumer.seek(partition, committed)
+            except KafkaError as error:  # the guard's next step follows if this did not help
+                log.warning("seeking to the committed offsets failed (%s)", error)
+        else:  # rejoin: a new member, with the fetch wait the guard chose
+            self.consumer.close()
+            self.consumer = listings_consumer(self.settings, self.liveness.fetch_wait_ms)
+        self.counts["recoveries"] += 1
+        return True
 
     def _still_wanted(self) -> bool:
         """Asked by the valuer thread between retries: stop retrying once stopping."""
@@ -262,11 +244,8 @@ class Scorer:
         self.consumer.resume(*self.consumer.assignment())
 
     def _commit(self, records) -> None:
-        offsets = {}
-        for record in records:
-            partition = TopicPartition(record.topic, record.partition)
-            offsets[partition] = max(offsets.get(partition, -1), record.offset + 1)
-        self.consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
+        if not commit(self.consumer, records):
+            self.counts["commits_refused"] += 1
 
     def close(self) -> None:
         if self.halted:
@@ -282,5 +261,7 @@ class Scorer:
             self.consumer.close()
             self.producer.close()
             self.client.close()
+            self.heartbeat.stop("stalled" if self.liveness.state == "stalled" else "stopped")
+            self.liveness.close()
             gc.unfreeze()
         log.info("scorer stopped: %s", json.dumps(dict(self.counts)))

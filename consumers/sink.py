@@ -1,15 +1,22 @@
-"""Idempotent writes of valuations and dead letters: a replay upserts the same rows."""
+"""Idempotent writes of valuations and dead letters: a replay upserts the same rows.
+
+A batch is one transaction. When the database refuses a row for what it holds (not for being
+down or locked), the batch is written row by row and each refused valuation becomes a dead
+letter: one listing never stops the others."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from sqlalchemy import event
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from autovalue.settings import get_settings
 from autovalue.tables import connect, dead_letters, valuations
-from consumers.messages import Accepted, DeadLetter
+from consumers.messages import Accepted, DeadLetter, Limits, refused
 
 _UPDATED_ON_REPLAY = ["predicted_price", "price_low", "price_high", "deal_rating", "fallback",
                       "feature_service", "scored_at", "asking_price"]
@@ -19,8 +26,13 @@ def _insert(engine: Engine):
     return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
 
+# Errors about a row's content: anything else (down, locked) is retried by the caller.
+ROW_ERRORS = (DataError, IntegrityError, StatementError)
+
+
 class ValuationStore:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits.of(get_settings())
         self.engine = connect(url)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", sqlite_pragmas)
@@ -32,10 +44,18 @@ class ValuationStore:
             set_={c: statement.excluded[c] for c in _UPDATED_ON_REPLAY})
         self.upsert_valuation = _DriverStatement(upsert_valuation, _VALUATION_COLUMNS, self.engine.dialect)
         self.insert_dead_letter = insert(dead_letters).on_conflict_do_nothing(
-            index_elements=["topic", "partition", "offset"])
+            index_elements=["topic", "partition", "offset", "produced_at", "payload_sha256"])
 
-    def write(self, accepted: list[Accepted], valued: list[dict], dead: list[DeadLetter]) -> None:
-        """All rows of one batch in one transaction."""
+    def write(self, accepted: list[Accepted], valued: list[dict], dead: list[DeadLetter]) -> list[int]:
+        """All rows of one batch in one transaction. Returns the indexes of the valuations the
+        database refused (usually none): each is stored as a dead letter instead, appended to `dead`."""
+        try:
+            self._write(accepted, valued, dead)
+            return []
+        except ROW_ERRORS:
+            return self._write_one_by_one(accepted, valued, dead)
+
+    def _write(self, accepted: list[Accepted], valued: list[dict], dead: list[DeadLetter]) -> None:
         now = datetime.now(timezone.utc)
         with self.engine.begin() as connection:
             # Statements without inline values, compiled once, run as executemany: a 500-row
@@ -44,9 +64,23 @@ class ValuationStore:
                 self.upsert_valuation.execute(connection, [_valuation_row(a, v) for a, v in zip(accepted, valued)],
                                               same_in_every_row={"scored_at": now, "created_at": now})
             if dead:
-                connection.execute(self.insert_dead_letter, [
-                    {"topic": d.topic, "partition": d.partition, "offset": d.offset, "listing_id": d.listing_id,
-                     "reason": d.reason, "payload": d.payload, "created_at": now} for d in dead])
+                connection.execute(self.insert_dead_letter, [_dead_letter_row(d, now) for d in dead])
+
+    def _write_one_by_one(self, accepted: list[Accepted], valued: list[dict], dead: list[DeadLetter]) -> list[int]:
+        refused_rows = []
+        for i, (item, valuation) in enumerate(zip(accepted, valued)):
+            try:
+                self._write([item], [valuation], [])
+            except ROW_ERRORS as error:
+                refused_rows.append(i)
+                dead.append(refused(item, f"could not be stored: {_first_line(error)}", self.limits))
+        for letter in dead:
+            try:
+                self._write([], [], [letter])
+            except ROW_ERRORS as error:  # what the letter itself holds: keep where and why, not what
+                self._write([], [], [replace(letter, payload=None, reason=f"{letter.reason[:500]} "
+                                                                     f"(payload not storable: {_first_line(error)})")])
+        return refused_rows
 
 
 class _DriverStatement:
@@ -75,6 +109,16 @@ class _DriverStatement:
             row.update(shared)
         params = [tuple(row[name] for name in self.order) for row in rows] if self.order else rows
         connection.exec_driver_sql(self.sql, params)
+
+
+def _first_line(error: Exception) -> str:
+    return str(getattr(error, "orig", None) or error).splitlines()[0][:300]
+
+
+def _dead_letter_row(d: DeadLetter, now: datetime) -> dict:
+    return {"topic": d.topic, "partition": d.partition, "offset": d.offset, "listing_id": d.listing_id,
+            "reason": d.reason, "payload": d.payload, "payload_bytes": d.payload_bytes,
+            "payload_sha256": d.payload_sha256, "produced_at": d.produced_at, "created_at": now}
 
 
 def _valuation_row(accepted: Accepted, valuation: dict) -> dict:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from autovalue.kafka_clients import assign_from_time, ensure_topics, json_producer, partition_reader
 from autovalue.settings import Settings
-from autovalue.tables import connect, dead_letters, valuations
+from autovalue.tables import connect, dead_letters, scorer_heartbeats, valuations
 
 
 def isolated(settings: Settings, **overrides) -> Settings:
@@ -68,3 +68,24 @@ def table_ids(settings: Settings) -> tuple[list[str], list[dict]]:
         dead = [dict(row._mapping) for row in connection.execute(select(dead_letters))]
     engine.dispose()
     return valued, dead
+
+
+def wait_for_members(settings: Settings, members: int, timeout_s: float = 120) -> list[dict]:
+    """Until `members` scorers of the group hold partitions and together hold each partition
+    exactly once, by their heartbeat rows (written as soon as an assignment changes): the
+    group's rebalance has settled. Returns the rows; raises after `timeout_s`."""
+    import time
+
+    deadline, rows = time.monotonic() + timeout_s, []
+    while time.monotonic() < deadline:
+        engine = connect(settings.database)
+        with engine.connect() as connection:
+            rows = [dict(r._mapping) for r in connection.execute(
+                select(scorer_heartbeats).where(scorer_heartbeats.c.consumer_group == settings.consumer_group))]
+        engine.dispose()
+        held = [r["partitions"].split(",") for r in rows if r["partitions"]]
+        flat = [p for partitions in held for p in partitions]
+        if len(held) == members and len(flat) == len(set(flat)) == settings.topic_partitions:
+            return rows
+        time.sleep(0.2)
+    raise AssertionError(f"{members} scorers did not settle in group {settings.consumer_group}: {rows}")

@@ -24,7 +24,7 @@ from consumers.simulator import MALFORMED_KINDS, ListingFactory, _malformed, sim
 from tests.conftest import free_port
 from tests.service_support import (REPO, ServerProcess, _alive, _children, build_market, serve_command, service_env,
                                    train_champion)
-from tests.streaming import isolated, read_topic, settings_env, table_ids
+from tests.streaming import isolated, read_topic, settings_env, table_ids, wait_for_members
 
 pytestmark = pytest.mark.slow
 
@@ -102,6 +102,11 @@ def test_sigkill_mid_stream_and_restart_loses_and_duplicates_nothing(stack):
     valued, dead = wait_for(settings, 3040)
     stop(second)
     assert_exactly_once(valued, dead, good, malformed=40)
+    # On the topic a replay may repeat a valuation, always with the same id: a consumer dedupes by it.
+    ids: dict[str, set] = {}
+    for message in read_topic(settings, settings.topic_valuations, expect=3000):
+        ids.setdefault(message["listing_id"], set()).add(message["valuation_id"])
+    assert set(ids) == good and all(len(found) == 1 for found in ids.values())
 
 
 def test_service_down_for_ten_seconds_mid_stream(stack):
@@ -110,7 +115,10 @@ def test_service_down_for_ten_seconds_mid_stream(stack):
     scorer = start_scorer(settings, "scorer-outage")
     producing = threading.Thread(target=simulate, args=(settings, 150.0, 20.0, 0.0, 9))
     producing.start()
-    time.sleep(5)
+    wait_for_members(settings, 1)
+    deadline = time.monotonic() + 60
+    while not table_ids(settings)[0] and time.monotonic() < deadline:  # mid-stream: valuing has begun
+        time.sleep(0.2)
     server.stop()
     stopped_with = len(table_ids(settings)[0])
     time.sleep(10)
@@ -128,7 +136,7 @@ def test_service_down_for_ten_seconds_mid_stream(stack):
 def test_two_consumers_split_the_partitions_and_value_everything_once(stack):
     settings = isolated(stack[0])
     scorers = [start_scorer(settings, f"scorer-{i}") for i in (1, 2)]
-    time.sleep(4)  # both join before the stream starts
+    wait_for_members(settings, 2)  # both hold partitions before the stream starts
     good, _ = produce_listings(settings, valid=3000)
     valued, dead = wait_for(settings, 3000)
     for scorer in scorers:
@@ -143,6 +151,30 @@ def test_two_consumers_split_the_partitions_and_value_everything_once(stack):
     messages = read_topic(settings, settings.topic_valuations, expect=3000)
     assert sorted(m["listing_id"] for m in messages) == sorted(good)
     assert sum(committed_offsets(settings).values()) == 3000
+
+
+def test_a_scorer_joining_and_leaving_a_busy_group_crashes_nobody(stack):
+    """A second scorer joins mid-stream and leaves again: the first one's commits meet both
+    rebalances (kafka-python raises RebalanceInProgressError there), and it carries on."""
+    settings = isolated(stack[0])
+    first = start_scorer(settings, "busy-1")
+    wait_for_members(settings, 1)
+    producing = threading.Thread(target=lambda: counts.update(simulate(settings, 300.0, 15.0, 0.0, 11)))
+    counts: dict = {}
+    producing.start()
+    deadline = time.monotonic() + 60
+    while len(table_ids(settings)[0]) < 300 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = start_scorer(settings, "busy-2")
+    wait_for_members(settings, 2)
+    stop(second)
+    producing.join()
+    valued, dead = wait_for(settings, counts["valid"])
+    assert first.poll() is None, "the first scorer died"
+    stop(first)
+    assert len(valued) == len(set(valued)) == counts["valid"] and dead == []
+    for name in ("busy-1", "busy-2"):
+        assert "Traceback" not in (settings.home / f"{name}.log").read_text(errors="replace")
 
 
 def committed_offsets(settings: Settings) -> dict:
@@ -180,6 +212,11 @@ def test_valuations_sit_where_their_key_puts_them(stack):
         while len(out) < len(listings) and time.monotonic() < deadline:
             for batch in consumer.poll(timeout_ms=200).values():
                 out.update({json.loads(r.value)["listing_id"]: r.partition for r in batch})
+                if topic == settings.topic_valuations:  # keyed by listing id, with the valuation id as a header
+                    for r in batch:
+                        value = json.loads(r.value)
+                        assert r.key == value["listing_id"].encode()
+                        assert dict(r.headers)["valuation_id"] == value["valuation_id"].encode()
         consumer.close()
         return out
 

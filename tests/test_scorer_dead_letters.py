@@ -42,3 +42,35 @@ def test_malformed_corpus_is_dead_lettered_with_reasons(settings):
     assert valued == [] and len(dead) == len(corpus)
     # The original payload travels with the reason.
     assert any(letter["payload"].startswith('{"listing_id": "bad-0-not_json"') for letter in letters)
+
+
+def test_a_huge_undecodable_message_is_dead_lettered_and_the_stream_goes_on(settings):
+    import hashlib
+
+    from tests.test_scorer import committed_offsets
+
+    settings = isolated(settings)
+    poison = b'{"listing_id": "' + b"\xff" * 200_000 + b'"}'  # 1.2 MB once each byte is escaped \ufffd
+    produce(settings, [poison] + [b"null"] * 3)  # what follows it is read too (dead letters: no service here)
+    Scorer(settings).run(idle_exit_s=4)
+
+    letters = read_topic(settings, settings.topic_dead_letters, expect=4)
+    [letter] = [m for m in letters if m["payload_bytes"] == len(poison)]
+    assert letter["payload_sha256"] == hashlib.sha256(poison).hexdigest()
+    assert letter["reason"].startswith("too large") and "bytes kept]" in letter["payload"]
+    assert len(letters) == 4 and len(table_ids(settings)[1]) == 4
+    assert sum(committed_offsets(settings).values()) == 4
+
+
+def test_a_listing_just_under_a_megabyte_is_dead_lettered_as_the_service_would_refuse_it(settings):
+    from autovalue.schema import too_large
+    from tests.test_scorer import committed_offsets
+
+    settings = isolated(settings)
+    big = json.dumps({**GOOD, "listing_id": "big", "notes": "x" * 1_000_000}).encode()[:1_000_000 - 2] + b'"}'
+    produce(settings, [big, b"null"])
+    Scorer(settings).run(idle_exit_s=4)
+
+    letters = {m["payload_bytes"]: m for m in read_topic(settings, settings.topic_dead_letters, expect=2)}
+    assert len(big) < 1_048_576 and letters[len(big)]["reason"] == too_large(settings.listing_max_bytes)
+    assert sum(committed_offsets(settings).values()) == 2

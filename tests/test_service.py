@@ -305,6 +305,15 @@ def test_wrong_shapes_and_media_types_and_sizes_are_client_errors(client, stack)
     assert client.post("/valuate", data={"listing": "x"}).status_code == 415  # a form
     too_big = b'{"listing": "' + b"x" * settings.service_max_body_bytes + b'"}'
     assert client.post("/valuate", content=too_big, headers={"content-type": "application/json"}).status_code == 413
+    # One listing over its share of the body limit: refused in the words of the scorer's dead letter.
+    from autovalue.schema import too_large
+
+    limit = settings.model_copy(update={"max_batch_size": MAX_BATCH}).listing_max_bytes  # the service's
+    padded = json.dumps({"listing": {**LISTING, "notes": "x" * limit}}).encode()
+    answer = client.post("/valuate", content=padded, headers={"content-type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["message"] == too_large(limit)
+    batch = json.dumps({"listings": [{**LISTING, "notes": "x" * limit}] * 2}).encode()  # a batch may be larger
+    assert client.post("/valuate_batch", content=batch, headers={"content-type": "application/json"}).status_code == 200
 
 
 def test_nothing_sent_so_far_broke_the_worker(client, stack):
