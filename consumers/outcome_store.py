@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from autovalue.outcome import Outcome
 from autovalue.tables import connect, dead_letters, outcomes, valuations
 from consumers.messages import DeadLetter
-from consumers.sink import sqlite_pragmas
+from consumers.sink import DEAD_LETTER_KEY, dead_letter_row, sqlite_pragmas
 
 OUTCOME_COLUMNS = ["outcome", "sold_price", "days_on_market", "outcome_at", "stored_at"]
 JOINED_COLUMNS = ["valuation_id", "brand", "model", "model_version", "predicted_price", "price_low",
@@ -66,8 +66,7 @@ class OutcomeStore:
         self.upsert = statement.on_conflict_do_update(
             index_elements=["listing_id"],
             set_={**{c: statement.excluded[c] for c in OUTCOME_COLUMNS}, **{c: None for c in JOINED_COLUMNS}})
-        self.insert_dead_letter = insert(dead_letters).on_conflict_do_nothing(
-            index_elements=["topic", "partition", "offset"])
+        self.insert_dead_letter = insert(dead_letters).on_conflict_do_nothing(index_elements=DEAD_LETTER_KEY)
         self.join = _join_statement()
 
     def write(self, received: list[Outcome], dead: list[DeadLetter]) -> int:
@@ -82,9 +81,7 @@ class OutcomeStore:
                      "days_on_market": o.days_on_market, "outcome_at": o.outcome_at, "stored_at": now}
                     for o in latest.values()])
             if dead:
-                connection.execute(self.insert_dead_letter, [
-                    {"topic": d.topic, "partition": d.partition, "offset": d.offset, "listing_id": d.listing_id,
-                     "reason": d.reason, "payload": d.payload, "created_at": now} for d in dead])
+                connection.execute(self.insert_dead_letter, [dead_letter_row(d, now) for d in dead])
             return connection.execute(self.join).rowcount
 
     def join_waiting(self) -> int:

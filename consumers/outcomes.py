@@ -14,9 +14,8 @@ import logging
 import signal
 import time
 from collections import Counter
+from datetime import datetime, timezone
 
-from kafka import OffsetAndMetadata, TopicPartition
-from kafka.errors import CommitFailedError, RebalanceInProgressError
 from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -24,7 +23,8 @@ from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.outcome import Outcome
 from autovalue.settings import Settings
 from consumers.backoff import Abandoned, retry
-from consumers.messages import DeadLetter
+from consumers.messages import DeadLetter, Limits, dead_letter
+from consumers.offsets import commit
 from consumers.outcome_store import OutcomeStore
 
 log = logging.getLogger(__name__)
@@ -48,16 +48,18 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_outcome(record) -> Outcome | DeadLetter:
+def parse_outcome(record, limits: Limits) -> Outcome | DeadLetter:
     raw = record.value or b""
     try:
         return Outcome.model_validate_json(raw)
     except ValidationError:
         pass  # the slow path words the reason
-    payload = raw.decode("utf-8", errors="replace")
+    produced_at = datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc)
 
     def dead(reason: str, listing_id: str | None = None) -> DeadLetter:
-        return DeadLetter(record.topic, record.partition, record.offset, reason, payload, listing_id)
+        # The scorer's dead letter: cut to fit, hashed, keyed as every dead letter is.
+        return dead_letter(record.topic, record.partition, record.offset, reason, raw, limits, listing_id,
+                           produced_at)
 
     try:
         data = json.loads(raw)
@@ -75,6 +77,7 @@ def parse_outcome(record) -> Outcome | DeadLetter:
 class OutcomeConsumer:
     def __init__(self, settings: Settings, consumer=None) -> None:
         self.settings = settings
+        self.limits = Limits.of(settings)
         self.consumer = consumer if consumer is not None else group_consumer(
             settings, settings.topic_outcomes, group_id=settings.outcomes_consumer_group,
             max_poll_records=settings.outcomes_batch_size)
@@ -128,7 +131,7 @@ class OutcomeConsumer:
                 break
 
     def process(self, records) -> None:
-        parsed = [parse_outcome(r) for r in records]
+        parsed = [parse_outcome(r, self.limits) for r in records]
         received = [p for p in parsed if isinstance(p, Outcome)]
         dead = [p for p in parsed if isinstance(p, DeadLetter)]
         joined = self._retry(lambda: self.store.write(received, dead), "database write failed")
@@ -163,15 +166,8 @@ class OutcomeConsumer:
         self.consumer.resume(*self.consumer.assignment())
 
     def _commit(self, records) -> None:
-        offsets: dict[TopicPartition, int] = {}
-        for record in records:
-            partition = TopicPartition(record.topic, record.partition)
-            offsets[partition] = max(offsets.get(partition, -1), record.offset + 1)
-        try:
-            self.consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
-        except (CommitFailedError, RebalanceInProgressError) as error:
-            # The new owner of the partitions replays the batch: the upserts keep one row per listing.
-            log.warning("commit after a rebalance failed (%s); the batch will be replayed", error)
+        # A refusal by a rebalance is one log line: the new owner replays, the upserts keep one row.
+        commit(self.consumer, records)
 
     def close(self) -> None:
         try:

@@ -43,8 +43,7 @@ class ValuationStore:
             index_elements=["listing_id", "listed_at", "model_version"],
             set_={c: statement.excluded[c] for c in _UPDATED_ON_REPLAY})
         self.upsert_valuation = _DriverStatement(upsert_valuation, _VALUATION_COLUMNS, self.engine.dialect)
-        self.insert_dead_letter = insert(dead_letters).on_conflict_do_nothing(
-            index_elements=["topic", "partition", "offset", "produced_at", "payload_sha256"])
+        self.insert_dead_letter = insert(dead_letters).on_conflict_do_nothing(index_elements=DEAD_LETTER_KEY)
 
     def write(self, accepted: list[Accepted], valued: list[dict], dead: list[DeadLetter]) -> list[int]:
         """All rows of one batch in one transaction. Returns the indexes of the valuations the
@@ -64,7 +63,7 @@ class ValuationStore:
                 self.upsert_valuation.execute(connection, [_valuation_row(a, v) for a, v in zip(accepted, valued)],
                                               same_in_every_row={"scored_at": now, "created_at": now})
             if dead:
-                connection.execute(self.insert_dead_letter, [_dead_letter_row(d, now) for d in dead])
+                connection.execute(self.insert_dead_letter, [dead_letter_row(d, now) for d in dead])
 
     def _write_one_by_one(self, accepted: list[Accepted], valued: list[dict], dead: list[DeadLetter]) -> list[int]:
         refused_rows = []
@@ -115,7 +114,11 @@ def _first_line(error: Exception) -> str:
     return str(getattr(error, "orig", None) or error).splitlines()[0][:300]
 
 
-def _dead_letter_row(d: DeadLetter, now: datetime) -> dict:
+# A dead letter's identity (autovalue.tables.dead_letters' unique key): a replay stores nothing new.
+DEAD_LETTER_KEY = ["topic", "partition", "offset", "produced_at", "payload_sha256"]
+
+
+def dead_letter_row(d: DeadLetter, now: datetime) -> dict:
     return {"topic": d.topic, "partition": d.partition, "offset": d.offset, "listing_id": d.listing_id,
             "reason": d.reason, "payload": d.payload, "payload_bytes": d.payload_bytes,
             "payload_sha256": d.payload_sha256, "produced_at": d.produced_at, "created_at": now}
