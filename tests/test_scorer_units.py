@@ -221,30 +221,3 @@ def test_an_idle_member_of_a_working_group_stays_put():
     consumer = LaggingConsumer(assigned=False)
     liveness, clock = guard(others=lambda: ["host:123"], consumer=consumer)  # another member's heartbeat holds some
     assert run_for(liveness, clock, consumer, 300) == []
-
-
-def test_the_demo_starts_a_scorer_that_gave_up_again(monkeypatch):
-    import os
-    import signal
-    import threading
-
-    from autovalue_cli import demo
-
-    class Process:
-        def __init__(self, status):
-            self.status = status
-
-        def poll(self):
-            return self.status
-
-    started = []
-    monkeypatch.setattr(demo, "_start", lambda name, command, logs: started.append(command) or Process(None))
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
-    processes = {"scorer": Process(3)}  # exited: its liveness guard gave up
-    threading.Timer(2.0, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
-    try:
-        demo._wait_restarting_the_scorer(processes, logs=None, delay=0.1)
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
-    assert len(started) == 1 and started[0][-1] == "score" and processes["scorer"].poll() is None
