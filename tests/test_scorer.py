@@ -159,7 +159,7 @@ def test_a_scorer_joining_and_leaving_a_busy_group_crashes_nobody(stack):
     settings = isolated(stack[0])
     first = start_scorer(settings, "busy-1")
     wait_for_members(settings, 1)
-    producing = threading.Thread(target=lambda: counts.update(simulate(settings, 300.0, 15.0, 0.0, 11)))
+    producing = threading.Thread(target=lambda: counts.update(simulate(settings, 300.0, 15.0, 0.0, 11).listings))
     counts: dict = {}
     producing.start()
     deadline = time.monotonic() + 60
