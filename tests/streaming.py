@@ -45,13 +45,19 @@ def produce(settings: Settings, payloads: list) -> None:
     producer.close()
 
 
-def read_topic(settings: Settings, topic: str, expect: int, timeout_s: float = 20) -> list[dict]:
+def read_topic(settings: Settings, topic: str, expect: int, timeout_s: float = 20,
+               distinct: str | None = None) -> list[dict]:
+    """Messages of `topic` until `expect` were read (with `distinct`, `expect` different values
+    of that field: a topic with replayed duplicates holds more messages than listings)."""
     import time
+
+    def enough(out: list[dict]) -> bool:
+        return len({m.get(distinct) for m in out} if distinct else out) >= expect
 
     consumer = partition_reader(settings, fetch_max_wait_ms=50)
     assign_from_time(consumer, topic, None)
     out, deadline = [], time.monotonic() + timeout_s
-    while len(out) < expect and time.monotonic() < deadline:
+    while not enough(out) and time.monotonic() < deadline:
         for batch in consumer.poll(timeout_ms=200).values():
             out += [json.loads(r.value) for r in batch]
     # A little longer, to see anything beyond what was expected.

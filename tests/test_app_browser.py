@@ -155,7 +155,7 @@ def test_browser_shows_what_a_person_needs_on_every_page(chromium, stack, servic
             page.get_by_label("Mileage (km)", exact=True).fill("85,000")
             page.get_by_label("Asking price (Rp jt, optional)", exact=True).fill("150")
             page.get_by_role("button", name="Value this car").click()
-            expect(page.get_by_text("80% interval")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("80% interval", exact=True)).to_be_visible(timeout=60_000)
             expect(page.get_by_text("Comparable recent listings")).to_be_visible(timeout=30_000)
             for width in (1440, 1280):
                 page.set_viewport_size({"width": width, "height": 900})

@@ -104,7 +104,7 @@ def test_sigkill_mid_stream_and_restart_loses_and_duplicates_nothing(stack):
     assert_exactly_once(valued, dead, good, malformed=40)
     # On the topic a replay may repeat a valuation, always with the same id: a consumer dedupes by it.
     ids: dict[str, set] = {}
-    for message in read_topic(settings, settings.topic_valuations, expect=3000):
+    for message in read_topic(settings, settings.topic_valuations, expect=3000, timeout_s=60, distinct="listing_id"):
         ids.setdefault(message["listing_id"], set()).add(message["valuation_id"])
     assert set(ids) == good and all(len(found) == 1 for found in ids.values())
 
