@@ -135,12 +135,16 @@ def connect(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        metadata.create_all(engine, checkfirst=True)
-    except (OperationalError, ProgrammingError, IntegrityError):
-        # Another process created a table between the check and the CREATE ("already exists"):
-        # the second pass finds it. Anything else fails again, loudly.
-        metadata.create_all(engine, checkfirst=True)
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            break
+        except (OperationalError, ProgrammingError, IntegrityError):
+            # Another process or thread created a table between the check and the CREATE ("already
+            # exists"; seen twice in a row when two open a fresh SQLite file): the next pass finds it.
+            # Anything else fails every pass and the last one raises.
+            if attempt == 4:
+                raise
     _add_new_columns(engine)
     _migrate_dead_letter_key(engine)
     return engine
