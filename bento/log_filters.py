@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 
-# bentoml._internal.server.http_app.log_exception, called for every failed API request.
-BENTOML_REQUEST_ERRORS = "bentoml._internal.server.http_app"
+from bento.bentoml_internals import REQUEST_ERROR_LOGGER as BENTOML_REQUEST_ERRORS
 
 
 def is_client_error(error: BaseException | None) -> bool:

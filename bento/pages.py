@@ -21,6 +21,8 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bento.bentoml_internals import swagger_assets
+
 HEALTH_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 TITLE = "AutoValue valuation service"
 
@@ -30,12 +32,6 @@ def package_version() -> str:
         return metadata.version("autovalue")
     except metadata.PackageNotFoundError:  # a bento without the project installed as a package
         return "dev"
-
-
-def _swagger_assets() -> Path:
-    from bentoml._internal import server
-
-    return Path(server.__file__).parent / "static_content"
 
 
 PAGE = """<!DOCTYPE html>
@@ -122,7 +118,7 @@ def pages_app(serving: Callable[[], dict], spec: Callable[[], dict]) -> Starlett
 
     return Starlette(routes=[
         Route("/", home), Route("/docs", docs), Route("/docs.json", docs_json),
-        Mount("/docs/static", StaticFiles(directory=_swagger_assets()), name="swagger-ui"),
+        Mount("/docs/static", StaticFiles(directory=swagger_assets()), name="swagger-ui"),
     ])
 
 

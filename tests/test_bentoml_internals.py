@@ -1,0 +1,25 @@
+"""The BentoML internals bento/bentoml_internals.py names still exist in the pinned version:
+an upgrade that moves them fails here, not silently in production (logs at ERROR again, /docs
+without its files)."""
+
+from __future__ import annotations
+
+import importlib
+
+import bentoml
+
+from bento.bentoml_internals import PINNED_VERSION, REQUEST_ERROR_LOGGER, swagger_assets
+
+
+def test_written_for_the_installed_bentoml():
+    assert bentoml.__version__ == PINNED_VERSION, "re-check bento/bentoml_internals.py against this BentoML"
+
+
+def test_the_request_error_logger_is_the_module_that_logs_failed_requests():
+    module = importlib.import_module(REQUEST_ERROR_LOGGER)
+    assert hasattr(module, "log_exception")
+
+
+def test_the_swagger_ui_files_are_where_they_are_looked_for():
+    names = {path.name for path in swagger_assets().iterdir()}
+    assert {"swagger-ui.css", "swagger-ui-bundle.js"} <= names, sorted(names)
