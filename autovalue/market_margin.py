@@ -8,7 +8,7 @@ the same fixed ones the index itself adds back.
 Why: trained on log(price) alone, XGBoost learnt each car model's price level from the
 car-model code and followed the market features only partly. When a model's market moved
 after training (demand shocks in the simulator, re-pricing in real markets) the estimate
-stayed behind: on the stream the median asking/estimate per car model ran from 0.86 to 1.21.
+stayed behind, further for some car models than others (figures: bench/README.md, live accuracy).
 Given the market level as XGBoost's base margin, the trees learn only the listing's deviation
 from its market, and a market move reaches the estimate one to one.
 

@@ -50,10 +50,9 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_interval_ms: int = 1000
     # tansu's memory store finds a fetch's first batch by a scan that grows with the partition's
-    # batch count (~0.5 us a batch here) and answers empty once that scan outlasts the fetch wait:
-    # 10 ms starved at ~20k batches, 50 ms holds to ~90k, 100 ms to ~180k (bench/README.md).
-    # Past ~50 ms freshness suffers (tansu holds each fetch up to the wait); a scorer that
-    # stalls with lag rejoins with its wait doubled (consumers/liveness.py), up to the cap.
+    # batch count and answers empty once that scan outlasts the fetch wait; a longer wait costs
+    # freshness (depths and latencies per wait: bench/README.md). A scorer that stalls with lag
+    # rejoins with its wait doubled (consumers/liveness.py), up to the cap.
     kafka_fetch_max_wait_ms: int = 50
     kafka_fetch_max_wait_cap_ms: int = 2000
     kafka_max_poll_interval_ms: int = 60_000

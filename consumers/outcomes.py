@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from consumers.backoff import Abandoned, retry
 from consumers.messages import DeadLetter, Limits, dead_letter
 from consumers.offsets import commit
 from consumers.outcome_store import OutcomeStore
+from consumers.stopping import stop_on_signals
 
 log = logging.getLogger(__name__)
 KEEP_ALIVE_S = 1.0
@@ -88,12 +88,7 @@ class OutcomeConsumer:
         self._kept_alive = time.monotonic()
 
     def install_signal_handlers(self) -> None:
-        def stop(signum, frame):
-            log.info("signal %s: finishing the current batch, then leaving the group", signum)
-            self.stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        stop_on_signals(self)
 
     def run(self, idle_exit_s: float | None = None) -> None:
         """Consume until stopped (or, with `idle_exit_s`, until nothing arrived for that long).

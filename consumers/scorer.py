@@ -18,7 +18,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import signal
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +35,7 @@ from consumers.messages import Accepted, DeadLetter, Limits, parse_record, refus
 from consumers.offsets import commit
 from consumers.service_client import ValuationClient
 from consumers.sink import ValuationStore
+from consumers.stopping import stop_on_signals
 from consumers.valuer import BatchValuer
 from consumers.writer import BatchWriter
 
@@ -86,12 +86,7 @@ class Scorer:
         gc.freeze()
 
     def install_signal_handlers(self) -> None:
-        def stop(signum, frame):
-            log.info("signal %s: finishing the current batch, then leaving the group", signum)
-            self.stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        stop_on_signals(self)
 
     def run(self, idle_exit_s: float | None = None) -> None:
         """Score until stopped (or, with `idle_exit_s`, until nothing arrived for that long)."""

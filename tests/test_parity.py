@@ -191,7 +191,6 @@ def test_real_files_agree(real_served):
     report = real_served.check(rows, dated, sample=real_served.bundle.metadata["source"])
     print("\n".join(report.lines()))
     assert report.listings >= SAMPLE * 0.8 and report.agreement >= 0.999, "\n".join(report.lines())
-    assert np.isfinite(report.agreement)
 
 
 @pytest.mark.slow

@@ -2,11 +2,11 @@
 
 - "market_margin": the trees start from the listing's market price level (training.margin) and
   split only on the listing's own attributes and the market source. It follows a moving market
-  one to one (the simulated market: holdout MAPE 7.69% against 8.22%, and the per-model skew on
-  the stream gone).
+  one to one: it wins on the simulated market.
 - "features": the trees split on everything, market statistics included, from a constant start.
-  Where a car model's market index rests on a few heterogeneous listings (vehicles_us: trucks of
-  one model name from $3k to $60k) the margin is mostly noise, and this does better (R² 0.76 vs 0.68).
+  Where a car model's market index rests on a few unlike listings (vehicles_us: one model name
+  for cheap and dear trucks alike) the margin is mostly noise, and this wins.
+(Figures: README "Results", bench/README.md.)
 
 Both are early-stopped on the newest training slice; the one with the lower log-price RMSE there
 is calibrated, refit and judged by the holdout, and the bundle says which it is (`structure`).
