@@ -9,7 +9,6 @@ import shutil
 import time
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 

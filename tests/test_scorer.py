@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -172,9 +173,28 @@ def test_a_scorer_joining_and_leaving_a_busy_group_crashes_nobody(stack):
     valued, dead = wait_for(settings, counts["valid"])
     assert first.poll() is None, "the first scorer died"
     stop(first)
+    assert (first.returncode, second.returncode) == (0, 0)
     assert len(valued) == len(set(valued)) == counts["valid"] and dead == []
     for name in ("busy-1", "busy-2"):
-        assert "Traceback" not in (settings.home / f"{name}.log").read_text(errors="replace")
+        assert tracebacks_outside_kafka_python(settings.home / f"{name}.log") == []
+
+
+LOG_RECORD = re.compile(r"^\d\d:\d\d:\d\d (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+): ", re.MULTILINE)
+
+
+def tracebacks_outside_kafka_python(log: Path) -> list[str]:
+    """Loggers of the records that carry a traceback, kafka-python's own excepted: it logs a
+    socket closed under a pending read during a rebalance (kafka/net/transport.py, 3.0) with its
+    traceback, and reconnects; that is the client's handled error, not a crash of ours."""
+    text = log.read_text(errors="replace")
+    starts = [(m.start(), m.group(1)) for m in LOG_RECORD.finditer(text)]
+    found = []
+    for (start, logger), (end, _) in zip(starts, starts[1:] + [(len(text), "")]):
+        if "Traceback" in text[start:end] and not logger.startswith("kafka."):
+            found.append(logger)
+    if "Traceback" in text[: starts[0][0] if starts else len(text)]:
+        found.append("(before the first log record)")
+    return found
 
 
 def committed_offsets(settings: Settings) -> dict:
