@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 
 from autovalue import accuracy
@@ -139,13 +140,31 @@ def _rated(shares: dict[str, float]) -> dict[str, float]:
     return {k: round(v / total, 4) for k, v in rated.items()} if total else {}
 
 
+def perfect_model(sales: np.ndarray, noise_sigma: float | None, draws: int = 20_000) -> dict | None:
+    """What the per-model check gives a model that knows every listing's true value, for car
+    models with these numbers of sales: the simulated sale differs from the true value by the
+    generator's noise alone (log-normal, `noise_sigma`), so each model's median sold / value
+    still strays. Monte Carlo: the expected number of models outside the tolerance, and the
+    chance that none is."""
+    if not noise_sigma or not len(sales):
+        return None
+    rng = np.random.default_rng(0)
+    outside = []
+    for n in sales:
+        medians = np.median(np.exp(rng.normal(0.0, noise_sigma, (draws, int(n)))), axis=1)
+        outside.append(float(np.mean(np.abs(medians - 1) > accuracy.BIAS_TOLERANCE)))
+    return {"noise_sigma": round(noise_sigma, 4), "expected_models_outside": round(sum(outside), 2),
+            "chance_none_outside": round(float(np.prod(1 - np.array(outside))), 3)}
+
+
 def report(settings: Settings, started: datetime) -> dict:
     engine = connect(settings.database)
     frame = accuracy.read_outcomes(engine, started)
     engine.dispose()
     figures = accuracy.summary(frame)
     bias = accuracy.model_bias(frame)
-    floor = read_meta(settings.raw_dir, settings.market_source).get("noise_floor_mape")
+    meta = read_meta(settings.raw_dir, settings.market_source)
+    floor = meta.get("noise_floor_mape")
     big = bias[bias["sold"] >= accuracy.MIN_MODEL_OUTCOMES]
 
     def car(row) -> dict:
@@ -168,7 +187,9 @@ def report(settings: Settings, started: datetime) -> dict:
                             "max": extreme(bias, lambda b: b.idxmax())},
         f"bias_models_with_{accuracy.MIN_MODEL_OUTCOMES}_sales": {
             "models": len(big), "min": extreme(big, lambda b: b.idxmin()), "max": extreme(big, lambda b: b.idxmax()),
-            "outside_tolerance": [car(row) for _, row in bias[bias["flagged"]].iterrows()]},
+            "outside_tolerance": [car(row) for _, row in bias[bias["flagged"]].iterrows()],
+            "clearly_biased": [car(row) for _, row in bias[bias["clearly_biased"]].iterrows()],
+            "a_perfect_model": perfect_model(big["sold"].to_numpy(), meta.get("noise_sigma"))},
         "per_minute": [{"time": t.isoformat(), "outcomes": int(o), "sales": int(s), "mape": rounded(m),
                         "coverage": rounded(c)} for t, o, s, m, c in accuracy.over_time(frame).itertuples(index=False)],
     }
@@ -219,7 +240,11 @@ def main() -> None:
     print(f"median sold / estimate, {big['models']} models with >= {accuracy.MIN_MODEL_OUTCOMES} sales: "
           f"min {cars(big['min'])}, max {cars(big['max'])}")
     print(f"models with >= {accuracy.MIN_MODEL_OUTCOMES} sales outside ±{accuracy.BIAS_TOLERANCE:.0%}: "
-          f"{cars(*big['outside_tolerance'])}")
+          f"{cars(*big['outside_tolerance'])}; clearly biased (95% interval outside): {cars(*big['clearly_biased'])}")
+    if big["a_perfect_model"]:
+        perfect = big["a_perfect_model"]
+        print(f"a perfect model on these sales counts: {perfect['expected_models_outside']} models outside "
+              f"±{accuracy.BIAS_TOLERANCE:.0%} expected, none outside with chance {perfect['chance_none_outside']:.0%}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ def test_the_page_shows_the_figures_of_the_outcomes(home):
     bias = at.dataframe[0].value
     assert list(bias["car"]) == ["Toyota Avanza", "Honda Brio", "Daihatsu Xenia"]
     assert list(bias["sales"]) == [120, 60, 10] and list(bias["bias"]) == ["+5.0%", "-1.0%", "-10.0%"]
-    assert list(bias["check"]) == ["outside ±3%", "", ""]  # Xenia: too few sales to judge
+    # Every Avanza sold at exactly 1.05: its interval is 1.050 - 1.050. Xenia: too few sales to judge.
+    assert list(bias["check"]) == ["biased: the whole interval is outside ±3%", "", ""]
+    assert bias["95% interval"].iloc[0] == "1.050 – 1.050"
     shares = dict(zip(at.dataframe[1].value["deal rating"], at.dataframe[1].value["share"]))
     assert shares == {"great deal": "4.8%", "good deal": "28.6%", "fair price": "57.1%", "high price": "0.0%",
                       "overpriced": "0.0%", "no asking price": "9.5%"}

@@ -48,12 +48,20 @@ def headline(figures: accuracy.Accuracy) -> None:
                    "the error a perfect model would still make on this market.")
 
 
+def check(flagged: bool, clearly_biased: bool) -> str:
+    tolerance = f"±{accuracy.BIAS_TOLERANCE:.0%}"
+    if clearly_biased:
+        return f"biased: the whole interval is outside {tolerance}"
+    return f"outside {tolerance}, within its sales' noise" if flagged else ""
+
+
 def bias_table(bias: pd.DataFrame) -> None:
     view = pd.DataFrame({
         "car": bias["brand"] + " " + bias["model"], "sales": bias["sold"],
         "median sold / estimate": bias["median_ratio"],
+        "95% interval": [f"{low:.3f} – {high:.3f}" for low, high in zip(bias["low"], bias["high"])],
         "bias": bias["bias"].map(lambda b: f"{b:+.1%}"),
-        "check": bias["flagged"].map({True: f"outside ±{accuracy.BIAS_TOLERANCE:.0%}", False: ""}),
+        "check": [check(flagged, clear) for flagged, clear in zip(bias["flagged"], bias["clearly_biased"])],
     })
 
     def highlight(row: pd.Series) -> list[str]:
