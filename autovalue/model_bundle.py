@@ -59,7 +59,7 @@ class ModelBundle:
 
     def encode(self, rows: pd.DataFrame | Mapping[str, Sequence]) -> np.ndarray:
         """Feature columns (a frame or a dict of lists) -> float32 matrix in training order.
-        Plain numbers take a numpy path (0.1 ms for one listing, the service's hot path);
+        Plain numbers take a numpy path (the service's hot path, a listing at a time);
         a column numpy cannot read (e.g. numbers as text) is coerced by pandas."""
         columns = rows if isinstance(rows, Mapping) else {c: rows[c] for c in rows.columns}
         n = len(next(iter(columns.values()))) if columns else 0
@@ -130,9 +130,9 @@ class ModelBundle:
     def contributions(self, matrix: np.ndarray, lookup: LeafContributions | None = None) -> np.ndarray:
         """Per-feature contributions to log(price); the last column is the bias; each row sums
         to the predicted log price. Approximate (Saabas) contributions, XGBoost's
-        `approx_contribs`: exact SHAP took 32 ms for one listing and 5.4 s for 500 with a 300-tree
-        model, Saabas 1.3 ms and 39 ms, naming the same top driver for 96% of listings. Looked up
-        per leaf (autovalue.leaf_contributions): XGBoost's own call costs ~3 ms even for one row.
+        `approx_contribs`: exact SHAP was some 25-140 times slower and named the same top driver
+        for 96% of listings (bench/README.md). Looked up per leaf (autovalue.leaf_contributions):
+        XGBoost's own call has a fixed cost of milliseconds even for one row.
         `lookup`: a projection of this model's lookup (grouped_contributions) instead."""
         dmatrix = xgb.DMatrix(matrix, feature_names=self.features, feature_types=self.feature_types,
                               enable_categorical=True, nthread=self.metadata.get("nthread", 1))

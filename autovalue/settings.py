@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     scorer_producer_linger_ms: int = 100
     scorer_producer_batch_bytes: int = 1_048_576
     # A batch allocates tens of thousands of objects: collect the young generation per this many
-    # allocations rather than Python's 700 (measured: +18% listings/s, less CPU per listing).
+    # allocations rather than Python's 700 (faster and cheaper per listing: bench/README.md).
     scorer_gc_young_threshold: int = 50_000
     consumer_group: str = "autovalue-scorer"
 
@@ -106,16 +106,16 @@ class Settings(BaseSettings):
     max_batch_size: int = 1000
     # Which model the service loads: "champion" (models/champion.json), a version, or "latest".
     bento_model_version: str = "champion"
-    service_workers: int = 2  # one per core here: p99 16.7 ms at 100 req/s, 21.2 ms with one (bench/README.md)
+    service_workers: int = 2  # one per core here (the p99 with one and two: bench/README.md)
     # BentoML adaptive batching of /valuate_batch: listings merged into one model call, and the
     # queueing time after which BentoML answers 503 (callers retry later).
     service_batching_max_size: int = 2000
     service_batching_max_latency_ms: int = 5000
     service_max_body_bytes: int = 4_000_000  # a full max_batch_size batch is ~0.3 MB
     service_value_drivers: int = 3  # top value drivers returned per valuation
-    # XGBoost threads for a batch of at least service_threads_from_rows listings (500 listings'
-    # contributions: 101 ms on one thread, 40 ms on two); smaller batches and single valuations
-    # stay on one thread, where starting threads costs more than it saves.
+    # XGBoost threads for a batch of at least service_threads_from_rows listings (a 500-listing
+    # batch's contributions take less than half the time on two: bench/README.md); smaller
+    # batches and single valuations stay on one thread, where starting threads costs more.
     service_batch_threads: int = 2
     service_threads_from_rows: int = 64
     # How long the service reuses a car model's online market row (0: read Feast every time).
@@ -126,8 +126,8 @@ class Settings(BaseSettings):
     confidence_market_stale_s: float = 30 * 3600
 
     # Streaming scorer micro-batches; the service is retried with backoff while unreachable.
-    # 1000 (the service's max_batch_size) drained a backlog ~10% faster than 500 here: fewer
-    # requests, commits and flushes per listing. At a steady 1,000/s batches stay ~50 listings.
+    # 1000 (the service's max_batch_size) drains a backlog faster than 500 (bench/README.md): fewer
+    # requests, commits and flushes per listing; at a steady rate batches stay small anyway.
     scorer_batch_size: int = 1000
     scorer_batch_ms: int = 50
     # Liveness: with lag and no progress for scorer_stall_s (or no partitions while its group

@@ -1,7 +1,7 @@
 """Online feature reads for valuations: the feature service from Feast, with the market level
 each listing can lean on (its fallback) and how old those market statistics are.
 
-Market statistics change when the scorer pushes them (every few seconds), while a streaming
+Market statistics change when the market feed pushes them (every few seconds), while a streaming
 batch asks for the same few dozen car models again and again: each key's row is kept for
 `cache_s` (settings.service_feature_cache_s, 0 = off), which takes the Feast round trip out of
 most batches at the price of statistics up to that much older (reported in market_data_age_s).

@@ -1,7 +1,8 @@
 """The models compared on each run, all predicting log(price) from the dataset's features.
 
 Baselines (the seed's path): a linear regression on one-hot categoricals and a random forest on
-ordinal codes, both with imputed numerics. The candidate: XGBoost with native categoricals.
+ordinal codes, both with imputed numerics. The candidate: XGBoost with price-ordered category
+codes (XGBoost's native categoricals with AUTOVALUE_XGB_CATEGORICAL=native).
 Feature names always come from the TrainingData, never from here.
 """
 
@@ -75,11 +76,9 @@ def native_categoricals(settings: Settings) -> bool:
 def xgboost_params(settings: Settings, seed: int) -> dict:
     # Categoricals go in as price-ordered codes by default, not XGBoost's native categorical
     # splits: on the 1M-row benchmark native (partition) splits made each round slower than the
-    # last (115 ms at round 1, ~300 ms by round 100: the time grew with the trees already built),
-    # 165 s in all; ordered codes took 20 s to the same early-stopping point with a lower holdout
-    # MAPE (8.15% vs 8.28%): the market features carry most per-model information. Without
-    # market features and with thousands of rare levels (the CarDekho CSV) native splits did
-    # better (R² 0.864 vs 0.834): AUTOVALUE_XGB_CATEGORICAL=native.
+    # last and ended no better (figures: bench/README.md); the market features carry most
+    # per-model information. Without market features and with thousands of rare levels (the
+    # CarDekho CSV) native splits did better: AUTOVALUE_XGB_CATEGORICAL=native.
     params = {
         "objective": "reg:squarederror",
         "tree_method": "hist",
