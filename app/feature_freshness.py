@@ -16,6 +16,7 @@ import streamlit as st
 
 from app.guard import NoData, Unavailable
 from autovalue.feature_inputs import feature_inputs
+from autovalue.schema import CAR_ATTRIBUTES, Listing, plain
 from autovalue.settings import Settings
 
 STALE_AFTER_S = 2 * 86_400
@@ -47,12 +48,11 @@ def feature_ages(settings: Settings, cars: pd.DataFrame) -> pd.DataFrame:
     except Exception as error:  # noqa: BLE001 — Feast raises many kinds; all mean "not readable"
         raise Unavailable(f"the feature store cannot be opened ({type(error).__name__}: {error}).") from error
     now = datetime.now(timezone.utc)
-    columns = {
-        "brand": cars["brand"].tolist(), "model": cars["model"].tolist(), "body_type": cars["body_type"].tolist(),
-        "listed_at": [now] * len(cars), "year": [now.year - 5] * len(cars), "mileage_km": [0.0] * len(cars),
-        "fuel": ["petrol"] * len(cars), "transmission": ["manual"] * len(cars),
-        "region": ["unknown"] * len(cars), "seller_type": ["individual"] * len(cars),
-    }
+    # Only the keys matter to the market views; the other attributes take the Listing's defaults.
+    placeholder = {"listed_at": now, "year": now.year - 5, "mileage_km": 0.0}
+    columns = {name: [placeholder[name] if name in placeholder else plain(Listing.model_fields[name].default)]
+               * len(cars) for name in ["listed_at", *CAR_ATTRIBUTES] if name not in cars}
+    columns.update({name: cars[name].tolist() for name in ("brand", "model", "body_type")})
     try:
         online = service.read_online(feature_inputs(columns), with_timestamps=True)
     except Exception as error:  # noqa: BLE001

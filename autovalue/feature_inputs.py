@@ -12,11 +12,13 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from autovalue.keys import brand_key, model_key
+from autovalue.schema import ATTRIBUTE_KINDS, CAR_ATTRIBUTES
 
 ENTITY_KEYS = ["model_key", "brand_key", "segment"]
 EPOCH = pd.Timestamp(0, tz="UTC")
-REQUEST_FIELDS = ["listed_at_epoch", "year", "mileage_km", "brand", "model", "fuel",
-                  "transmission", "body_type", "region", "seller_type"]
+# The feature service's request fields: the listing date as seconds, then the car's attributes.
+REQUEST_FIELDS = ["listed_at_epoch", *CAR_ATTRIBUTES]
+_CASTS = {"integer": int, "number": float, "text": str}
 
 
 def _epoch(value) -> float:
@@ -41,18 +43,13 @@ def feature_inputs(columns: Mapping[str, Sequence]) -> dict[str, list]:
         epochs = ((moments - EPOCH) / pd.Timedelta(seconds=1)).tolist()
     else:
         epochs = [_epoch(v) for v in listed_at]
-    return {
+    out = {
         "model_key": [model_key(b, m) for b, m in zip(brands, models)],
         "brand_key": [brand_key(b) for b in brands],
         "segment": [str(v) for v in columns["body_type"]],
         "listed_at_epoch": epochs,
-        "year": [int(v) for v in columns["year"]],
-        "mileage_km": [float(v) for v in columns["mileage_km"]],
-        "brand": brands,
-        "model": models,
-        "fuel": [str(v) for v in columns["fuel"]],
-        "transmission": [str(v) for v in columns["transmission"]],
-        "body_type": [str(v) for v in columns["body_type"]],
-        "region": [str(v) for v in columns["region"]],
-        "seller_type": [str(v) for v in columns["seller_type"]],
     }
+    for name in CAR_ATTRIBUTES:
+        cast = _CASTS[ATTRIBUTE_KINDS[name]]
+        out[name] = [cast(v) for v in columns[name]]
+    return out

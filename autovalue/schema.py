@@ -7,6 +7,7 @@ the service validates it. Canonical column names here are the ones in data/raw/.
 from __future__ import annotations
 
 import time
+import typing
 import unicodedata
 from datetime import datetime, timezone
 from enum import Enum
@@ -64,33 +65,6 @@ class SellerType(str, Enum):
     dealer = "dealer"
     individual = "individual"
     other = "other"
-
-
-ENUM_COLUMNS: dict[str, type[Enum]] = {
-    "fuel": Fuel,
-    "transmission": Transmission,
-    "body_type": BodyType,
-    "seller_type": SellerType,
-}
-
-# Canonical columns of data/raw/ tables, in order. Nullable ones may be missing in real data.
-CANONICAL_COLUMNS: list[str] = [
-    "listing_id",
-    "listed_at",
-    "brand",
-    "model",
-    "year",
-    "mileage_km",
-    "fuel",
-    "transmission",
-    "body_type",
-    "region",
-    "seller_type",
-    "asking_price",
-    "sold_at",
-    "sold_price",
-]
-REQUIRED_COLUMNS: list[str] = ["listing_id", "brand", "model", "year", "mileage_km"]
 
 
 # Room for the {"listing": ...} wrapper of a /valuate body around the listing itself.
@@ -181,3 +155,49 @@ class Listing(BaseModel):
     @property
     def model_key(self) -> str:
         return model_key(self.brand, self.model)
+
+
+# Everything below derives from Listing, the one declaration of a listing's fields: Feast's
+# request schema, the feature inputs, the training columns, the stored columns, the simulator's
+# messages and the market files' columns are computed from these, so a field is added in one place.
+IDENTITY_FIELDS = ("listing_id", "listed_at")
+PRICE_FIELDS = ("asking_price",)
+LISTING_FIELDS: list[str] = list(Listing.model_fields)  # a message's fields, in order
+# The car's own attributes: what the feature service takes besides the listing date.
+CAR_ATTRIBUTES: list[str] = [name for name in LISTING_FIELDS if name not in IDENTITY_FIELDS + PRICE_FIELDS]
+ENUM_COLUMNS: dict[str, type[Enum]] = {
+    name: field.annotation for name, field in Listing.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, Enum)}
+
+
+def _kind(annotation) -> str:
+    types = set(typing.get_args(annotation)) - {type(None)} or {annotation}  # `float | None` is a number
+    if types == {int}:
+        return "integer"
+    if types == {float}:
+        return "number"
+    if types == {datetime}:
+        return "time"
+    return "text"  # str, or an Enum of str (stored and fed by its value)
+
+
+FIELD_KINDS: dict[str, str] = {name: _kind(field.annotation) for name, field in Listing.model_fields.items()}
+ATTRIBUTE_KINDS: dict[str, str] = {name: FIELD_KINDS[name] for name in CAR_ATTRIBUTES}
+# Canonical columns of data/raw/ tables: a listing, then what became of it. Nullable ones may be
+# missing in real data; the required ones are the Listing's fields without a default.
+CANONICAL_COLUMNS: list[str] = [*LISTING_FIELDS, "sold_at", "sold_price"]
+REQUIRED_COLUMNS: list[str] = [name for name, field in Listing.model_fields.items() if field.is_required()]
+
+
+def plain(value):
+    """A listing field's value as data: an Enum member's value, anything else as it is."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def attribute_columns(listings) -> dict[str, list]:
+    """Validated listings -> the canonical columns feature_inputs takes (listed_at and the car's
+    attributes, enum values rather than members)."""
+    columns = {"listed_at": [x.listed_at for x in listings]}
+    for name in CAR_ATTRIBUTES:
+        columns[name] = [plain(getattr(x, name)) for x in listings]
+    return columns

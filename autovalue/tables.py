@@ -30,7 +30,30 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from autovalue.schema import ATTRIBUTE_KINDS, CAR_ATTRIBUTES, Listing
+
 metadata = MetaData()
+# A listing attribute stored under another name (the table's, from before the schema was one).
+STORED_AS = {"mileage_km": "mileage"}
+ENUM_LENGTH = 16
+
+
+def attribute_columns() -> list[Column]:
+    """The car's attributes as the Listing schema declares them: a required one NOT NULL, a text
+    one as long as its declared maximum (an enum's values fit in ENUM_LENGTH)."""
+    types = {"integer": Integer, "number": Float}
+    out = []
+    for name in CAR_ATTRIBUTES:
+        field = Listing.model_fields[name]
+        kind = ATTRIBUTE_KINDS[name]
+        if kind == "text":
+            lengths = [m.max_length for m in field.metadata if getattr(m, "max_length", None)]
+            column_type = String(lengths[0] if lengths else ENUM_LENGTH)
+        else:
+            column_type = types[kind]
+        out.append(Column(STORED_AS.get(name, name), column_type, nullable=not field.is_required()))
+    return out
+
 
 valuations = Table(
     "valuations",
@@ -38,15 +61,7 @@ valuations = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("listing_id", String(128), nullable=False, index=True),
     Column("listed_at", DateTime(timezone=True), nullable=False),
-    Column("brand", String(64), nullable=False),
-    Column("model", String(64), nullable=False),
-    Column("year", Integer, nullable=False),
-    Column("mileage", Float, nullable=False),
-    Column("fuel", String(16)),
-    Column("transmission", String(16)),
-    Column("body_type", String(16)),
-    Column("region", String(64)),
-    Column("seller_type", String(16)),
+    *attribute_columns(),
     Column("asking_price", Float),
     Column("predicted_price", Float, nullable=False),
     Column("price_low", Float),

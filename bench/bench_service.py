@@ -130,13 +130,13 @@ def encoded_rows(settings: Settings, pool: list[dict]) -> list[list[float]]:
     from autovalue.model_bundle import ModelBundle
     from autovalue.schema import Listing
     from bento.market import MarketReader
-    from bento.valuator import listing_columns
+    from autovalue.schema import attribute_columns
     from feature_repo.config import feature_store
 
     bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
     reader = MarketReader(feature_store(settings), bundle.metadata["feature_service"])
     listings = [Listing(**x) for x in pool]
-    read = reader.read(feature_inputs(listing_columns(listings)), time.time())
+    read = reader.read(feature_inputs(attribute_columns(listings)), time.time())
     return bundle.encode(read.features).tolist()
 
 

@@ -11,26 +11,10 @@ import numpy as np
 from autovalue.confidence import ConfidenceJudge
 from autovalue.feature_inputs import feature_inputs
 from autovalue.model_bundle import ModelBundle
-from autovalue.schema import Listing
+from autovalue.schema import Listing, attribute_columns
 from autovalue.valuation import VALUATION_LIST, Confidence, Valuation, deal_rating
 from bento.drivers import DriverGrouping
 from bento.market import MarketRead, MarketReader
-
-
-def listing_columns(listings: Sequence[Listing]) -> dict[str, list]:
-    """Validated listings -> the canonical columns feature_inputs takes (enum values, not members)."""
-    return {
-        "brand": [x.brand for x in listings],
-        "model": [x.model for x in listings],
-        "listed_at": [x.listed_at for x in listings],
-        "year": [x.year for x in listings],
-        "mileage_km": [x.mileage_km for x in listings],
-        "fuel": [x.fuel.value for x in listings],
-        "transmission": [x.transmission.value for x in listings],
-        "body_type": [x.body_type.value for x in listings],
-        "region": [x.region for x in listings],
-        "seller_type": [x.seller_type.value for x in listings],
-    }
 
 
 class FeatureStoreUnavailable(RuntimeError):
@@ -56,7 +40,7 @@ class Valuator:
                       for level in Confidence}
 
     def _read(self, listings: Sequence[Listing], now: float) -> tuple[dict, MarketRead]:
-        entity_rows = feature_inputs(listing_columns(listings))
+        entity_rows = feature_inputs(attribute_columns(listings))
         try:
             return entity_rows, self.market.read(entity_rows, now)
         except Exception as error:  # sqlite, redis, registry: whatever the online store raises

@@ -21,13 +21,14 @@ from datetime import datetime, timezone
 import numpy as np
 
 from autovalue.kafka_clients import json_producer
+from autovalue.schema import LISTING_FIELDS
 from autovalue.settings import Settings
 from market.simulator import MarketSimulator
 
 log = logging.getLogger(__name__)
 
-LISTING_FIELDS = ["listing_id", "brand", "model", "year", "mileage_km", "fuel", "transmission",
-                  "body_type", "region", "seller_type", "asking_price"]
+# A message's fields but the listing date, which a live listing takes from the clock.
+MESSAGE_FIELDS = [name for name in LISTING_FIELDS if name != "listed_at"]
 
 
 def _malformed(kind: str, listing: dict) -> bytes:
@@ -76,7 +77,7 @@ class ListingFactory:
                                      id_prefix=f"live-{self.run_id}", id_offset=self.made, outcomes=True)
         self.made += n
         now = datetime.now(timezone.utc).isoformat()
-        rows = frame[LISTING_FIELDS].to_dict("records")
+        rows = frame[MESSAGE_FIELDS].to_dict("records")
         pairs = []
         for row, sold_price, days in zip(rows, frame["sold_price"].to_numpy(), frame["days_on_market"].to_numpy()):
             row["listed_at"] = now

@@ -15,7 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from autovalue.settings import get_settings
-from autovalue.tables import connect, dead_letters, valuations
+from autovalue.schema import CAR_ATTRIBUTES, plain
+from autovalue.tables import STORED_AS, connect, dead_letters, valuations
 from consumers.messages import Accepted, DeadLetter, Limits, refused
 
 _UPDATED_ON_REPLAY = ["predicted_price", "price_low", "price_high", "deal_rating", "fallback",
@@ -127,11 +128,9 @@ def dead_letter_row(d: DeadLetter, now: datetime) -> dict:
 def _valuation_row(accepted: Accepted, valuation: dict) -> dict:
     listing = accepted.listing
     return {
-        "listing_id": listing.listing_id, "listed_at": listing.listed_at, "brand": listing.brand,
-        "model": listing.model, "year": listing.year, "mileage": listing.mileage_km,
-        "fuel": listing.fuel.value, "transmission": listing.transmission.value,
-        "body_type": listing.body_type.value, "region": listing.region,
-        "seller_type": listing.seller_type.value, "asking_price": listing.asking_price,
+        "listing_id": listing.listing_id, "listed_at": listing.listed_at,
+        **{STORED_AS.get(name, name): plain(getattr(listing, name)) for name in CAR_ATTRIBUTES},
+        "asking_price": listing.asking_price,
         "predicted_price": valuation["predicted_price"], "price_low": valuation["price_low"],
         "price_high": valuation["price_high"], "deal_rating": valuation.get("deal_rating"),
         "fallback": valuation.get("fallback"), "confidence": valuation.get("confidence"),

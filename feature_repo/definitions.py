@@ -12,6 +12,7 @@ from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSo
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64, Int64, String
 
+from autovalue.schema import ATTRIBUTE_KINDS, CAR_ATTRIBUTES
 from autovalue.settings import Settings
 from feature_repo.market_stats import WINDOWS_DAYS
 
@@ -37,20 +38,12 @@ def _stat_fields(level: str, full: bool) -> list[Field]:
     return [Field(name=name, dtype=Float64) for name in names]
 
 
+# The listing date in seconds, then the car's attributes as the Listing schema declares them.
+FEAST_TYPES = {"integer": Int64, "number": Float64, "text": String}
 listing_request = RequestSource(
     name="listing_request",
-    schema=[
-        Field(name="listed_at_epoch", dtype=Float64),
-        Field(name="year", dtype=Int64),
-        Field(name="mileage_km", dtype=Float64),
-        Field(name="brand", dtype=String),
-        Field(name="model", dtype=String),
-        Field(name="fuel", dtype=String),
-        Field(name="transmission", dtype=String),
-        Field(name="body_type", dtype=String),
-        Field(name="region", dtype=String),
-        Field(name="seller_type", dtype=String),
-    ],
+    schema=[Field(name="listed_at_epoch", dtype=Float64)]
+    + [Field(name=name, dtype=FEAST_TYPES[ATTRIBUTE_KINDS[name]]) for name in CAR_ATTRIBUTES],
 )
 
 # Categorical outputs are passed through under their own names (a view may not reuse its inputs').

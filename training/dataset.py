@@ -1,4 +1,4 @@
-"""Point-in-time training datasets from Feast (filled in by the Feast issue)."""
+"""Point-in-time training datasets from Feast."""
 
 from __future__ import annotations
 
@@ -97,9 +97,9 @@ def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool) -> pd.
     """The feature service's features for observation `rows` (event_timestamp, label and the
     listing columns), point in time when dated."""
     from autovalue.feature_inputs import ENTITY_KEYS, feature_inputs
+    from autovalue.schema import CAR_ATTRIBUTES
 
-    columns = feature_inputs({c: rows[c] for c in ["brand", "model", "listed_at", "year", "mileage_km", "fuel",
-                                                   "transmission", "body_type", "region", "seller_type"]})
+    columns = feature_inputs({c: rows[c] for c in ["listed_at", *CAR_ATTRIBUTES]})
     entity = pd.DataFrame({k: columns[k] for k in ENTITY_KEYS})
     entity[ROW_ID] = range(len(rows))
     entity["event_timestamp"] = pd.to_datetime(rows["event_timestamp"], utc=True)

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from autovalue.model_bundle import ModelBundle
+from autovalue.schema import FIELD_KINDS, LISTING_FIELDS
 from training.dataset import LABEL, feature_rows
 
-LISTING_FIELDS = ["listing_id", "brand", "model", "year", "mileage_km", "fuel", "transmission", "body_type",
-                  "region", "seller_type", "asking_price"]
+_CASTS = {"integer": int, "number": float, "text": str}
 Post = Callable[[str, list[dict]], list[dict]]
 # The service reuses a key's market row for up to a second (service_feature_cache_s) and the
 # scorer stamps scored_at after the HTTP call: rows within this many seconds are the same row.
@@ -81,10 +81,9 @@ def listing_payloads(rows: pd.DataFrame) -> list[dict]:
         payload = {"listed_at": moment.isoformat()}
         for name in LISTING_FIELDS:
             value = row.get(name)
-            if value is None or (isinstance(value, float) and math.isnan(value)):
+            if name == "listed_at" or value is None or (isinstance(value, float) and math.isnan(value)):
                 continue
-            payload[name] = int(value) if name == "year" else float(value) if name in ("mileage_km", "asking_price") \
-                else str(value)
+            payload[name] = _CASTS[FIELD_KINDS[name]](value)
         out.append(payload)
     return out
 
