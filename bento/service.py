@@ -24,7 +24,7 @@ from typing import Annotated
 import bentoml
 from bentoml.exceptions import ServiceUnavailable
 from prometheus_client import Counter
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from autovalue.schema import Listing
 from autovalue.settings import get_settings
@@ -44,14 +44,7 @@ VALUATIONS = Counter("autovalue_valuations", "Valuations served, by deal rating 
                      ["deal_rating", "fallback"])
 
 
-class ApiListing(Listing):
-    """The core listing, minus the non-finite numbers JSON parsers let through ("inf", "nan"):
-    an infinite asking price would be rated, and serialized back as null."""
-
-    model_config = ConfigDict(allow_inf_nan=False)
-
-
-BatchOfListings = Annotated[list[ApiListing], Field(min_length=1, max_length=SETTINGS.max_batch_size)]
+BatchOfListings = Annotated[list[Listing], Field(min_length=1, max_length=SETTINGS.max_batch_size)]
 
 
 @bentoml.service(name="autovalue", workers=SETTINGS.service_workers,
@@ -114,7 +107,7 @@ class ValuationService:
         return valuations
 
     @bentoml.api(route="/valuate")
-    def valuate(self, listing: ApiListing) -> Valuation:
+    def valuate(self, listing: Listing) -> Valuation:
         return self._valuate([listing])[0]
 
     @bentoml.api(route="/model_inputs")
