@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     max_batch_size: int = 1000
     # Which model the service loads: "champion" (models/champion.json), a version, or "latest".
     bento_model_version: str = "champion"
+    # With "champion", each worker looks at models/champion.json this often (0: never) and rolls
+    # a newly promoted model out without a restart, all workers at promotion + the settle time
+    # (enough for every worker to have seen and loaded it: bento/rollout.py).
+    service_champion_poll_s: float = Field(default=2.0, ge=0)
+    service_champion_settle_s: float = Field(default=10.0, ge=0)
     service_workers: int = 2  # one per core here (the p99 with one and two: bench/README.md)
     # BentoML adaptive batching of /valuate_batch: listings merged into one model call, and the
     # queueing time after which BentoML answers 503 (callers retry later).

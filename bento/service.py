@@ -18,7 +18,9 @@ from __future__ import annotations
 import collections
 import gc
 import logging
+import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated
 
 import bentoml
@@ -33,6 +35,7 @@ from bento.champion import champion_tag, load_champion
 from bento.http_guards import ApiKeyMiddleware, RequestGuardMiddleware, body_limits
 from bento.json_output import ValuationList
 from bento.pages import HealthBodyMiddleware, pages_app, serving_facts
+from bento.rollout import Rollout
 
 log = logging.getLogger("bentoml.service.autovalue")
 SETTINGS = get_settings()  # read once at import: BentoML takes workers and batching from here
@@ -44,6 +47,8 @@ VALUATIONS = Counter("autovalue_valuations", "Valuations served, by deal rating 
                      ["deal_rating", "fallback"])
 
 
+# What this worker serves now (the pages and probes show it); set by the service, then by rollouts.
+SERVED: dict = {}
 BatchOfListings = Annotated[list[Listing], Field(min_length=1, max_length=SETTINGS.max_batch_size)]
 
 
@@ -56,43 +61,76 @@ class ValuationService:
         # Feast, pandas and XGBoost load here, in the workers: `bentoml serve` itself imports
         # this module only to read the service definition.
         from bento import log_filters
-        from bento.market import MarketReader
-        from bento.valuator import Valuator
         from feature_repo.config import feature_store
 
         log_filters.install()  # here, in the worker, after BentoML has set up its logging
 
+        self.store = feature_store(SETTINGS)
         bundle = load_champion(type(self).champion)  # the reference, not the resolved model
-        # The model was trained on one feature service version: read exactly that one.
-        service_name = bundle.metadata.get("feature_service") or SETTINGS.feature_service
-        if service_name != SETTINGS.feature_service:
-            log.warning("champion %s uses %s, settings say %s: serving %s", bundle.version,
-                        service_name, SETTINGS.feature_service, service_name)
-        market = MarketReader(feature_store(SETTINGS), service_name, cache_s=SETTINGS.service_feature_cache_s,
-                              model_features=bundle.row_features)
-        self.valuator = Valuator(bundle, market, SETTINGS.service_value_drivers,
-                                 SETTINGS.service_batch_threads, SETTINGS.service_threads_from_rows,
-                                 SETTINGS.confidence_market_stale_s)
-        self._warm_up()
+        self.valuator = self._ready_valuator(bundle)
+        SERVED.update(model_version=bundle.version, feature_service=self.valuator.feature_service)
         # Everything loaded so far lives as long as the worker: keep it out of GC scans, which
         # otherwise set the p99 of single valuations.
         gc.collect()
         gc.freeze()
         log.info("serving champion %s (%s) with feature service %s", self.champion.tag, bundle.version,
-                 service_name)
+                 self.valuator.feature_service)
+        self.rollout: Rollout | None = None
+        if SETTINGS.bento_model_version == "champion" and SETTINGS.service_champion_poll_s > 0:
+            self.rollout = Rollout(SETTINGS.models_dir, bundle.version, self._load_version, self._switch,
+                                   SETTINGS.service_champion_settle_s)
+            self.rollout.watch(SETTINGS.service_champion_poll_s)
 
-    def _warm_up(self) -> None:
+    def _valuator(self):
+        """The valuator for this request (a rollout's new one from its moment on)."""
+        return self.valuator if self.rollout is None else self.rollout.choose(self.valuator)
+
+    def _ready_valuator(self, bundle):
+        """A warmed-up valuator for `bundle`, reading the feature service version it was trained on."""
+        from bento.market import MarketReader
+        from bento.valuator import Valuator
+
+        service_name = bundle.metadata.get("feature_service") or SETTINGS.feature_service
+        if service_name != SETTINGS.feature_service:
+            log.warning("champion %s uses %s, settings say %s: serving %s", bundle.version,
+                        service_name, SETTINGS.feature_service, service_name)
+        market = MarketReader(self.store, service_name, cache_s=SETTINGS.service_feature_cache_s,
+                              model_features=bundle.row_features)
+        valuator = Valuator(bundle, market, SETTINGS.service_value_drivers, SETTINGS.service_batch_threads,
+                            SETTINGS.service_threads_from_rows, SETTINGS.confidence_market_stale_s)
+        self._warm_up(valuator)
+        return valuator
+
+    def _load_version(self, version: str):
+        """The valuator of another exported version, from the local model store (bento.rollout)."""
+        from autovalue.model_bundle import ModelBundle
+
+        stored = bentoml.models.get(f"{SETTINGS.bento_model_name}:{version}")
+        return self._ready_valuator(ModelBundle.load(Path(stored.path)))
+
+    def _switch(self, version: str, valuator) -> None:
+        self.valuator = valuator  # one assignment: a request in flight keeps the valuator it began with
+        SERVED.update(model_version=version, feature_service=valuator.feature_service)
+        # The old model was frozen with the rest at start-up: let a full collection free it once
+        # the requests that still hold it are done, and freeze what lives on again.
+        time.sleep(1.0)
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
+    @staticmethod
+    def _warm_up(valuator) -> None:
         """First calls pay for registry reads, lazy imports and XGBoost set-up: pay them now."""
         year = datetime.now(timezone.utc).year - 5
         listing = Listing(listing_id="warm-up", brand="warm-up", model="warm-up", year=year, mileage_km=50_000)
-        for size in (1, 2, self.valuator.threads_from_rows):  # the last one warms the threaded copy
-            self.valuator.valuate([listing] * size)
+        for size in (1, 2, valuator.threads_from_rows):  # the last one warms the threaded copy
+            valuator.valuate([listing] * size)
 
     def _valuate(self, listings: list[Listing]) -> list[Valuation]:
         from bento.valuator import FeatureStoreUnavailable
 
         try:
-            valuations = self.valuator.valuate(listings)
+            valuations = self._valuator().valuate(listings)
         except FeatureStoreUnavailable as error:
             log.error("feature store read failed: %s", error)
             raise ServiceUnavailable("the feature store is unavailable; retry later") from error
@@ -116,7 +154,7 @@ class ValuationService:
         from bento.valuator import FeatureStoreUnavailable
 
         try:
-            return self.valuator.model_inputs(listings)
+            return self._valuator().model_inputs(listings)
         except FeatureStoreUnavailable as error:
             raise ServiceUnavailable("the feature store is unavailable; retry later") from error
 
@@ -132,6 +170,12 @@ ValuationService.add_asgi_middleware(ApiKeyMiddleware, api_key=SETTINGS.api_key)
 ValuationService.add_asgi_middleware(RequestGuardMiddleware, limits=body_limits(
     ["/valuate"], ["/valuate_batch", "/model_inputs"], SETTINGS.listing_max_bytes, SETTINGS.service_max_body_bytes))
 # AutoValue's own `/` and `/docs` instead of BentoML's page, and JSON bodies on the probes.
-SERVING = serving_facts(ValuationService.inner.champion, SETTINGS.feature_service)
-ValuationService.mount_asgi_app(pages_app(SERVING, lambda: ValuationService.openapi_spec.asdict()), path="/")
-ValuationService.add_asgi_middleware(HealthBodyMiddleware, serving=SERVING)
+STARTED_WITH = serving_facts(ValuationService.inner.champion, SETTINGS.feature_service)
+
+
+def serving_now() -> dict:
+    return dict(SERVED) if SERVED else STARTED_WITH()
+
+
+ValuationService.mount_asgi_app(pages_app(serving_now, lambda: ValuationService.openapi_spec.asdict()), path="/")
+ValuationService.add_asgi_middleware(HealthBodyMiddleware, serving=serving_now)

@@ -62,3 +62,33 @@ def decide(settings: Settings, client, holdout: pd.DataFrame, candidate_mape: fl
 def set_champion(client, settings: Settings, registered_version: str) -> None:
     client.set_registered_model_alias(settings.mlflow_model_name, CHAMPION, registered_version)
     write_champion(settings.models_dir, f"v{registered_version}")
+
+
+class NoSuchModel(ValueError):
+    """The version to make champion was never registered or exported here."""
+
+
+def make_champion(settings: Settings, version: str) -> tuple[str | None, str]:
+    """Point the champion at an earlier or later registered model (a rollback, or a manual
+    promotion): `version` as "v3" or "3". Returns (previous champion, new champion), as vN."""
+    from mlflow.exceptions import MlflowException
+
+    from training.export import load_from_bento_store
+    from training.tracking import mlflow_client
+
+    number = version.removeprefix("v")
+    if not number.isdigit():
+        raise NoSuchModel(f"{version!r} is not a model version (v1, v2, ... as `autovalue train` prints)")
+    client = mlflow_client(settings)
+    try:
+        client.get_model_version(settings.mlflow_model_name, number)
+    except MlflowException:
+        raise NoSuchModel(f"v{number} is not a registered version of {settings.mlflow_model_name}") from None
+    try:
+        load_from_bento_store(settings, f"v{number}")  # what the service will load: it must be whole
+    except Exception as error:  # noqa: BLE001 — BentoML raises NotFound, a bundle may be broken
+        raise NoSuchModel(f"v{number} is registered but not in the model store {settings.bentoml_store} "
+                          f"({type(error).__name__})") from None
+    current = champion_version(client, settings)
+    set_champion(client, settings, number)
+    return (f"v{current.version}" if current is not None else None), f"v{number}"
