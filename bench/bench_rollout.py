@@ -1,0 +1,136 @@
+"""A champion promoted under load: no failed request, and the version in the answers changes once.
+
+    python -m bench.bench_rollout [--rate 100] [--seconds 60] [--home DIR]
+
+In a temporary AUTOVALUE_HOME (or --home, one `autovalue setup` has filled): `autovalue setup`,
+then a second model (`autovalue train --promote --seed 7`) and `autovalue champion set v1`, so
+that two exported versions exist and v1 is served. `autovalue serve` (default workers) on a free
+port; single valuations at a steady rate from a pool of threads, each on a new connection (the
+kernel spreads them over the workers); halfway through, `autovalue champion set v2`. Reports
+requests, failures, answers per version, and how many times the version changed, in the order
+the requests were sent and in the order they were answered: bench/results/rollout.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench.common import percentiles, write_result
+
+REPO = Path(__file__).resolve().parents[1]
+LISTING = {"brand": "Toyota", "model": "Avanza", "year": 2020, "mileage_km": 60_000, "fuel": "petrol",
+           "transmission": "manual", "body_type": "mpv", "region": "Bali", "seller_type": "dealer",
+           "asking_price": 150_000_000}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli(env: dict, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "autovalue_cli.main", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"autovalue {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def changes(versions: list[str]) -> int:
+    return sum(a != b for a, b in zip(versions, versions[1:]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=100.0, help="valuations per second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long; the promotion comes halfway")
+    parser.add_argument("--home", type=Path, help="an AUTOVALUE_HOME with v1 and v2 exported (else one is made)")
+    args = parser.parse_args()
+
+    home = args.home.resolve() if args.home else Path(tempfile.mkdtemp(prefix="bench-rollout-"))
+    port = free_port()
+    env = {**os.environ, "AUTOVALUE_HOME": str(home), "AUTOVALUE_SERVICE_PORT": str(port),
+           "BENTOML_DO_NOT_TRACK": "true", "OTEL_SDK_DISABLED": "true", "PYTHONUNBUFFERED": "1"}
+    if not args.home:
+        print(f"autovalue setup and a second model in {home}", flush=True)
+        cli(env, "setup")
+        cli(env, "train", "--promote", "--seed", "7", "--quiet")
+    cli(env, "champion", "set", "v1")
+
+    log = open(home / "bench-rollout-serve.log", "ab")
+    server = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "serve", "--port", str(port)], cwd=REPO,
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit(f"the service did not get ready: see {log.name}")
+            time.sleep(0.2)
+        results: list[tuple[float, float, int, str]] = []  # (sent, answered, status, version or error)
+        lock = threading.Lock()
+
+        def one(i: int) -> None:
+            sent = time.monotonic()
+            try:
+                r = httpx.post(url + "/valuate", timeout=30, json={"listing": {**LISTING, "listing_id": f"b-{i}"}})
+                outcome = (r.status_code, r.json()["model_version"] if r.status_code == 200 else r.text[:200])
+            except httpx.HTTPError as error:
+                outcome = (0, f"{type(error).__name__}: {error}")
+            with lock:
+                results.append((sent, time.monotonic(), *outcome))
+
+        total = int(args.rate * args.seconds)
+        promoted_at = None
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            for i in range(total):
+                due = started + i / args.rate
+                time.sleep(max(0.0, due - time.monotonic()))
+                if promoted_at is None and i >= total // 2:
+                    promoted_at = time.monotonic() - started
+                    threading.Thread(target=cli, args=(env, "champion", "set", "v2")).start()
+                pool.submit(one, i)
+        elapsed = time.monotonic() - started
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+    by_sent = [r[3] for r in sorted(results) if r[2] == 200]
+    by_answer = [r[3] for r in sorted(results, key=lambda r: r[1]) if r[2] == 200]
+    switch = next((r[0] - started for r in sorted(results) if r[3] == "v2"), None)
+    result = {
+        "rate": args.rate, "seconds": args.seconds, "achieved_rate": round(len(results) / elapsed, 1),
+        "requests": len(results), "failed": [r[2:] for r in results if r[2] != 200][:20],
+        "failed_count": sum(r[2] != 200 for r in results),
+        "answers_by_version": {v: by_sent.count(v) for v in sorted(set(by_sent))},
+        "version_changes_in_sending_order": changes(by_sent),
+        "version_changes_in_answering_order": changes(by_answer),
+        "promoted_at_s": round(promoted_at, 2) if promoted_at is not None else None,
+        "first_v2_sent_at_s": round(switch, 2) if switch is not None else None,
+        "latency": percentiles([(r[1] - r[0]) * 1000 for r in results]),
+        "home": str(home),
+    }
+    write_result("rollout", result)
+
+
+if __name__ == "__main__":
+    main()
