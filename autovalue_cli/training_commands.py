@@ -90,6 +90,15 @@ def cmd_parity(args: argparse.Namespace) -> int:
     return 0 if all(report.agreement >= AGREEMENT_GOAL for report in reports) else 1
 
 
+def prepare_tracking() -> None:
+    """The MLflow store and experiment, created when missing (a child process of `setup`)."""
+    settings = get_settings()
+    _quiet_telemetry(settings)
+    from training.tracking import mlflow_client
+
+    mlflow_client(settings)
+
+
 def ensure_champion(settings: Settings, baselines: bool = True) -> None:
     """For `autovalue setup` and `demo`: train on the market once when no champion exists yet.
     `baselines=False` (the demo): XGBoost alone; `autovalue baselines` adds them to its run later."""
