@@ -10,7 +10,6 @@ backoff; one that keeps dying ends the demo with status 1.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import shutil
 import signal
 import subprocess
@@ -62,12 +61,13 @@ def setup(settings: Settings, baselines: bool = True) -> None:
     from market.generate import generate_market
     from market.io import read_source, table_path
 
-    from autovalue_cli.training_commands import ensure_champion, prepare_tracking
+    from autovalue_cli.training_commands import ensure_champion
 
     # MLflow's first use creates its tables, seconds of single-threaded Python: a process of its
     # own does it while the market and the features are built, instead of after.
-    tracking = multiprocessing.get_context("spawn").Process(target=prepare_tracking, name="mlflow-store")
-    tracking.start()
+    # (A plain child: multiprocessing's resource tracker ignores SIGTERM, and held up the stop 10 s.)
+    tracking = subprocess.Popen([sys.executable, "-c", "from autovalue_cli.training_commands import "
+                                 "prepare_tracking; prepare_tracking()"])
     try:
         if not table_path(settings.raw_dir, settings.market_source).exists():
             print("market: generating")
@@ -80,7 +80,7 @@ def setup(settings: Settings, baselines: bool = True) -> None:
         tracking.terminate()
         raise
     finally:
-        tracking.join()  # a failure there is met again, and reported, by ensure_champion
+        tracking.wait()  # a failure there is met again, and reported, by ensure_champion
     ensure_champion(settings, baselines)
 
 
