@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy.engine import make_url
 
 from app.guard import NoData, Unavailable
+from app.model_metrics import MODELS
 from autovalue.settings import Settings
 
 CHAMPION = "champion"
@@ -129,7 +130,8 @@ def _load(settings: Settings, client, version, runs: list, with_plots: bool = Tr
     if (bundle_dir / "metadata.json").exists():
         metadata = json.loads((bundle_dir / "metadata.json").read_text())
     run = next((r for r in runs if r.info.run_id == version.run_id), None)
-    metrics = metadata.get("metrics") or _metrics_from_run(run)
+    # The bundle's figures, plus what its run got later (a demo champion's baselines).
+    metrics = {**_metrics_from_run(run), **(metadata.get("metrics") or {})}
     plots = sorted((bundle_dir / "plots").glob("*.png")) if (bundle_dir / "plots").is_dir() else []
     if with_plots and not plots and version.run_id:
         plots = _downloaded_plots(client, version.run_id)
@@ -140,8 +142,13 @@ def _load(settings: Settings, client, version, runs: list, with_plots: bool = Tr
 def _metrics_from_run(run) -> dict[str, dict[str, float]]:
     if run is None:
         return {}
-    prefix = f"{MAIN_MODEL}_"
-    return {MAIN_MODEL: {k[len(prefix):]: v for k, v in run.data.metrics.items() if k.startswith(prefix)}}
+    out = {}
+    for model in MODELS:
+        prefix = f"{model}_"
+        values = {k[len(prefix):]: v for k, v in run.data.metrics.items() if k.startswith(prefix)}
+        if values:
+            out[model] = values
+    return out
 
 
 def _downloaded_plots(client, run_id: str) -> list[Path]:

@@ -90,8 +90,18 @@ def cmd_parity(args: argparse.Namespace) -> int:
     return 0 if all(report.agreement >= AGREEMENT_GOAL for report in reports) else 1
 
 
-def ensure_champion(settings: Settings) -> None:
-    """For `autovalue demo`: train on the market once when no champion exists yet."""
+def prepare_tracking() -> None:
+    """The MLflow store and experiment, created when missing (a child process of `setup`)."""
+    settings = get_settings()
+    _quiet_telemetry(settings)
+    from training.tracking import mlflow_client
+
+    mlflow_client(settings)
+
+
+def ensure_champion(settings: Settings, baselines: bool = True) -> None:
+    """For `autovalue setup` and `demo`: train on the market once when no champion exists yet.
+    `baselines=False` (the demo): XGBoost alone; `autovalue baselines` adds them to its run later."""
     _quiet_telemetry(settings)
     from training.pipeline import train
     from training.tracking import champion_version, mlflow_client
@@ -100,9 +110,32 @@ def ensure_champion(settings: Settings) -> None:
         return
     from training.dataset import build_dataset
 
-    print("no champion model yet: training one (autovalue train)")
-    result = train(settings, build_dataset(settings, settings.market_source))
+    print("no champion model yet: training one (autovalue train" + ("" if baselines else ", baselines later") + ")")
+    result = train(settings, build_dataset(settings, settings.market_source), baselines=baselines)
     print(f"model {result.version}: holdout MAPE {result.metrics['xgboost']['mape']:.2%}")
+
+
+def cmd_baselines(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    _quiet_telemetry(settings)
+    from training.baselines import NotApplicable, add_to_champion, missing_baselines
+
+    try:
+        missing = missing_baselines(settings)
+        if missing is None:
+            print("the champion's run has its baselines already")
+            return 0
+        from autovalue_cli.feature_commands import require_source
+        from training.dataset import build_dataset
+
+        data = build_dataset(settings, require_source(settings, args.source))
+        metrics = add_to_champion(settings, data)
+    except NotApplicable as error:
+        raise CommandError(f"no baselines fitted: {error}") from None
+    print(f"baselines of champion {missing[0]} (run {missing[1]}), on its holdout:")
+    for name, m in metrics.items():
+        print(f"  {name:<18} MAPE {m['mape']:.2%}  median APE {m['median_ape']:.2%}  R² {m['r2']:.3f}")
+    return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -123,6 +156,14 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help="make this model the champion even if it does not beat the current one")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
+
+    p = add_command(commands, "baselines", "fit the baselines on the champion's split when its run has none",
+                    "Fit the linear regression and the random forest on the champion's own split of the data it "
+                    "was trained on, and log their holdout metrics to its MLflow run. For a champion trained "
+                    "without them (the first champion of `autovalue demo`); nothing to do otherwise.")
+    p.add_argument("--source", default=settings.market_source,
+                   help="data/raw/<source>.parquet the champion was trained on")
+    p.set_defaults(func=cmd_baselines)
 
     p = add_command(commands, "parity", "value the champion's holdout and the latest stream three ways and compare",
                     "Value a sample of the champion's holdout and of the latest stored valuations through the "

@@ -24,6 +24,7 @@ from autovalue.model_bundle import ModelBundle
 from autovalue.settings import Settings
 from autovalue.valuation import Confidence
 from training import candidates, champion, tracking
+from training.baselines import fit_baselines
 from training.calibration import asking_rows, calibrate, deal_shares, known_cars
 from training.dataset import TrainingData
 from training.export import export_bundle
@@ -95,14 +96,16 @@ class _RoundProgress(xgb.callback.TrainingCallback):
 
 
 def train(settings: Settings, data: TrainingData, split: SplitKind = "time", seed: int | None = None,
-          force_promote: bool = False, progress: bool = True) -> TrainingResult:
+          force_promote: bool = False, progress: bool = True, baselines: bool = True) -> TrainingResult:
+    """`baselines=False`: no linear regression or random forest in this run (they can be added to
+    it later: training.baselines); the champion decision does not use them."""
     seed = settings.train_seed if seed is None else seed
     frame = _checked_frame(data, split)
     steps = _Steps(progress)
     steps("split")
     parts = make_split(frame, split, settings.train_holdout_fraction, settings.train_calibration_fraction,
                        settings.train_early_stopping_fraction, seed)
-    evaluated = _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress)
+    evaluated = _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress, baselines)
     bundle = evaluated.bundle
     bundle.metadata.update(
         split=parts.describe(frame["event_timestamp"]), seed=seed, data_fingerprint=data_fingerprint(data),
@@ -128,6 +131,8 @@ def train(settings: Settings, data: TrainingData, split: SplitKind = "time", see
     if decision.promote:
         champion.set_champion(client, settings, registered)
     _tag_decision(client, settings, run_id, registered, decision)
+    if not baselines:
+        client.set_tag(run_id, "baselines", "not fitted in this run")
     steps.close()
     tracking.log_step_seconds(run_id, steps.seconds)
     log.info("trained %s: %s", bundle.version, decision.reason)
@@ -147,24 +152,17 @@ def _checked_frame(data: TrainingData, split: SplitKind) -> pd.DataFrame:
     return frame
 
 
-def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress) -> _Evaluated:
+def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress, baselines) -> _Evaluated:
     y_log = np.log(frame["label"].to_numpy(dtype=float))
     actual = frame["label"].to_numpy(dtype=float)[parts.holdout]
     holdout = frame.iloc[parts.holdout]
-    metrics: dict[str, dict[str, float]] = {}
 
     # Everything older than the holdout: what the final models learn from. The market drifts,
     # so the newest months before the holdout are the most valuable rows of all.
-    before_holdout = np.sort(np.concatenate([parts.train, parts.early_stopping, parts.calibration]))
+    before_holdout = parts.before_holdout()
 
     steps("baselines")
-    for baseline in candidates.baselines(settings, seed, data.features, data.categorical):
-        fit_rows = before_holdout
-        if baseline.max_rows and len(fit_rows) > baseline.max_rows:
-            fit_rows = np.sort(np.random.default_rng(seed).choice(fit_rows, baseline.max_rows, replace=False))
-        baseline.fit(frame.iloc[fit_rows], y_log[fit_rows])
-        metrics[baseline.name] = price_metrics(actual, np.exp(baseline.predict_log(holdout)))
-        metrics[baseline.name]["fit_rows"] = len(fit_rows)
+    metrics = fit_baselines(settings, seed, data, frame, parts, y_log) if baselines else {}
 
     steps("xgboost")
     # Each model orders the levels by the prices of the rows it learns from, and knows no other

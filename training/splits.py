@@ -24,6 +24,10 @@ class Split:
     calibration: np.ndarray
     holdout: np.ndarray
 
+    def before_holdout(self) -> np.ndarray:
+        """Every row older than the holdout: what the final models learn from."""
+        return np.sort(np.concatenate([self.train, self.early_stopping, self.calibration]))
+
     def describe(self, timestamps: pd.Series | None = None) -> dict:
         out = {"split": self.kind, "rows_train": len(self.train), "rows_early_stopping": len(self.early_stopping),
                "rows_calibration": len(self.calibration), "rows_holdout": len(self.holdout)}
