@@ -8,6 +8,8 @@ Two ways a scorer stalls on the embedded broker (tansu 0.6.0, memory store):
   then rejoin with the fetch wait doubled (up to AUTOVALUE_KAFKA_FETCH_MAX_WAIT_CAP_MS);
 - without partitions: a member left during a rebalance and tansu keeps it as the group's leader,
   so no member ever gets partitions. Recovery: rejoin; then exit, naming the fix.
+A partition whose position falls below the scorer's own last commit was recreated by a
+restarted in-memory broker: what was lost is logged (consumers/log_watch.py).
 Progress is a record polled or a batch stored. Lag and the group's committed offsets are asked
 through the consumer's public API every AUTOVALUE_SCORER_LAG_INTERVAL_S.
 """
@@ -24,6 +26,7 @@ from kafka.errors import KafkaError
 
 from autovalue.kafka_clients import admin
 from autovalue.settings import Settings
+from consumers.log_watch import LogWatch
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Liveness:
         # join start over, on tansu, every time (the member never got partitions).
         self.group_committed_offsets = group_committed or self._admin_committed
         self.admin = None
+        self.log_watch = LogWatch(settings.topic_listings)  # the scorer tells it what it committed
         now = clock()
         self.last_progress = self.window_start = self.unassigned_since = now
         self.last_progress_at = datetime.now(timezone.utc)
@@ -140,8 +144,12 @@ class Liveness:
         when there was one, is the better end."""
         try:
             ends = consumer.end_offsets(assigned, timeout_ms=ASK_TIMEOUT_MS)
-            return sum(max(0, max(ends[tp], consumer.highwater(tp) or 0)
-                           - consumer.position(tp, timeout_ms=ASK_TIMEOUT_MS)) for tp in assigned)
+            lag = 0
+            for tp in assigned:
+                end, position = max(ends[tp], consumer.highwater(tp) or 0), consumer.position(tp, timeout_ms=ASK_TIMEOUT_MS)
+                self.log_watch.measured(tp.partition, end, position)
+                lag += max(0, end - position)
+            return lag
         except (KafkaError, KeyError, TypeError):
             return None
 

@@ -32,7 +32,7 @@ from consumers.backoff import Abandoned
 from consumers.heartbeat import Heartbeat, members_holding_partitions
 from consumers.liveness import SEEK, Liveness
 from consumers.messages import Accepted, DeadLetter, Limits, parse_record, refused
-from consumers.offsets import commit
+from consumers.offsets import batch_offsets, commit
 from consumers.service_client import ValuationClient
 from consumers.sink import ValuationStore
 from consumers.stopping import stop_on_signals
@@ -239,7 +239,9 @@ class Scorer:
         self.consumer.resume(*self.consumer.assignment())
 
     def _commit(self, records) -> None:
-        if not commit(self.consumer, records):
+        if commit(self.consumer, records):
+            self.liveness.log_watch.commit_done({tp.partition: o.offset for tp, o in batch_offsets(records).items()})
+        else:
             self.counts["commits_refused"] += 1
 
     def close(self) -> None:

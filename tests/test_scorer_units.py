@@ -221,3 +221,20 @@ def test_an_idle_member_of_a_working_group_stays_put():
     consumer = LaggingConsumer(assigned=False)
     liveness, clock = guard(others=lambda: ["host:123"], consumer=consumer)  # another member's heartbeat holds some
     assert run_for(liveness, clock, consumer, 300) == []
+
+
+def test_a_recreated_partition_is_reported_with_the_offsets_lost(caplog):
+    """A restarted in-memory broker starts the partition again at 0: the listings between our
+    last commit and the end we last saw are named as lost, once."""
+    from consumers.log_watch import LogWatch
+
+    watch = LogWatch("listings")
+    watch.commit_done({0: 100, 1: 40})
+    watch.measured(0, 150, 120)
+    watch.measured(1, 40, 40)
+    assert not caplog.records
+    watch.measured(0, 30, 0)  # recreated: position back to the start
+    watch.measured(0, 60, 10)
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "listings/0 was recreated" in line and "50 listing(s) at offsets 100-149" in line
+    assert "50 lost in all" in line
