@@ -80,16 +80,26 @@ class Liveness:
             self.unassigned_since = self.clock()
         return changed
 
-    def check(self, consumer) -> str | None:
-        """From the polling thread on every loop: None, or the recovery to make (SEEK, REJOIN).
-        Raises Stalled when two recoveries in a row did not help."""
+    def measure(self, consumer) -> bool:
+        """The lag (and the log watch), every AUTOVALUE_SCORER_LAG_INTERVAL_S; also while a stage
+        waits for the service or the database, so the heartbeat's lag keeps growing and a broker
+        that lost its log meanwhile is told with the ends seen last. True when measured now."""
         now = self.clock()
         if now < self.next_measure:
-            return None
+            return False
         self.next_measure = now + self.settings.scorer_lag_interval_s
         assigned = list(consumer.assignment())
         if assigned:
             self.lag = self._lag(consumer, assigned)
+        return True
+
+    def check(self, consumer) -> str | None:
+        """From the polling thread on every loop: None, or the recovery to make (SEEK, REJOIN).
+        Raises Stalled when two recoveries in a row did not help."""
+        if not self.measure(consumer):
+            return None
+        now = self.clock()
+        if consumer.assignment():
             if self.lag and now - max(self.last_progress, self.window_start) > self.settings.scorer_stall_s:
                 return self._recover_stall(now)
             return None

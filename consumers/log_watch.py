@@ -32,9 +32,9 @@ class LogWatch:
             missing = last_end - committed
             self.lost_count += missing
             log.error("partition %s/%d was recreated (position %d, below our last commit %d): the broker lost its "
-                      "log (a restarted in-memory broker). %d listing(s) at offsets %d-%d that were on the broker "
-                      "and not yet valued are lost; %d lost in all since this scorer started. Valuing the new log "
-                      "from its start.", self.topic, partition, position, committed, missing, committed,
+                      "log (a restarted in-memory broker). Up to %d listing(s) at offsets %d-%d that were on the "
+                      "broker and not yet valued are lost (those of a batch in flight may still be stored); %d "
+                      "lost in all since this scorer started. Valuing the new log from its start.", self.topic, partition, position, committed, missing, committed,
                       last_end - 1, self.lost_count)
             del self.committed[partition]
         self.last_end[partition] = end

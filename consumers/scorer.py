@@ -237,6 +237,7 @@ class Scorer:
         for partition, records in self.consumer.poll(timeout_ms=0).items():
             self.consumer.seek(partition, records[0].offset)
         self.consumer.resume(*self.consumer.assignment())
+        self.liveness.measure(self.consumer)
 
     def _commit(self, records) -> None:
         if commit(self.consumer, records):

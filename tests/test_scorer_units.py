@@ -236,5 +236,5 @@ def test_a_recreated_partition_is_reported_with_the_offsets_lost(caplog):
     watch.measured(0, 30, 0)  # recreated: position back to the start
     watch.measured(0, 60, 10)
     [line] = [r.getMessage() for r in caplog.records]
-    assert "listings/0 was recreated" in line and "50 listing(s) at offsets 100-149" in line
+    assert "listings/0 was recreated" in line and "Up to 50 listing(s) at offsets 100-149" in line
     assert "50 lost in all" in line
