@@ -8,8 +8,8 @@ Two ways a scorer stalls on the embedded broker (tansu 0.6.0, memory store):
   then rejoin with the fetch wait doubled (up to AUTOVALUE_KAFKA_FETCH_MAX_WAIT_CAP_MS);
 - without partitions: a member left during a rebalance and tansu keeps it as the group's leader,
   so no member ever gets partitions. Recovery: rejoin; then exit, naming the fix.
-A partition whose position falls below the scorer's own last commit was recreated by a
-restarted in-memory broker: what was lost is logged (consumers/log_watch.py).
+A partition whose end offset goes back was recreated by a restarted in-memory broker: what
+was lost is logged (consumers/log_watch.py) and the scorer rejoins as a new member.
 Progress is a record polled or a batch stored. Lag and the group's committed offsets are asked
 through the consumer's public API every AUTOVALUE_SCORER_LAG_INTERVAL_S.
 """
@@ -48,6 +48,7 @@ class Liveness:
         self.group_committed_offsets = group_committed or self._admin_committed
         self.admin = None
         self.log_watch = LogWatch(settings.topic_listings)  # the scorer tells it what it committed
+        self.recreated = False
         now = clock()
         self.last_progress = self.window_start = self.unassigned_since = now
         self.last_progress_at = datetime.now(timezone.utc)
@@ -99,6 +100,10 @@ class Liveness:
         if not self.measure(consumer):
             return None
         now = self.clock()
+        if self.recreated:  # this member's positions and group belong to a log that is gone
+            self.recreated = False
+            self.log_watch.forget()
+            return REJOIN
         if consumer.assignment():
             if self.lag and now - max(self.last_progress, self.window_start) > self.settings.scorer_stall_s:
                 return self._recover_stall(now)
@@ -157,7 +162,8 @@ class Liveness:
             lag = 0
             for tp in assigned:
                 end, position = max(ends[tp], consumer.highwater(tp) or 0), consumer.position(tp, timeout_ms=ASK_TIMEOUT_MS)
-                self.log_watch.measured(tp.partition, end, position)
+                if self.log_watch.measured(tp.partition, ends[tp], end, position):
+                    self.recreated = True
                 lag += max(0, end - position)
             return lag
         except (KafkaError, KeyError, TypeError):

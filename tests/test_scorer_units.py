@@ -197,7 +197,7 @@ def test_progress_or_no_lag_is_never_a_stall():
     for _ in range(20):
         assert run_for(liveness, clock, consumer, 10) == []
         liveness.progressed()
-    consumer.end_offsets = lambda partitions, timeout_ms=None: {tp: 100 for tp in partitions}
+    consumer.position = lambda tp, timeout_ms=None: 200  # caught up
     assert run_for(liveness, clock, consumer, 300) == [] and liveness.lag == 0
 
 
@@ -230,11 +230,23 @@ def test_a_recreated_partition_is_reported_with_the_offsets_lost(caplog):
 
     watch = LogWatch("listings")
     watch.commit_done({0: 100, 1: 40})
-    watch.measured(0, 150, 120)
-    watch.measured(1, 40, 40)
+    assert not watch.measured(0, 140, 150, 120) and not watch.measured(1, 40, 40, 40)
+    assert not watch.measured(0, 145, 150, 150)  # the reported end lags the records: not a recreation
     assert not caplog.records
-    watch.measured(0, 30, 0)  # recreated: position back to the start
-    watch.measured(0, 60, 10)
+    assert watch.measured(0, 30, 30, 150)  # the end went back (the stale position did not)
+    assert not watch.measured(0, 60, 60, 150)
     [line] = [r.getMessage() for r in caplog.records]
-    assert "listings/0 was recreated" in line and "Up to 50 listing(s) at offsets 100-149" in line
-    assert "50 lost in all" in line
+    assert "listings/0 was recreated (its end offset went back from 150 to 30)" in line
+    assert "50 listing(s) at offsets 100-149, as last measured" in line and "50 lost in all" in line
+
+
+def test_a_recreated_log_makes_the_scorer_rejoin():
+    """Its positions and its group belong to a log that is gone: a fresh member starts on the new one."""
+    from consumers.liveness import REJOIN
+
+    liveness, clock = guard()
+    consumer = LaggingConsumer()
+    assert run_for(liveness, clock, consumer, 6) == []
+    consumer.end_offsets = lambda partitions, timeout_ms=None: {tp: 10 for tp in partitions}
+    assert run_for(liveness, clock, consumer, 6) == [REJOIN]
+    assert run_for(liveness, clock, consumer, 6) == []  # once
