@@ -83,15 +83,21 @@ class Liveness:
 
     def measure(self, consumer) -> bool:
         """The lag (and the log watch), every AUTOVALUE_SCORER_LAG_INTERVAL_S; also while a stage
-        waits for the service or the database, so the heartbeat's lag keeps growing and a broker
-        that lost its log meanwhile is told with the ends seen last. True when measured now."""
+        waits for the service or the database, so the heartbeat's lag keeps growing. Every
+        partition's end is watched, assigned or not: after a broker restart this member may hold
+        none for minutes. True when measured now."""
         now = self.clock()
         if now < self.next_measure:
             return False
         self.next_measure = now + self.settings.scorer_lag_interval_s
-        assigned = list(consumer.assignment())
+        assigned = set(consumer.assignment())
+        ends = self._ends(consumer)
+        for tp, reported in (ends or {}).items():
+            end = max(reported, consumer.highwater(tp) or 0) if tp in assigned else reported
+            if self.log_watch.measured(tp.partition, reported, end):
+                self.recreated = True
         if assigned:
-            self.lag = self._lag(consumer, assigned)
+            self.lag = self._lag(consumer, assigned, ends)
         return True
 
     def check(self, consumer) -> str | None:
@@ -102,7 +108,6 @@ class Liveness:
         now = self.clock()
         if self.recreated:  # this member's positions and group belong to a log that is gone
             self.recreated = False
-            self.log_watch.forget()
             return REJOIN
         if consumer.assignment():
             if self.lag and now - max(self.last_progress, self.window_start) > self.settings.scorer_stall_s:
@@ -153,19 +158,24 @@ class Liveness:
                       "one as the group's leader); restart the broker, or point the scorers at a new "
                       "AUTOVALUE_CONSUMER_GROUP; exiting")
 
-    def _lag(self, consumer, assigned: list) -> int | None:
+    def _ends(self, consumer) -> dict | None:
+        """The end offset of every partition of the topic; None when the broker does not answer."""
+        topic = self.settings.topic_listings
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+            return consumer.end_offsets(partitions, timeout_ms=ASK_TIMEOUT_MS) if partitions else None
+        except (KafkaError, KeyError, TypeError):
+            return None
+
+    def _lag(self, consumer, assigned: set, ends: dict | None) -> int | None:
         """End offsets minus this consumer's positions; None when the broker does not answer.
         tansu reports the last batch's start as the end offset: the last fetch's high watermark,
         when there was one, is the better end."""
+        if ends is None:
+            return None
         try:
-            ends = consumer.end_offsets(assigned, timeout_ms=ASK_TIMEOUT_MS)
-            lag = 0
-            for tp in assigned:
-                end, position = max(ends[tp], consumer.highwater(tp) or 0), consumer.position(tp, timeout_ms=ASK_TIMEOUT_MS)
-                if self.log_watch.measured(tp.partition, ends[tp], end, position):
-                    self.recreated = True
-                lag += max(0, end - position)
-            return lag
+            return sum(max(0, max(ends[tp], consumer.highwater(tp) or 0) - consumer.position(tp, timeout_ms=ASK_TIMEOUT_MS))
+                       for tp in assigned)
         except (KafkaError, KeyError, TypeError):
             return None
 

@@ -225,19 +225,21 @@ def test_an_idle_member_of_a_working_group_stays_put():
 
 def test_a_recreated_partition_is_reported_with_the_offsets_lost(caplog):
     """A restarted in-memory broker starts the partition again at 0: the listings between our
-    last commit and the end we last saw are named as lost, once."""
+    last commit (as of the measurement before) and the end we last saw are named as lost, once."""
     from consumers.log_watch import LogWatch
 
     watch = LogWatch("listings")
     watch.commit_done({0: 100, 1: 40})
-    assert not watch.measured(0, 140, 150, 120) and not watch.measured(1, 40, 40, 40)
-    assert not watch.measured(0, 145, 150, 150)  # the reported end lags the records: not a recreation
+    assert not watch.measured(0, 140, 150) and not watch.measured(1, 40, 40) and not watch.measured(2, 70, 70)
+    assert not watch.measured(0, 145, 150)  # the reported end lags the records: not a recreation
+    watch.commit_done({0: 20})  # already the new log's, before the measurement that tells
     assert not caplog.records
-    assert watch.measured(0, 30, 30, 150)  # the end went back (the stale position did not)
-    assert not watch.measured(0, 60, 60, 150)
-    [line] = [r.getMessage() for r in caplog.records]
-    assert "listings/0 was recreated (its end offset went back from 150 to 30)" in line
-    assert "50 listing(s) at offsets 100-149, as last measured" in line and "50 lost in all" in line
+    assert watch.measured(0, 30, 30) and watch.measured(2, 5, 5)
+    assert not watch.measured(0, 60, 60)
+    first, other = [r.getMessage() for r in caplog.records]
+    assert "listings/0 was recreated (its end offset went back from 150 to 30)" in first
+    assert "50 listing(s) at offsets 100-149, as last measured" in first and "50 lost in all" in first
+    assert "listings/2 was recreated" in other and "this scorer did not hold it" in other
 
 
 def test_a_recreated_log_makes_the_scorer_rejoin():
