@@ -11,7 +11,7 @@ export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export OTEL_SDK_DISABLED := true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test bench faults clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,11 @@ test: venv
 
 bench: venv
 	$(BIN)/python -m bench
+
+# The scorer under faults on an isolated embedded stack, with counts (~25 min; FAULTS_ARGS=--short
+# or --only sigkill,load for less).
+faults: venv
+	$(BIN)/python -m bench.bench_faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) data/raw/* data/processed/* models/* mlflow.db mlartifacts

@@ -16,9 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.guard import DatabaseUnavailable, NoData
 from autovalue.accuracy import outcomes_query
-from autovalue.tables import dead_letters, valuations
+from autovalue.tables import dead_letters, scorer_heartbeats, valuations
 
-TIME_COLUMNS = ["listed_at", "produced_at", "scored_at", "created_at", "outcome_at", "stored_at"]
+TIME_COLUMNS = ["listed_at", "produced_at", "scored_at", "created_at", "outcome_at", "stored_at",
+                "started_at", "last_progress_at", "updated_at"]
 
 
 def describe(url: str) -> str:
@@ -94,6 +95,11 @@ def minute_counts(engine: Engine, hours: float) -> pd.DataFrame:
 def outcomes_since(engine: Engine, minutes: float) -> pd.DataFrame:
     """Outcomes known in the last `minutes` (by outcome time), joined to their valuations."""
     return _read(engine, outcomes_query(now() - timedelta(minutes=minutes)))
+
+
+def scorer_rows(engine: Engine, group: str) -> pd.DataFrame:
+    """The heartbeat rows of the scorers of `group` (one per scorer process that ever ran)."""
+    return _read(engine, select(scorer_heartbeats).where(scorer_heartbeats.c.consumer_group == group))
 
 
 def dead_letter_reasons(engine: Engine) -> pd.DataFrame:

@@ -84,6 +84,19 @@ def setup(settings: Settings, baselines: bool = True) -> None:
     ensure_champion(settings, baselines)
 
 
+def _broker_watch(broker, scorer_log) -> None:
+    """tansu keeps everything in memory: when the demo's broker dies it is started again, and
+    the demo says plainly what that cost (the scorer's log names the offsets and counts)."""
+    if broker.process is None or broker.process.poll() is None:
+        return
+    status = broker.process.returncode
+    broker.start()
+    print(f"broker: tansu exited with status {status} and was started again, empty: it keeps everything in "
+          "memory, so every listing, valuation and dead letter on its topics is gone, and the listings not yet "
+          f"valued are lost; the scorer's log names the partitions, offsets and count ({scorer_log})",
+          file=sys.stderr, flush=True)
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
     setup(get_settings())
     return 0
@@ -117,7 +130,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         children.start("baselines", _niced(_autovalue("baselines")), restart=False)
         if not args.no_wait:
             print("running; Ctrl-C stops everything")
-        children.run(lambda: bool(stop), until=time.monotonic() + args.settle if args.no_wait else None)
+        scorer_log = children.log_path("scorer")
+        children.run(lambda: _broker_watch(broker, scorer_log) or bool(stop),
+                     until=time.monotonic() + args.settle if args.no_wait else None)
     except SupervisorFailed as error:
         print(f"autovalue demo: {error}; stopping", file=sys.stderr)
         return 1

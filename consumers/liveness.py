@@ -8,6 +8,8 @@ Two ways a scorer stalls on the embedded broker (tansu 0.6.0, memory store):
   then rejoin with the fetch wait doubled (up to AUTOVALUE_KAFKA_FETCH_MAX_WAIT_CAP_MS);
 - without partitions: a member left during a rebalance and tansu keeps it as the group's leader,
   so no member ever gets partitions. Recovery: rejoin; then exit, naming the fix.
+A partition whose end offset goes back was recreated by a restarted in-memory broker: what
+was lost is logged (consumers/log_watch.py) and the scorer rejoins as a new member.
 Progress is a record polled or a batch stored. Lag and the group's committed offsets are asked
 through the consumer's public API every AUTOVALUE_SCORER_LAG_INTERVAL_S.
 """
@@ -24,6 +26,7 @@ from kafka.errors import KafkaError
 
 from autovalue.kafka_clients import admin
 from autovalue.settings import Settings
+from consumers.log_watch import LogWatch
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ class Liveness:
         # join start over, on tansu, every time (the member never got partitions).
         self.group_committed_offsets = group_committed or self._admin_committed
         self.admin = None
+        self.log_watch = LogWatch(settings.topic_listings)  # the scorer tells it what it committed
+        self.recreated = False
         now = clock()
         self.last_progress = self.window_start = self.unassigned_since = now
         self.last_progress_at = datetime.now(timezone.utc)
@@ -76,16 +81,35 @@ class Liveness:
             self.unassigned_since = self.clock()
         return changed
 
+    def measure(self, consumer) -> bool:
+        """The lag (and the log watch), every AUTOVALUE_SCORER_LAG_INTERVAL_S; also while a stage
+        waits for the service or the database, so the heartbeat's lag keeps growing. Every
+        partition's end is watched, assigned or not: after a broker restart this member may hold
+        none for minutes. True when measured now."""
+        now = self.clock()
+        if now < self.next_measure:
+            return False
+        self.next_measure = now + self.settings.scorer_lag_interval_s
+        assigned = set(consumer.assignment())
+        ends = self._ends(consumer)
+        for tp, reported in (ends or {}).items():
+            end = max(reported, consumer.highwater(tp) or 0) if tp in assigned else reported
+            if self.log_watch.measured(tp.partition, reported, end):
+                self.recreated = True
+        if assigned:
+            self.lag = self._lag(consumer, assigned, ends)
+        return True
+
     def check(self, consumer) -> str | None:
         """From the polling thread on every loop: None, or the recovery to make (SEEK, REJOIN).
         Raises Stalled when two recoveries in a row did not help."""
-        now = self.clock()
-        if now < self.next_measure:
+        if not self.measure(consumer):
             return None
-        self.next_measure = now + self.settings.scorer_lag_interval_s
-        assigned = list(consumer.assignment())
-        if assigned:
-            self.lag = self._lag(consumer, assigned)
+        now = self.clock()
+        if self.recreated:  # this member's positions and group belong to a log that is gone
+            self.recreated = False
+            return REJOIN
+        if consumer.assignment():
             if self.lag and now - max(self.last_progress, self.window_start) > self.settings.scorer_stall_s:
                 return self._recover_stall(now)
             return None
@@ -134,14 +158,24 @@ class Liveness:
                       "one as the group's leader); restart the broker, or point the scorers at a new "
                       "AUTOVALUE_CONSUMER_GROUP; exiting")
 
-    def _lag(self, consumer, assigned: list) -> int | None:
+    def _ends(self, consumer) -> dict | None:
+        """The end offset of every partition of the topic; None when the broker does not answer."""
+        topic = self.settings.topic_listings
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+            return consumer.end_offsets(partitions, timeout_ms=ASK_TIMEOUT_MS) if partitions else None
+        except (KafkaError, KeyError, TypeError):
+            return None
+
+    def _lag(self, consumer, assigned: set, ends: dict | None) -> int | None:
         """End offsets minus this consumer's positions; None when the broker does not answer.
         tansu reports the last batch's start as the end offset: the last fetch's high watermark,
         when there was one, is the better end."""
+        if ends is None:
+            return None
         try:
-            ends = consumer.end_offsets(assigned, timeout_ms=ASK_TIMEOUT_MS)
-            return sum(max(0, max(ends[tp], consumer.highwater(tp) or 0)
-                           - consumer.position(tp, timeout_ms=ASK_TIMEOUT_MS)) for tp in assigned)
+            return sum(max(0, max(ends[tp], consumer.highwater(tp) or 0) - consumer.position(tp, timeout_ms=ASK_TIMEOUT_MS))
+                       for tp in assigned)
         except (KafkaError, KeyError, TypeError):
             return None
 

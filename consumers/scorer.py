@@ -32,7 +32,7 @@ from consumers.backoff import Abandoned
 from consumers.heartbeat import Heartbeat, members_holding_partitions
 from consumers.liveness import SEEK, Liveness
 from consumers.messages import Accepted, DeadLetter, Limits, parse_record, refused
-from consumers.offsets import commit
+from consumers.offsets import batch_offsets, commit
 from consumers.service_client import ValuationClient
 from consumers.sink import ValuationStore
 from consumers.stopping import stop_on_signals
@@ -48,7 +48,7 @@ class _Batch:
     accepted: list[Accepted]
     dead: list[DeadLetter]
     valued: Future | None = None  # valuer thread: (valuations by id, rejected) or (None, []) when abandoned
-    written: Future | None = None  # writer thread: True once stored and sent, False when abandoned
+    written: Future | None = None  # writer thread: (valuations, dead letters) stored and sent, None when abandoned
     rows: list[dict] = field(default_factory=list)
 
 
@@ -168,14 +168,13 @@ class Scorer:
         self.writing = batch
         return True
 
-    def _write(self, accepted: list[Accepted], rows: list[dict], dead: list[DeadLetter]) -> bool:
-        """In the writer thread: the database, then the topics. False when abandoned (stopping
-        while the database or the broker was down)."""
+    def _write(self, accepted: list[Accepted], rows: list[dict], dead: list[DeadLetter]) -> tuple[int, int] | None:
+        """In the writer thread: the database, then the topics. The counts stored, or None when
+        abandoned (stopping while the database or the broker was down)."""
         try:
-            self.batch_writer.write(accepted, rows, dead)
+            return self.batch_writer.write(accepted, rows, dead)
         except Abandoned:
-            return False
-        return True
+            return None
 
     def finish_written(self) -> bool:
         """Wait for the batch in the writer, then commit it. False when it was abandoned (its
@@ -183,12 +182,13 @@ class Scorer:
         batch, self.writing = self.writing, None
         if batch is None:
             return True
-        if not self._wait(batch.written):
+        written = self._wait(batch.written)
+        if written is None:
             self.halted = True
             return False
         self._commit(batch.records)  # refused by a rebalance: the partitions' new owner replays it
-        self.counts["valued"] += len(batch.rows)
-        self.counts["dead_lettered"] += len(batch.dead)
+        self.counts["valued"] += written[0]
+        self.counts["dead_lettered"] += written[1]
         return True
 
     def _wait(self, future: Future):
@@ -237,9 +237,12 @@ class Scorer:
         for partition, records in self.consumer.poll(timeout_ms=0).items():
             self.consumer.seek(partition, records[0].offset)
         self.consumer.resume(*self.consumer.assignment())
+        self.liveness.measure(self.consumer)
 
     def _commit(self, records) -> None:
-        if not commit(self.consumer, records):
+        if commit(self.consumer, records):
+            self.liveness.log_watch.commit_done({tp.partition: o.offset for tp, o in batch_offsets(records).items()})
+        else:
             self.counts["commits_refused"] += 1
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from sqlalchemy import event
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError, StatementError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -29,6 +29,8 @@ def _insert(engine: Engine):
 
 # Errors about a row's content: anything else (down, locked) is retried by the caller.
 ROW_ERRORS = (DataError, IntegrityError, StatementError)
+# ...though these are StatementErrors too: the database down or busy, never the row's fault.
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError)
 
 
 class ValuationStore:
@@ -46,14 +48,19 @@ class ValuationStore:
         self.upsert_valuation = _DriverStatement(upsert_valuation, _VALUATION_COLUMNS, self.engine.dialect)
         self.insert_dead_letter = insert(dead_letters).on_conflict_do_nothing(index_elements=DEAD_LETTER_KEY)
 
-    def write(self, accepted: list[Accepted], valued: list[dict], dead: list[DeadLetter]) -> list[int]:
+    def write(self, accepted: list[Accepted], valued: list[dict],
+              dead: list[DeadLetter]) -> tuple[list[int], list[DeadLetter]]:
         """All rows of one batch in one transaction. Returns the indexes of the valuations the
-        database refused (usually none): each is stored as a dead letter instead, appended to `dead`."""
+        database refused (usually none), each stored as a dead letter instead, and the batch's
+        dead letters with those added. `dead` is left as it is: a write retried after the
+        database failed midway starts from the same batch, so no letter is added twice."""
         try:
             self._write(accepted, valued, dead)
-            return []
+            return [], list(dead)
+        except INFRASTRUCTURE_ERRORS:
+            raise
         except ROW_ERRORS:
-            return self._write_one_by_one(accepted, valued, dead)
+            return self._write_one_by_one(accepted, valued, list(dead))
 
     def _write(self, accepted: list[Accepted], valued: list[dict], dead: list[DeadLetter]) -> None:
         now = datetime.now(timezone.utc)
@@ -66,21 +73,26 @@ class ValuationStore:
             if dead:
                 connection.execute(self.insert_dead_letter, [dead_letter_row(d, now) for d in dead])
 
-    def _write_one_by_one(self, accepted: list[Accepted], valued: list[dict], dead: list[DeadLetter]) -> list[int]:
+    def _write_one_by_one(self, accepted: list[Accepted], valued: list[dict],
+                          dead: list[DeadLetter]) -> tuple[list[int], list[DeadLetter]]:
         refused_rows = []
         for i, (item, valuation) in enumerate(zip(accepted, valued)):
             try:
                 self._write([item], [valuation], [])
+            except INFRASTRUCTURE_ERRORS:
+                raise
             except ROW_ERRORS as error:
                 refused_rows.append(i)
                 dead.append(refused(item, f"could not be stored: {_first_line(error)}", self.limits))
         for letter in dead:
             try:
                 self._write([], [], [letter])
+            except INFRASTRUCTURE_ERRORS:
+                raise
             except ROW_ERRORS as error:  # what the letter itself holds: keep where and why, not what
                 self._write([], [], [replace(letter, payload=None, reason=f"{letter.reason[:500]} "
                                                                      f"(payload not storable: {_first_line(error)})")])
-        return refused_rows
+        return refused_rows, dead
 
 
 class _DriverStatement:

@@ -33,12 +33,14 @@ class BatchWriter:
     def __init__(self, settings: Settings, store: ValuationStore, producer, still_wanted: Callable[[], bool]) -> None:
         self.settings, self.store, self.producer, self.still_wanted = settings, store, producer, still_wanted
 
-    def write(self, accepted: list[Accepted], rows: list[dict], dead: list[DeadLetter]) -> None:
-        """Raises Abandoned when stopping while the database or the broker is down."""
+    def write(self, accepted: list[Accepted], rows: list[dict], dead: list[DeadLetter]) -> tuple[int, int]:
+        """Returns how many valuations and dead letters were stored and sent. Raises Abandoned
+        when stopping while the database or the broker is down."""
         # Down, or locked by another scorer: wait and keep the batch. A row the database refuses
-        # for its content comes back as a dead letter (appended to `dead`).
-        refused_rows = set(retry(lambda: self.store.write(accepted, rows, dead), (OperationalError, InterfaceError),
-                                 self.still_wanted, self.settings.service_backoff_max_s, "database write failed"))
+        # for its content comes back as a dead letter.
+        refused_rows, dead = retry(lambda: self.store.write(accepted, rows, dead), (OperationalError, InterfaceError),
+                                   self.still_wanted, self.settings.service_backoff_max_s, "database write failed")
+        refused_rows = set(refused_rows)
         if refused_rows:
             accepted = [a for i, a in enumerate(accepted) if i not in refused_rows]
             rows = [v for i, v in enumerate(rows) if i not in refused_rows]
@@ -58,6 +60,7 @@ class BatchWriter:
 
         retry(attempt, (NotAcknowledged,), self.still_wanted, self.settings.service_backoff_max_s,
               "producing to Kafka failed")
+        return len(rows), len(dead)
 
     def _send(self, messages: list[tuple]) -> None:
         """Send and flush. Retriable failures raise NotAcknowledged with the messages to send

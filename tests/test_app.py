@@ -53,6 +53,42 @@ def test_live_page(env, stack):
     assert "model year 2031 is after the listing date 2026-01-01" in set(reasons["Latest example"])
 
 
+def test_live_page_shows_each_scorers_heartbeat(env):
+    """The scorers' heartbeat rows (state, partitions, lag, last progress) are on the Live page,
+    from the database, so also while the broker is down; a row that stopped moving is 'silent'."""
+    from datetime import datetime, timedelta, timezone
+
+    from autovalue.tables import connect, scorer_heartbeats
+
+    now = datetime.now(timezone.utc)
+    row = {"consumer_group": env.consumer_group, "host": "h", "fetch_wait_ms": 500, "started_at": now}
+    engine = connect(env.database)
+    with engine.begin() as connection:
+        connection.execute(scorer_heartbeats.insert(), [
+            {**row, "scorer_id": "h:1", "pid": 1, "partitions": "0,1", "lag": 1234, "state": "scoring",
+             "last_progress_at": now - timedelta(seconds=2), "updated_at": now},
+            {**row, "scorer_id": "h:2", "pid": 2, "partitions": "2", "lag": 50, "state": "scoring",
+             "last_progress_at": now - timedelta(minutes=10), "updated_at": now - timedelta(minutes=10)},
+            {**row, "scorer_id": "h:3", "pid": 3, "partitions": "", "lag": None, "state": "stopped",
+             "last_progress_at": now - timedelta(hours=1), "updated_at": now - timedelta(hours=1)}])
+    try:
+        at = run("live")
+        assert "Scorers" in texts(at, "subheader")
+        [shown] = [d.value for d in at.dataframe if "Last progress" in d.value.columns]
+        by_id = shown.set_index("Scorer")
+        assert list(shown.columns) == ["Scorer", "State", "Partitions", "Lag", "Last progress", "Heartbeat"]
+        assert by_id.loc["h:1", "State"] == "scoring" and by_id.loc["h:1", "Lag"] == "1,234"
+        assert by_id.loc["h:1", "Partitions"] == "0,1" and by_id.loc["h:1", "Last progress"].endswith(" s ago")
+        assert by_id.loc["h:2", "State"] == "silent (scoring when last heard)"
+        assert by_id.loc["h:2", "Last progress"] == "10.0 min ago"
+        assert (by_id.loc["h:3", "State"], by_id.loc["h:3", "Partitions"], by_id.loc["h:3", "Lag"]) == \
+            ("stopped", "none", "unknown")
+    finally:
+        with engine.begin() as connection:
+            connection.execute(scorer_heartbeats.delete())
+        engine.dispose()
+
+
 def test_model_page(env):
     at = run("model")
     shown = metrics(at)

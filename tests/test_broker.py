@@ -82,3 +82,26 @@ def test_produce_and_consume_in_a_group_with_manual_commit(settings):
     again = group_consumer(settings, settings.topic_listings, group_id=group)
     assert drain(again, 1, polls=12) == []
     again.close()
+
+
+def test_the_demo_starts_a_dead_broker_again_and_says_what_was_lost(tmp_path, capsys):
+    import os
+    import signal
+
+    from autovalue_cli.demo import _broker_watch
+    from tests.conftest import free_port
+
+    settings = Settings(home=tmp_path, kafka_bootstrap=f"127.0.0.1:{free_port()}")
+    broker = EmbeddedBroker(settings).start()
+    try:
+        _broker_watch(broker, tmp_path / "scorer.log")  # alive: nothing to do or say
+        assert capsys.readouterr().err == ""
+        os.killpg(broker.process.pid, signal.SIGKILL)
+        broker.process.wait()
+        _broker_watch(broker, tmp_path / "scorer.log")
+        said = capsys.readouterr().err
+        assert "tansu exited with status -9 and was started again, empty" in said
+        assert "the listings not yet valued are lost" in said and str(tmp_path / "scorer.log") in said
+        assert broker_answers(settings)
+    finally:
+        broker.stop()

@@ -3,11 +3,14 @@ from older databases are kept, and whatever a record held is stored."""
 
 from __future__ import annotations
 
+import sqlite3
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
+from sqlalchemy import event
 from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint, create_engine,
                         select)
 
@@ -15,6 +18,8 @@ from autovalue.schema import Listing
 from autovalue.tables import connect, dead_letters, valuations
 from consumers.messages import Accepted, Limits, dead_letter
 from consumers.sink import ValuationStore
+from consumers.writer import BatchWriter
+from tests.streaming import isolated, read_topic
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 LIMITS = Limits(listing_bytes=4000, payload_bytes=1000)
@@ -80,7 +85,9 @@ def test_a_valuation_the_database_refuses_becomes_a_dead_letter(database_url):
                 for i, listing in enumerate([good, bad])]
     valued = [{"predicted_price": 1e8, "price_low": 9e7, "price_high": 1.1e8, "model_version": "v1"}] * 2
     dead: list = []
-    assert ValuationStore(database_url, LIMITS).write(accepted, valued, dead) == [1]
+    refused_rows, letters = ValuationStore(database_url, LIMITS).write(accepted, valued, dead)
+    assert refused_rows == [1] and dead == []
+    dead = letters
     engine = connect(database_url)
     with engine.connect() as connection:
         assert [r.listing_id for r in connection.execute(select(valuations.c.listing_id))] == ["ok"]
@@ -109,3 +116,73 @@ def test_a_database_from_before_the_new_key_is_migrated_with_its_rows(database_u
     connect(database_url).dispose()  # a second start finds nothing left to migrate
     rows = stored(database_url)
     assert [(r["offset"], r["payload"]) for r in rows] == [(7, "old"), (7, "new")]
+
+
+def lock_the_database(store: ValuationStore, path: str, when, seconds: float) -> dict:
+    """Just before the first statement `when` picks, another connection takes the database's
+    exclusive lock for `seconds`; meanwhile the store stops waiting at once: 'database is
+    locked', as after a real busy timeout."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    state = {"since": None, "done": False}
+
+    def before(_conn, cursor, statement, parameters, _context, _many):
+        if state["since"] is not None and time.monotonic() - state["since"] > seconds:
+            holder.execute("ROLLBACK")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            state["since"] = None
+        elif not state["done"] and when(statement, str(parameters)):
+            holder.execute("BEGIN EXCLUSIVE")
+            cursor.execute("PRAGMA busy_timeout=0")
+            state.update(since=time.monotonic(), done=True)
+
+    event.listen(store.engine, "before_cursor_execute", before)
+    return state
+
+
+def batch(settings, prices: list) -> tuple[list, list]:
+    names = [f"l{i}" for i in range(len(prices))]
+    listings = [Listing(listing_id=name, brand="Toyota", model="Avanza", year=2020, mileage_km=1.0, listed_at=T0)
+                for name in names]
+    accepted = [Accepted(listing, T0, 0, i, raw=listing.model_dump_json().encode(), topic=settings.topic_listings)
+                for i, listing in enumerate(listings)]
+    valued = [{"listing_id": name, "predicted_price": price, "price_low": 9e7, "price_high": 1.1e8,
+               "model_version": "v1"} for name, price in zip(names, prices)]
+    return accepted, valued
+
+
+def write_through_a_lock(settings, prices: list, when) -> tuple:
+    from autovalue.kafka_clients import json_producer
+
+    store = ValuationStore(settings.database, LIMITS)
+    locked = lock_the_database(store, settings.database.removeprefix("sqlite:///"), when, seconds=0.3)
+    producer = json_producer(settings)
+    dead: list = []
+    written = BatchWriter(settings, store, producer, lambda: True).write(*batch(settings, prices), dead)
+    producer.close()
+    assert locked["done"], "the database was never locked"
+    assert dead == []  # the caller's batch is left as it was
+    return written
+
+
+def test_a_locked_database_is_waited_for_never_a_dead_letter(settings):
+    """'database is locked' is the database being busy, not a row it refuses: the batch is
+    written again later (it was written row by row, each row a dead letter 'could not be stored')."""
+    settings = isolated(settings)
+    written = write_through_a_lock(settings, [1e8, 2e8], lambda sql, _: sql.startswith("INSERT INTO valuations"))
+    assert written == (2, 0)
+    assert stored(settings.database) == []
+
+
+def test_a_refused_rows_dead_letter_is_sent_once_when_the_database_fails_midway(settings):
+    """The batch is written again after 'database is locked' met the refused row's dead letter:
+    the letter is stored with its payload and reason, and sent once."""
+    settings = isolated(settings)
+    written = write_through_a_lock(settings, [1e8, None],  # SQLite refuses a NULL price (NOT NULL)
+                                   lambda sql, params: sql.startswith("INSERT INTO dead_letters")
+                                   and "could not be stored" in params)
+    assert written == (1, 1)
+    letters = read_topic(settings, settings.topic_dead_letters, expect=1)
+    assert [(m["listing_id"], m["offset"]) for m in letters] == [("l1", 1)]
+    [row] = stored(settings.database)
+    assert row["listing_id"] == "l1" and row["payload"] and "NOT NULL" in row["reason"]
+    assert "not storable" not in row["reason"]

@@ -197,7 +197,7 @@ def test_progress_or_no_lag_is_never_a_stall():
     for _ in range(20):
         assert run_for(liveness, clock, consumer, 10) == []
         liveness.progressed()
-    consumer.end_offsets = lambda partitions, timeout_ms=None: {tp: 100 for tp in partitions}
+    consumer.position = lambda tp, timeout_ms=None: 200  # caught up
     assert run_for(liveness, clock, consumer, 300) == [] and liveness.lag == 0
 
 
@@ -221,3 +221,34 @@ def test_an_idle_member_of_a_working_group_stays_put():
     consumer = LaggingConsumer(assigned=False)
     liveness, clock = guard(others=lambda: ["host:123"], consumer=consumer)  # another member's heartbeat holds some
     assert run_for(liveness, clock, consumer, 300) == []
+
+
+def test_a_recreated_partition_is_reported_with_the_offsets_lost(caplog):
+    """A restarted in-memory broker starts the partition again at 0: the listings between our
+    last commit (as of the measurement before) and the end we last saw are named as lost, once."""
+    from consumers.log_watch import LogWatch
+
+    watch = LogWatch("listings")
+    watch.commit_done({0: 100, 1: 40})
+    assert not watch.measured(0, 140, 150) and not watch.measured(1, 40, 40) and not watch.measured(2, 70, 70)
+    assert not watch.measured(0, 145, 150)  # the reported end lags the records: not a recreation
+    watch.commit_done({0: 20})  # already the new log's, before the measurement that tells
+    assert not caplog.records
+    assert watch.measured(0, 30, 30) and watch.measured(2, 5, 5)
+    assert not watch.measured(0, 60, 60)
+    first, other = [r.getMessage() for r in caplog.records]
+    assert "listings/0 was recreated (its end offset went back from 150 to 30)" in first
+    assert "50 listing(s) at offsets 100-149, as last measured" in first and "50 lost in all" in first
+    assert "listings/2 was recreated" in other and "this scorer did not hold it" in other
+
+
+def test_a_recreated_log_makes_the_scorer_rejoin():
+    """Its positions and its group belong to a log that is gone: a fresh member starts on the new one."""
+    from consumers.liveness import REJOIN
+
+    liveness, clock = guard()
+    consumer = LaggingConsumer()
+    assert run_for(liveness, clock, consumer, 6) == []
+    consumer.end_offsets = lambda partitions, timeout_ms=None: {tp: 10 for tp in partitions}
+    assert run_for(liveness, clock, consumer, 6) == [REJOIN]
+    assert run_for(liveness, clock, consumer, 6) == []  # once

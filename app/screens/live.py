@@ -10,6 +10,7 @@ from app.consumer_lag import consumer_lag
 from app.guard import DatabaseUnavailable, NoData, shown_safely
 from app.live_metrics import deal_feed, freshness_seconds, per_bucket
 from app.live_metrics import throughput as throughput_figures
+from app.scorers import scorer_view
 
 REFRESH_S = 5
 WINDOW_MIN = 10  # the throughput and freshness charts
@@ -90,6 +91,17 @@ def dead_letters(reasons: pd.DataFrame) -> None:
                                "Latest example": reasons["example"]}), hide_index=True)
 
 
+def scorers(settings) -> None:
+    st.subheader("Scorers")
+    rows = database.scorer_rows(context.engine(settings.database), settings.consumer_group)
+    if rows.empty:
+        st.info(f"No scorer of group {settings.consumer_group} has reported yet (each writes its row when it starts).")
+        return
+    st.dataframe(scorer_view(rows, database.now(), settings.scorer_lag_interval_s), hide_index=True, width="stretch")
+    st.caption("From each scorer's heartbeat row, written every "
+               f"{settings.scorer_lag_interval_s:g} s: lag is its partitions' end offsets minus its positions.")
+
+
 def read(engine) -> dict:
     return {"recent": database.valuations_since(engine, PRICE_WINDOW_MIN),
             "latest": database.latest_valuations(engine, 20),
@@ -146,6 +158,9 @@ def live() -> None:
                 st.dataframe(lag.rename(columns={"partition": "Partition", "end": "Log end offset",
                                                  "committed": "Committed offset", "lag": "Waiting"}),
                              hide_index=True, width="stretch")
+        if data is not None:
+            with shown_safely("Scorers"):
+                scorers(settings)
         st.subheader("Dead letters")
         if data is not None:
             with shown_safely("Dead letters"):
