@@ -65,7 +65,7 @@ def setup(settings: Settings, baselines: bool = True) -> None:
 
     # MLflow's first use creates its tables, seconds of single-threaded Python: a process of its
     # own does it while the market and the features are built, instead of after.
-    # (A plain child: multiprocessing's resource tracker ignores SIGTERM, and held up the stop 10 s.)
+    # (A plain child: multiprocessing's resource tracker ignores SIGTERM and held up the stop; bench/README.md.)
     tracking = subprocess.Popen([sys.executable, "-c", "from autovalue_cli.training_commands import "
                                  "prepare_tracking; prepare_tracking()"])
     try:
