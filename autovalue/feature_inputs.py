@@ -12,13 +12,26 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from autovalue.keys import brand_key, model_key
+from autovalue.market_attributes import MarketAttribute
 from autovalue.schema import ATTRIBUTE_KINDS, CAR_ATTRIBUTES
 
 ENTITY_KEYS = ["model_key", "brand_key", "segment"]
 EPOCH = pd.Timestamp(0, tz="UTC")
-# The feature service's request fields: the listing date as seconds, then the car's attributes.
+# The feature service's request fields: the listing date as seconds, then the car's attributes
+# (then a market's own attributes, request_fields()).
 REQUEST_FIELDS = ["listed_at_epoch", *CAR_ATTRIBUTES]
 _CASTS = {"integer": int, "number": float, "text": str}
+
+
+def request_fields(attributes: Sequence[MarketAttribute] = ()) -> list[str]:
+    return REQUEST_FIELDS + [a.name for a in attributes]
+
+
+def _optional(cast):
+    """A market attribute's value: missing (None, NaN, pandas' NA) stays None."""
+    def convert(value):
+        return None if value is None or pd.isna(value) else cast(value)
+    return convert
 
 
 def _epoch(value) -> float:
@@ -31,8 +44,9 @@ def _epoch(value) -> float:
     return (moment if moment.tzinfo else moment.tz_localize("UTC")).timestamp()
 
 
-def feature_inputs(columns: Mapping[str, Sequence]) -> dict[str, list]:
-    """Canonical listing columns (dict of equal-length lists) -> entity keys + request fields."""
+def feature_inputs(columns: Mapping[str, Sequence], attributes: Sequence[MarketAttribute] = ()) -> dict[str, list]:
+    """Canonical listing columns (dict of equal-length lists) -> entity keys + request fields,
+    the market's `attributes` included (None where a listing has none)."""
     brands = [str(b) for b in columns["brand"]]
     models = [str(m) for m in columns["model"]]
     listed_at = columns["listed_at"]
@@ -52,4 +66,7 @@ def feature_inputs(columns: Mapping[str, Sequence]) -> dict[str, list]:
     for name in CAR_ATTRIBUTES:
         cast = _CASTS[ATTRIBUTE_KINDS[name]]
         out[name] = [cast(v) for v in columns[name]]
+    for attribute in attributes:
+        convert = _optional(float if attribute.kind == "number" else str)
+        out[attribute.name] = [convert(v) for v in columns[attribute.name]]
     return out

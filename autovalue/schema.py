@@ -6,16 +6,19 @@ the service validates it. Canonical column names here are the ones in data/raw/.
 
 from __future__ import annotations
 
+import functools
 import time
 import typing
+from typing import ClassVar
 import unicodedata
 from datetime import datetime, timezone
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 from pydantic_core import PydanticCustomError
 
 from autovalue.keys import model_key
+from autovalue.market_attributes import MarketAttribute
 from autovalue.settings import Settings, get_settings
 
 MIN_MODEL_YEAR = 1950
@@ -67,6 +70,8 @@ class SellerType(str, Enum):
     other = "other"
 
 
+DEFAULT_CURRENCY = "IDR"  # the simulated market's
+
 # Room for the {"listing": ...} wrapper of a /valuate body around the listing itself.
 LISTING_ENVELOPE_BYTES = 64
 
@@ -77,11 +82,23 @@ def too_large(limit: int, what: str = "a listing") -> str:
     return f"too large: over {limit} bytes, the limit for {what}"
 
 
-def asking_price_range(settings: Settings) -> tuple[float, float]:
+def asking_price_range(settings: Settings, currency: str | None = None) -> tuple[float, float]:
     """The plausible asking prices [low, high] in the market currency; (0, inf) when unknown."""
-    low, high = PLAUSIBLE_ASKING_PRICE.get(settings.market_currency.upper(), (0.0, float("inf")))
+    currency = currency or settings.market_currency or DEFAULT_CURRENCY
+    low, high = PLAUSIBLE_ASKING_PRICE.get(currency.upper(), (0.0, float("inf")))
     return (low if settings.asking_price_min is None else settings.asking_price_min,
             high if settings.asking_price_max is None else settings.asking_price_max)
+
+
+def no_hidden_characters(value: str | None) -> str | None:
+    if value is None or value.isprintable():  # the common case, in C; only the rest is looked at per character
+        return value
+    for position, char in enumerate(value):
+        if unicodedata.category(char) in HIDDEN_CHARACTER_CATEGORIES:
+            raise PydanticCustomError(
+                "hidden_character", "contains the control or format character {char} at position {position}",
+                {"char": f"U+{ord(char):04X}", "position": position})
+    return value
 
 
 class Listing(BaseModel):
@@ -92,6 +109,9 @@ class Listing(BaseModel):
     """
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, allow_inf_nan=False)
+    # The currency its asking price is in, on a market's own listing model (listing_model);
+    # else AUTOVALUE_MARKET_CURRENCY, else the simulated market's.
+    market_currency: ClassVar[str | None] = None
 
     listing_id: str = Field(min_length=1, max_length=128)
     listed_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
@@ -130,14 +150,7 @@ class Listing(BaseModel):
     @field_validator("listing_id", "brand", "model", "region")
     @classmethod
     def _no_hidden_characters(cls, value: str) -> str:
-        if value.isprintable():  # the common case, in C; only the rest is looked at per character
-            return value
-        for position, char in enumerate(value):
-            if unicodedata.category(char) in HIDDEN_CHARACTER_CATEGORIES:
-                raise PydanticCustomError(
-                    "hidden_character", "contains the control or format character {char} at position {position}",
-                    {"char": f"U+{ord(char):04X}", "position": position})
-        return value
+        return no_hidden_characters(value)
 
     @field_validator("asking_price")
     @classmethod
@@ -145,11 +158,12 @@ class Listing(BaseModel):
         if value is None:
             return value
         settings = get_settings()
-        low, high = asking_price_range(settings)
+        currency = cls.market_currency or settings.market_currency or DEFAULT_CURRENCY
+        low, high = asking_price_range(settings, currency)
         if not low <= value <= high:
             raise PydanticCustomError(
                 "implausible_price", "asking price {price} is outside the plausible range {low} .. {high} {currency}",
-                {"price": f"{value:g}", "low": f"{low:g}", "high": f"{high:g}", "currency": settings.market_currency})
+                {"price": f"{value:g}", "low": f"{low:g}", "high": f"{high:g}", "currency": currency})
         return value
 
     @property
@@ -194,10 +208,42 @@ def plain(value):
     return value.value if isinstance(value, Enum) else value
 
 
-def attribute_columns(listings) -> dict[str, list]:
-    """Validated listings -> the canonical columns feature_inputs takes (listed_at and the car's
-    attributes, enum values rather than members)."""
+def attribute_columns(listings, attributes: tuple[MarketAttribute, ...] = ()) -> dict[str, list]:
+    """Validated listings -> the canonical columns feature_inputs takes (listed_at, the car's
+    attributes, enum values rather than members, and the market's own attributes, None when
+    a listing has none)."""
     columns = {"listed_at": [x.listed_at for x in listings]}
     for name in CAR_ATTRIBUTES:
         columns[name] = [plain(getattr(x, name)) for x in listings]
+    for attribute in attributes:
+        columns[attribute.name] = [getattr(x, attribute.name, None) for x in listings]
     return columns
+
+
+MAX_CATEGORY_CHARS = 64
+NUMBER_LIMIT = 1e12  # no real car attribute is larger; a larger one is a unit or parsing slip
+
+
+@functools.lru_cache(maxsize=32)
+def listing_model(attributes: tuple[MarketAttribute, ...] = (), currency: str | None = None) -> type[Listing]:
+    """The Listing of a market: its asking prices in its `currency`, and the attributes it brings,
+    each one optional (a listing without it is still valued; XGBoost takes missing as a value),
+    a number strict and finite, a category a short printable text. Neither: Listing itself."""
+    if not attributes and not currency:
+        return Listing
+    fields = {}
+    for attribute in attributes:
+        if attribute.kind == "number":
+            fields[attribute.name] = (float | None, Field(default=None, strict=True, ge=-NUMBER_LIMIT, le=NUMBER_LIMIT))
+        else:
+            fields[attribute.name] = (str | None, Field(default=None, min_length=1, max_length=MAX_CATEGORY_CHARS))
+    categories = [a.name for a in attributes if a.kind == "category"]
+    validators = {}
+    if categories:
+        validators["_categories_printable"] = field_validator(*categories)(
+            lambda cls, value: no_hidden_characters(value))
+    model = create_model("MarketListing", __base__=Listing, __validators__=validators,
+                         __doc__=f"A listing with its market's attributes: {', '.join(a.name for a in attributes) or 'none'}.",
+                         **fields)
+    model.market_currency = currency
+    return model

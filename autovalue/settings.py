@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     mode: Literal["embedded", "production"] = "embedded"
 
     # Market
-    market_currency: str = "IDR"
+    market_currency: str | None = None  # unset: the market's own (its metadata), IDR when simulated
     market_seed: int = 42
     market_listings: int = 200_000
     market_days: int = 730

@@ -63,6 +63,7 @@ valuations = Table(
     Column("listed_at", DateTime(timezone=True), nullable=False),
     *attribute_columns(),
     Column("asking_price", Float),
+    Column("attributes", Text),  # the market's own listing attributes, as JSON (NULL: it declares none)
     Column("predicted_price", Float, nullable=False),
     Column("price_low", Float),
     Column("price_high", Float),

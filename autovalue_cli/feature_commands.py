@@ -21,6 +21,16 @@ def require_source(settings: Settings, source: str) -> str:
     return source
 
 
+def training_data(settings: Settings, source: str):
+    """The source's point-in-time dataset; a market without its feature service is one line."""
+    from training.dataset import FeatureServiceMissing, build_dataset
+
+    try:
+        return build_dataset(settings, require_source(settings, source))
+    except FeatureServiceMissing as error:
+        raise CommandError(str(error)) from None
+
+
 def cmd_features(args: argparse.Namespace) -> int:
     from feature_repo.config import write_feature_store_yaml
     from feature_repo.pipeline import build_features
@@ -29,7 +39,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     settings = get_settings()
     source = require_source(settings, args.source)
     started = time.perf_counter()
-    counts = build_features(settings, read_source(settings.raw_dir, source), progress=not args.quiet)
+    counts = build_features(settings, read_source(settings.raw_dir, source), progress=not args.quiet, source=source)
     write_feature_store_yaml(settings)
     if not counts:
         print(f"{source} has no listing dates: no market statistics; the feature repo is applied "
@@ -42,12 +52,11 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    from training.dataset import build_dataset
     from training.dataset_files import save_dataset
 
     settings = get_settings()
     started = time.perf_counter()
-    data = build_dataset(settings, require_source(settings, args.source))
+    data = training_data(settings, args.source)
     save_dataset(data, args.out)
     print(f"wrote {len(data.frame):,} rows x {len(data.features)} features of "
           f"{data.feature_service} to {args.out} in {time.perf_counter() - started:.1f} s")

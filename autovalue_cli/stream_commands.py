@@ -89,11 +89,13 @@ def cmd_market_feed(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.append(True))
     from consumers.market_feed import MarketFeed
     from feature_repo.config import feature_store
+    from feature_repo.definitions import push_source_name
     from feature_repo.live import LiveMarket
     from market.io import read_source, table_path
 
     settings = get_settings()
-    market = LiveMarket(feature_store(settings), read_source(settings.raw_dir, settings.market_source))
+    market = LiveMarket(feature_store(settings), read_source(settings.raw_dir, settings.market_source),
+                        push_source_name(settings.market_source))
     # The history holds what was stored when it was written: the stream from then on is new.
     written = table_path(settings.raw_dir, settings.market_source).stat().st_mtime
     feed = MarketFeed(settings, market, datetime.fromtimestamp(written, timezone.utc))

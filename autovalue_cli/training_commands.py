@@ -31,10 +31,9 @@ def _load_training_data(settings: Settings, args: argparse.Namespace):
             return load_dataset(path)
         except (ArrowException, ValueError) as error:
             raise CommandError(f"{path} is not a stored training dataset: {str(error).splitlines()[0]}") from None
-    from autovalue_cli.feature_commands import require_source
-    from training.dataset import build_dataset  # the Feast point-in-time dataset
+    from autovalue_cli.feature_commands import training_data  # the Feast point-in-time dataset
 
-    return build_dataset(settings, require_source(settings, args.source))
+    return training_data(settings, args.source)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

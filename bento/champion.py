@@ -23,6 +23,21 @@ def champion_tag(settings: Settings) -> str:
     return f"{settings.bento_model_name}:{version}"
 
 
+def stored_metadata(tag: str) -> dict:
+    """A stored model's metadata.json ({} when the store has no such model: the workers then
+    stop with the clear error of load_champion)."""
+    import json
+
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        path = Path(bentoml.models.get(tag).path) / "metadata.json"
+    except NotFound:
+        return {}
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def load_champion(model_ref) -> "ModelBundle":
     """The bundle (model.ubj + metadata.json, never a pickle) of a resolved store entry.
 

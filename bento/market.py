@@ -60,7 +60,8 @@ class MarketReader:
         self.reader = ServiceFeatures(store, service_name)
         self.levels: list[Level] = []
         for projection in self.service.feature_view_projections:
-            fallback = LEVEL_VIEWS.get(projection.name)
+            # A market's own views carry its name as a prefix (feature_repo.definitions).
+            fallback = LEVEL_VIEWS.get(projection.name.rsplit("__", 1)[-1])
             if fallback is None:
                 continue  # on-demand (request-time) features: always present
             view = store.get_feature_view(projection.name)

@@ -7,7 +7,8 @@
     GET  /healthz /livez /readyz (never need the API key; small JSON bodies), /metrics (Prometheus)
     GET  /  /docs  /docs.json  AutoValue's page, the OpenAPI UI and spec (bento/pages.py)
 
-A listing is autovalue.schema.Listing, a valuation autovalue.valuation.Valuation. Errors: 400
+A listing is autovalue.schema.Listing with the attributes of the champion's market
+(autovalue.schema.listing_model), a valuation autovalue.valuation.Valuation. Errors: 400
 malformed JSON, 401 missing/wrong API key, 413 body too large, 415 not JSON, 422 invalid
 listing(s) (the body names each bad field), 503 overloaded or feature store down (retry later).
 Every setting comes from autovalue.settings (AUTOVALUE_* environment variables).
@@ -28,10 +29,11 @@ from bentoml.exceptions import ServiceUnavailable
 from prometheus_client import Counter
 from pydantic import Field, ValidationError
 
-from autovalue.schema import Listing
+from autovalue.market_attributes import parse_attributes
+from autovalue.schema import listing_model
 from autovalue.settings import get_settings
 from autovalue.valuation import Valuation
-from bento.champion import champion_tag, load_champion
+from bento.champion import champion_tag, load_champion, stored_metadata
 from bento.http_guards import ApiKeyMiddleware, RequestGuardMiddleware, body_limits
 from bento.json_output import ValuationList
 from bento.pages import HealthBodyMiddleware, pages_app, serving_facts
@@ -49,7 +51,12 @@ VALUATIONS = Counter("autovalue_valuations", "Valuations served, by deal rating 
 
 # What this worker serves now (the pages and probes show it); set by the service, then by rollouts.
 SERVED: dict = {}
-BatchOfListings = Annotated[list[Listing], Field(min_length=1, max_length=SETTINGS.max_batch_size)]
+# The API takes the listing fields plus the attributes the champion's market declared: the
+# request schema, its validation and the OpenAPI page come from that one declaration.
+CHAMPION_METADATA = stored_metadata(champion_tag(SETTINGS))
+ATTRIBUTES = parse_attributes(CHAMPION_METADATA.get("attributes"))
+ServedListing = listing_model(ATTRIBUTES, SETTINGS.market_currency or CHAMPION_METADATA.get("currency"))
+BatchOfListings = Annotated[list[ServedListing], Field(min_length=1, max_length=SETTINGS.max_batch_size)]
 
 
 @bentoml.service(name="autovalue", workers=SETTINGS.service_workers,
@@ -106,7 +113,12 @@ class ValuationService:
         from autovalue.model_bundle import ModelBundle
 
         stored = bentoml.models.get(f"{SETTINGS.bento_model_name}:{version}")
-        return self._ready_valuator(ModelBundle.load(Path(stored.path)))
+        bundle = ModelBundle.load(Path(stored.path))
+        attributes = parse_attributes(bundle.metadata.get("attributes"))
+        if attributes != ATTRIBUTES:
+            raise RuntimeError(f"it takes the attributes {[a.name for a in attributes]}, this service's API "
+                               f"{[a.name for a in ATTRIBUTES]}: restart the service to serve it")
+        return self._ready_valuator(bundle)
 
     def _switch(self, version: str, valuator) -> None:
         self.valuator = valuator  # one assignment: a request in flight keeps the valuator it began with
@@ -122,11 +134,11 @@ class ValuationService:
     def _warm_up(valuator) -> None:
         """First calls pay for registry reads, lazy imports and XGBoost set-up: pay them now."""
         year = datetime.now(timezone.utc).year - 5
-        listing = Listing(listing_id="warm-up", brand="warm-up", model="warm-up", year=year, mileage_km=50_000)
+        listing = ServedListing(listing_id="warm-up", brand="warm-up", model="warm-up", year=year, mileage_km=50_000)
         for size in (1, 2, valuator.threads_from_rows):  # the last one warms the threaded copy
             valuator.valuate([listing] * size)
 
-    def _valuate(self, listings: list[Listing]) -> list[Valuation]:
+    def _valuate(self, listings: list[ServedListing]) -> list[Valuation]:
         from bento.valuator import FeatureStoreUnavailable
 
         try:
@@ -145,7 +157,7 @@ class ValuationService:
         return valuations
 
     @bentoml.api(route="/valuate")
-    def valuate(self, listing: Listing) -> Valuation:
+    def valuate(self, listing: ServedListing) -> Valuation:
         return self._valuate([listing])[0]
 
     @bentoml.api(route="/model_inputs")

@@ -10,6 +10,7 @@ import numpy as np
 
 from autovalue.confidence import ConfidenceJudge
 from autovalue.feature_inputs import feature_inputs
+from autovalue.market_attributes import parse_attributes
 from autovalue.model_bundle import ModelBundle
 from autovalue.schema import Listing, attribute_columns
 from autovalue.valuation import VALUATION_LIST, Confidence, Valuation, deal_rating
@@ -30,6 +31,7 @@ class Valuator:
         self.market = market
         self.top_drivers = top_drivers
         self.currency = bundle.metadata.get("currency", "IDR")
+        self.attributes = parse_attributes(bundle.metadata.get("attributes"))  # the market's own
         self.feature_service = market.service.name
         self.drivers = DriverGrouping(bundle.features)
         # Contributions come summed per driver group from the lookup itself (one table for both bundles).
@@ -40,7 +42,7 @@ class Valuator:
                       for level in Confidence}
 
     def _read(self, listings: Sequence[Listing], now: float) -> tuple[dict, MarketRead]:
-        entity_rows = feature_inputs(attribute_columns(listings))
+        entity_rows = feature_inputs(attribute_columns(listings, self.attributes), self.attributes)
         try:
             return entity_rows, self.market.read(entity_rows, now)
         except Exception as error:  # sqlite, redis, registry: whatever the online store raises

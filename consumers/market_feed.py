@@ -19,7 +19,7 @@ from typing import Protocol
 from autovalue.kafka_clients import assign_from_time, partition_reader
 from autovalue.schema import Listing
 from autovalue.settings import Settings
-from consumers.messages import Accepted, parse_record
+from consumers.messages import Accepted, market_listing, parse_record
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class MarketFeed:
         self.settings = settings
         self.market = market
         self.since_ms = int(since.timestamp() * 1000)
+        self.listing_type = market_listing(settings)
         self.consumer = partition_reader(settings, max_poll_records=settings.scorer_batch_size)
         self.added = 0
         self.pushed = 0  # model rows
@@ -51,7 +52,7 @@ class MarketFeed:
                 wait_ms = max(0, min(1000, int((next_push - time.monotonic()) * 1000)))
                 polled = self.consumer.poll(timeout_ms=wait_ms)
                 # A seek to the end may land inside the last batch (tansu): skip what is older.
-                parsed = (parse_record(r) for batch in polled.values() for r in batch if r.timestamp >= self.since_ms)
+                parsed = (parse_record(r, listing_type=self.listing_type) for batch in polled.values() for r in batch if r.timestamp >= self.since_ms)
                 listings = [p.listing for p in parsed if isinstance(p, Accepted)]
                 self.market.add(listings)
                 self.added += len(listings)

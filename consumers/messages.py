@@ -9,12 +9,19 @@ from datetime import datetime, timezone
 from pydantic import ValidationError
 
 from autovalue import strict_json
-from autovalue.schema import Listing, too_large
+from autovalue.market_attributes import market_attributes, market_currency
+from autovalue.schema import Listing, listing_model, too_large
 from autovalue.settings import Settings, get_settings
 
 # Column sizes of the dead_letters table (autovalue/tables.py): a longer value is cut, never refused.
 LISTING_ID_CHARS = 128
 REASON_CHARS = 1000
+
+
+def market_listing(settings: Settings) -> type[Listing]:
+    """The listing of the settings' market: its currency and the attributes it declared (read
+    once by whoever holds it: the market's metadata file is not read per message)."""
+    return listing_model(market_attributes(settings), market_currency(settings))
 
 
 @dataclass(frozen=True)
@@ -102,19 +109,19 @@ def record_time(record) -> datetime:
     return datetime.fromtimestamp(record.timestamp / 1000, tz=timezone.utc)
 
 
-def parse_record(record, limits: Limits | None = None) -> Accepted | DeadLetter:
-    """Never raises: whatever the record holds, it is a listing or a dead letter."""
+def parse_record(record, limits: Limits | None = None, listing_type: type[Listing] = Listing) -> Accepted | DeadLetter:
+    """Never raises: whatever the record holds, it is a `listing_type` (market_listing) or a dead letter."""
     limits = limits or Limits.of(get_settings())
     raw = record.value or b""
     produced_at = record_time(record)
     try:
-        return _parse(record, raw, produced_at, limits)
+        return _parse(record, raw, produced_at, limits, listing_type)
     except Exception as error:  # a bug or a case nobody foresaw: one message, not the scorer
         return dead_letter(record.topic, record.partition, record.offset,
                            f"could not be read: {type(error).__name__}: {error}", raw, limits, produced_at=produced_at)
 
 
-def _parse(record, raw: bytes, produced_at: datetime, limits: Limits) -> Accepted | DeadLetter:
+def _parse(record, raw: bytes, produced_at: datetime, limits: Limits, listing_type: type[Listing]) -> Accepted | DeadLetter:
     def dead(reason: str, listing_id: str | None = None) -> DeadLetter:
         return dead_letter(record.topic, record.partition, record.offset, reason, raw, limits, listing_id, produced_at)
 
@@ -122,7 +129,7 @@ def _parse(record, raw: bytes, produced_at: datetime, limits: Limits) -> Accepte
         if "listed_at" not in listing.model_fields_set:
             # The record's time, not the scoring time: a replay gives the listing the same date,
             # hence the same row (the table's key is listing id, listing date, model version).
-            listing = Listing.model_validate({**listing.model_dump(), "listed_at": produced_at})
+            listing = listing_type.model_validate({**listing.model_dump(), "listed_at": produced_at})
         return Accepted(listing, produced_at, record.partition, record.offset, record.key, raw, record.topic)
 
     if len(raw) > limits.listing_bytes:  # what the service refuses with 413, in the same words
@@ -131,7 +138,7 @@ def _parse(record, raw: bytes, produced_at: datetime, limits: Limits) -> Accepte
         # pydantic parses and validates the JSON in one pass, ~3x faster than json.loads first;
         # whatever it refuses takes the slow path below, which words the reason. Its parser
         # takes NaN/Infinity literals, even in a field the listing ignores: those go slow too.
-        listing = Listing.model_validate_json(raw)
+        listing = listing_type.model_validate_json(raw)
         if not strict_json.may_hold_non_finite_literal(raw):
             return accepted(listing)
     except ValidationError:
@@ -144,7 +151,7 @@ def _parse(record, raw: bytes, produced_at: datetime, limits: Limits) -> Accepte
         return dead(f"not a JSON object: got {type(data).__name__}")
     listing_id = data.get("listing_id") if isinstance(data.get("listing_id"), str) else None
     try:
-        listing = Listing.model_validate(data)
+        listing = listing_type.model_validate(data)
     except ValidationError as error:
         return dead(f"invalid listing: {describe(error)}", listing_id)
     return accepted(listing)

@@ -31,7 +31,7 @@ from autovalue.settings import Settings
 from consumers.backoff import Abandoned
 from consumers.heartbeat import Heartbeat, members_holding_partitions
 from consumers.liveness import SEEK, Liveness
-from consumers.messages import Accepted, DeadLetter, Limits, parse_record, refused
+from consumers.messages import Accepted, DeadLetter, Limits, market_listing, parse_record, refused
 from consumers.offsets import batch_offsets, commit
 from consumers.service_client import ValuationClient
 from consumers.sink import ValuationStore
@@ -65,8 +65,9 @@ class Scorer:
         self.producer = json_producer(settings, linger_ms=settings.scorer_producer_linger_ms,
                                       batch_size=settings.scorer_producer_batch_bytes)
         self.limits = Limits.of(settings)
+        self.listing_type = market_listing(settings)
         self.store = ValuationStore(settings.database, self.limits)
-        self.client = ValuationClient(settings)
+        self.client = ValuationClient(settings, self.listing_type)
         self.batch_valuer = BatchValuer(self.client, self.limits, self._still_wanted)
         self.batch_writer = BatchWriter(settings, self.store, self.producer, self._still_wanted)
         self.stopping = False
@@ -136,7 +137,7 @@ class Scorer:
         """Validate a batch and send it to be valued; the batch valued before it goes to the
         writer meanwhile. False when that one was abandoned (stopping while the service or the
         database was down)."""
-        parsed = [parse_record(r, self.limits) for r in records]
+        parsed = [parse_record(r, self.limits, self.listing_type) for r in records]
         batch = _Batch(records, [p for p in parsed if isinstance(p, Accepted)],
                        [p for p in parsed if isinstance(p, DeadLetter)])
         return self.hand_to_writer(then_value=batch)

@@ -6,6 +6,7 @@ letter: one listing never stops the others."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -15,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from autovalue.settings import get_settings
-from autovalue.schema import CAR_ATTRIBUTES, plain
+from autovalue.schema import CAR_ATTRIBUTES, LISTING_FIELDS, plain
 from autovalue.tables import STORED_AS, connect, dead_letters, valuations
 from consumers.messages import Accepted, DeadLetter, Limits, refused
 
@@ -137,12 +138,18 @@ def dead_letter_row(d: DeadLetter, now: datetime) -> dict:
             "payload_sha256": d.payload_sha256, "produced_at": d.produced_at, "created_at": now}
 
 
+def market_attributes_json(listing) -> str | None:
+    """The attributes a market's listing brings beyond the core Listing, as stored."""
+    own = {name: getattr(listing, name) for name in type(listing).model_fields if name not in LISTING_FIELDS}
+    return json.dumps(own, sort_keys=True) if own else None
+
+
 def _valuation_row(accepted: Accepted, valuation: dict) -> dict:
     listing = accepted.listing
     return {
         "listing_id": listing.listing_id, "listed_at": listing.listed_at,
         **{STORED_AS.get(name, name): plain(getattr(listing, name)) for name in CAR_ATTRIBUTES},
-        "asking_price": listing.asking_price,
+        "asking_price": listing.asking_price, "attributes": market_attributes_json(listing),
         "predicted_price": valuation["predicted_price"], "price_low": valuation["price_low"],
         "price_high": valuation["price_high"], "deal_rating": valuation.get("deal_rating"),
         "fallback": valuation.get("fallback"), "confidence": valuation.get("confidence"),

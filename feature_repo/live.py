@@ -34,8 +34,9 @@ def _naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 class LiveMarket:
-    def __init__(self, store, history: pd.DataFrame) -> None:
+    def __init__(self, store, history: pd.DataFrame, push_source: str = MODEL_PUSH_SOURCE) -> None:
         self.store = store
+        self.push_source = push_source  # the market's own (definitions.push_source_name)
         self.horizon = pd.Timedelta(days=max(WINDOWS_DAYS))
         cutoff = pd.Timestamp.now(tz="UTC") - self.horizon
         listed, sold = pd.to_datetime(history["listed_at"], utc=True), pd.to_datetime(history["sold_at"], utc=True)
@@ -67,7 +68,7 @@ class LiveMarket:
         if rows.empty:
             return 0
         try:
-            self.store.push(MODEL_PUSH_SOURCE, rows, to=PushMode.ONLINE)
+            self.store.push(self.push_source, rows, to=PushMode.ONLINE)
         except Exception as error:  # derived data: the next push recomputes the same keys
             log.warning("market push failed (%s); the next push recomputes it", error)
             self.unpushed |= keys

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pandas as pd
 from feast import FeatureStore
 
+from autovalue.market_attributes import object_prefix
 from autovalue.settings import Settings
 from feature_repo.config import feature_store
 from feature_repo.definitions import build_definitions, stats_path
@@ -17,11 +18,11 @@ from feature_repo.market_stats import LEVELS, build_market_stats
 log = logging.getLogger(__name__)
 
 
-def write_market_tables(settings: Settings, raw: pd.DataFrame, progress: bool = True) -> dict[str, int]:
-    settings.processed_dir.mkdir(parents=True, exist_ok=True)
+def write_market_tables(settings: Settings, raw: pd.DataFrame, source: str, progress: bool = True) -> dict[str, int]:
     counts = {}
     for level, table in build_market_stats(raw, progress=progress).items():
-        target = stats_path(settings, level)
+        target = stats_path(settings, level, source)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         partial = f"{target}.{os.getpid()}.partial"
         table.to_parquet(partial, index=False)
         os.replace(partial, target)  # a reader never sees half a table
@@ -34,23 +35,28 @@ def apply_definitions(store: FeatureStore, settings: Settings) -> None:
     store.apply([obj for group in objects.values() for obj in group])
 
 
-def materialize(store: FeatureStore, settings: Settings, end: datetime | None = None) -> None:
-    """Load the batch tables into the online store, from their first row to `end` (now)."""
+def materialize(store: FeatureStore, settings: Settings, end: datetime | None = None,
+                source: str | None = None) -> None:
+    """Load a market's batch tables into the online store, from their first row to `end` (now)."""
+    source = source or settings.market_source
     end = end or datetime.now(timezone.utc)
-    start = min(pd.read_parquet(stats_path(settings, level), columns=["event_timestamp"])["event_timestamp"].min()
+    start = min(pd.read_parquet(stats_path(settings, level, source), columns=["event_timestamp"])["event_timestamp"].min()
                 for level in LEVELS)
-    store.materialize(start_date=start.to_pydatetime(), end_date=end)
+    store.materialize(start_date=start.to_pydatetime(), end_date=end,
+                      feature_views=[object_prefix(source) + f"{level}_market" for level in LEVELS])
 
 
-def build_features(settings: Settings, raw: pd.DataFrame, progress: bool = True) -> dict[str, int]:
-    """Market tables, the repo applied, the online store materialized. Listings without dates
-    have no market over time: the repo is applied alone (its request-time features serve them),
-    and the market tables already there, if any, stay as they are. Returns rows per level
-    written ({} for undated listings)."""
+def build_features(settings: Settings, raw: pd.DataFrame, progress: bool = True,
+                   source: str | None = None) -> dict[str, int]:
+    """Market tables of `source` (default: the settings' market source, whose listings `raw`
+    holds), the repo applied, its market views materialized. Listings without dates have no
+    market over time: the repo is applied alone (its request-time features serve them).
+    Returns rows per level written ({} for undated listings)."""
+    source = source or settings.market_source
     dated = raw["listed_at"].notna().any() if "listed_at" in raw.columns else False
-    counts = write_market_tables(settings, raw, progress) if dated else {}
+    counts = write_market_tables(settings, raw, source, progress) if dated else {}
     store = feature_store(settings)
     apply_definitions(store, settings)
     if counts:
-        materialize(store, settings)
+        materialize(store, settings, source=source)
     return counts

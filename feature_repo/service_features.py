@@ -17,7 +17,7 @@ from operator import itemgetter
 import pandas as pd
 from feast.types import String
 
-from autovalue.feature_inputs import ENTITY_KEYS, REQUEST_FIELDS
+from autovalue.feature_inputs import ENTITY_KEYS
 
 
 class ServiceFeatures:
@@ -39,11 +39,15 @@ class ServiceFeatures:
             else:
                 self.market_refs += [f"{projection.name_to_use()}:{name}" for name in names]
         self.request_features = [name for _, names in self.transforms for name in names]
+        # What the request-time views take: the listing's fields and its market's attributes.
+        self.request_fields: list[str] = list(dict.fromkeys(
+            field.name for view, _ in self.transforms
+            for request in view.source_request_sources.values() for field in request.schema))
         self.market_features = [name for name in self.features if name not in self.request_features]
 
     def transform(self, request: Mapping[str, Sequence]) -> dict[str, list]:
         """The on-demand views' outputs for request fields given as a dict of columns."""
-        columns = {k: list(request[k]) for k in REQUEST_FIELDS}
+        columns = {k: list(request[k]) for k in self.request_fields}
         out = {}
         for view, names in self.transforms:
             transformed = view.feature_transformation.udf(columns)
@@ -53,6 +57,8 @@ class ServiceFeatures:
     def read_market(self, keys: Sequence[tuple], with_timestamps: bool = False) -> dict[str, list]:
         """Market features of distinct entity-key tuples (ENTITY_KEYS order), one value per key.
         With timestamps, each feature also has `<name>__ts` (epoch seconds)."""
+        if not self.market_refs:  # an undated market's service: request-time features only
+            return {}
         response = self.store.get_online_features(
             features=self.market_refs,
             entity_rows={k: [key[i] for key in keys] for i, k in enumerate(ENTITY_KEYS)},

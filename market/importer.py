@@ -1,7 +1,8 @@
 """`autovalue import FILE --mapping NAME|mapping.yaml`: a real CSV onto the canonical schema.
 
 A mapping (YAML) names, for each canonical column, its source column and how to parse it;
-rows to drop and why; source columns deliberately not used (leaks, unit-laden specs).
+the market's own listing attributes (`attributes:`, each with a `kind`: number or category),
+kept with their missing values; rows to drop and why; source columns deliberately not used.
 Missing values in a required column drop the row with a counted reason; a value present
 but unparsable stops the import with one line naming the file, row and column.
 """
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from autovalue.market_attributes import MarketAttribute, MarketUnknown, check_name, parse_attributes
 from autovalue.schema import CANONICAL_COLUMNS, ENUM_COLUMNS
 from market.io import write_source
 
@@ -27,6 +29,8 @@ REQUIRED = ["brand", "model", "year", "mileage_km", "asking_price"]
 UNMAPPED_DEFAULTS = {"fuel": "other", "transmission": "other", "body_type": "other",
                      "seller_type": "other", "region": "unknown", "listed_at": pd.NaT, "sold_at": pd.NaT}
 _NUMBER = re.compile(r"^\s*-?\d[\d,]*(\.\d+)?\s*$")
+# A number followed by its unit ("1248 CC", "23.4 kmpl"); either part may be missing.
+_NUMBER_AND_UNIT = re.compile(r"^\s*(?P<number>-?\d[\d,]*(?:\.\d+)?)?\s*(?P<unit>\S.*?)?\s*$")
 
 
 class ImportFailed(Exception):
@@ -102,6 +106,8 @@ def _column(path: Path, frame: pd.DataFrame, target: str, spec: dict) -> pd.Seri
         words = text.str.split()
         index = int(spec.get("index", 0))
         text = words.str[index] if parse == "word" else words.str[index:].str.join(" ")
+    if parse == "number" and "units" in spec:
+        return _number_with_unit(path, frame, source, text, present, spec)
     if parse in ("number", "int"):
         bad = present & ~text.str.match(_NUMBER, na=False)
         if bad.any():
@@ -132,6 +138,31 @@ def _column(path: Path, frame: pd.DataFrame, target: str, spec: dict) -> pd.Seri
     return text.where(present | ("missing" in spec))
 
 
+def _number_with_unit(path: Path, frame: pd.DataFrame, source: str, text: pd.Series, present: pd.Series,
+                      spec: dict) -> pd.Series:
+    """"1248 CC" with `units: {CC: 1}` -> 1248.0; a unit not listed stops the import, a unit
+    without a number is a missing value."""
+    units = {str(k): float(v) for k, v in spec["units"].items()}
+    parts = text.where(present).str.extract(_NUMBER_AND_UNIT)
+    unknown = present & parts["unit"].notna() & ~parts["unit"].isin(list(units))
+    if unknown.any():
+        _fail_unparsable(path, frame, unknown, source, f"a number in one of the units {', '.join(units)}")
+    numbers = pd.to_numeric(parts["number"].str.replace(",", ""), errors="coerce")
+    return numbers * parts["unit"].map(units).fillna(1.0) * spec.get("scale", 1)
+
+
+def declared_attributes(mapping: dict) -> tuple[MarketAttribute, ...]:
+    """The mapping's `attributes:` section as the market's declared attributes; one line on a bad one."""
+    section = mapping.get("attributes") or {}
+    if not isinstance(section, dict):
+        raise ImportFailed(f"mapping {mapping['name']!r}: 'attributes' must map names to rules")
+    try:
+        return parse_attributes([{"name": name, "kind": (rule or {}).get("kind")} for name, rule in section.items()],
+                                reserved=set(CANONICAL_COLUMNS))
+    except (MarketUnknown, AttributeError) as error:
+        raise ImportFailed(f"mapping {mapping['name']!r}: {error}") from None
+
+
 def _valid_enums(canonical: pd.DataFrame, mapping: dict) -> None:
     for column, enum in ENUM_COLUMNS.items():
         if column not in canonical:
@@ -146,9 +177,16 @@ def _valid_enums(canonical: pd.DataFrame, mapping: dict) -> None:
 def import_csv(path: Path, mapping_ref: str, raw_dir: Path) -> ImportReport:
     mapping = load_mapping(mapping_ref)
     name = mapping["name"]
+    try:
+        check_name(name, "market source")
+    except MarketUnknown as error:
+        raise ImportFailed(f"mapping {name!r}: {error}") from None
+    attributes = declared_attributes(mapping)
     frame = _read_csv(path, mapping.get("encoding", "utf-8"))
     specs: dict = mapping["columns"]
-    missing = sorted({s["from"] for s in specs.values() if "from" in s} - set(frame.columns)
+    attribute_specs: dict = {a.name: mapping["attributes"][a.name] for a in attributes}
+    missing = sorted({s["from"] for s in [*specs.values(), *attribute_specs.values()] if "from" in s}
+                     - set(frame.columns)
                      | {r["source"] for r in mapping.get("drop_rows", []) if "source" in r} - set(frame.columns))
     if missing:
         raise ImportFailed(f"{path}: missing column(s) {missing} required by mapping {name!r}")
@@ -163,6 +201,13 @@ def import_csv(path: Path, mapping_ref: str, raw_dir: Path) -> ImportReport:
         if column in specs:
             canonical[column] = _column(path, frame, column, specs[column])
     _valid_enums(canonical, mapping)
+    for attribute in attributes:  # kept with their missing values: XGBoost takes missing as a value
+        spec = dict(attribute_specs[attribute.name])
+        if attribute.kind == "number":
+            spec.setdefault("parse", "number")
+        values = _column(path, frame, attribute.name, spec)
+        canonical[attribute.name] = (pd.to_numeric(values, errors="coerce").astype("float64")
+                                     if attribute.kind == "number" else values.astype(object))
     canonical["listing_id"] = [f"{name}-{line}" for line in frame.index + 2]
 
     keep = pd.Series(True, index=frame.index)
@@ -203,9 +248,10 @@ def import_csv(path: Path, mapping_ref: str, raw_dir: Path) -> ImportReport:
     meta = {
         "source": name, "kind": "imported", "file": str(path), "market": mapping.get("market"),
         "currency": mapping.get("currency"), "has_listing_dates": report.has_listing_dates,
+        "attributes": [a.declared() for a in attributes],
         "rows_read": report.rows_read, "rows_written": report.rows_written,
         "duplicates_removed": report.duplicates_removed, "dropped": dict(report.dropped),
         "imported_at": datetime.now(timezone.utc).isoformat(),
     }
-    write_source(raw_dir, name, [result], meta)
+    write_source(raw_dir, name, [result], meta, [a.name for a in attributes])
     return report

@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from autovalue.market_attributes import meta_path
 from autovalue.schema import CANONICAL_COLUMNS
 
 
@@ -18,19 +19,20 @@ def table_path(raw_dir: Path, source: str) -> Path:
     return raw_dir / f"{source}.parquet"
 
 
-def meta_path(raw_dir: Path, source: str) -> Path:
-    return raw_dir / f"{source}.meta.json"
 
 
-def write_source(raw_dir: Path, source: str, chunks: Iterable[pd.DataFrame], meta: dict) -> Path:
-    """Stream chunks into `<source>.parquet`; the files appear only once all is written."""
+def write_source(raw_dir: Path, source: str, chunks: Iterable[pd.DataFrame], meta: dict,
+                 attributes: list[str] = ()) -> Path:
+    """Stream chunks into `<source>.parquet` (the canonical columns, then the market's own
+    `attributes`); the files appear only once all is written."""
+    columns = [*CANONICAL_COLUMNS, *attributes]
     raw_dir.mkdir(parents=True, exist_ok=True)
     target = table_path(raw_dir, source)
     partial = target.with_suffix(f".parquet.{os.getpid()}.partial")
     writer = None
     try:
         for chunk in chunks:
-            table = pa.Table.from_pandas(chunk[CANONICAL_COLUMNS], preserve_index=False)
+            table = pa.Table.from_pandas(chunk[columns], preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(partial, table.schema)
             writer.write_table(table.cast(writer.schema))

@@ -31,6 +31,8 @@ class TrainingData:
     asking: pd.DataFrame | None = None
     # The market views' features (the rest are the listing's own, request-time ones).
     market: list[str] = field(default_factory=list)
+    # The market's own listing attributes, as declared ({"name", "kind"}; autovalue.market_attributes).
+    attributes: list[dict] = field(default_factory=list)
 
 
 LABEL = "label"
@@ -61,41 +63,61 @@ def observations(raw: pd.DataFrame, dated: bool) -> pd.DataFrame:
 
 def build_dataset(settings, source: str | None = None, store=None, limit: int | None = None) -> TrainingData:
     """Point-in-time-correct training data for `source` through the feature service."""
+    from autovalue.market_attributes import attributes_of, feature_service_name
     from feature_repo.config import feature_store
-    from feature_repo.service_features import ServiceFeatures
     from market.io import read_meta, read_source
 
     source = source or settings.market_source
     meta = read_meta(settings.raw_dir, source)
     dated = bool(meta.get("has_listing_dates"))
+    attributes = attributes_of(meta)
+    service_name = feature_service_name(settings.feature_service, source, attributes)
     raw = read_source(settings.raw_dir, source)
     rows = observations(raw, dated)
     if limit:
         rows = rows.sample(n=min(limit, len(rows)), random_state=0).reset_index(drop=True)
     store = store or feature_store(settings)
-    spec = ServiceFeatures(store, settings.feature_service)
+    spec = _service_features(store, service_name, source, dated)
     # Undated data has no market at its listing date: only the request-time views apply.
     names = spec.features if dated else spec.request_features
     categorical = [name for name in spec.categorical if name in names]
     asking = None
     if dated and raw["sold_price"].notna().any() and not limit:
-        frame, asking = _sales_and_asking(spec, raw, names)
+        frame, asking = _sales_and_asking(spec, raw, names, attributes)
     else:
-        frame = feature_rows(spec, rows, names, dated)
+        frame = feature_rows(spec, rows, names, dated, attributes)
         if dated and raw["sold_price"].notna().any():
             listed = raw[raw["asking_price"].notna()].copy()
             listed[LABEL] = listed["asking_price"]
             listed["event_timestamp"] = listed["listed_at"]
             listed = listed.sample(n=min(limit, len(listed)), random_state=0)
-            asking = feature_rows(spec, listed.reset_index(drop=True), names, dated)
+            asking = feature_rows(spec, listed.reset_index(drop=True), names, dated, attributes)
     return TrainingData(frame=frame, features=names, categorical=categorical,
-                        feature_service=settings.feature_service, source=source, has_dates=dated,
-                        currency=meta.get("currency") or settings.market_currency,
+                        feature_service=service_name, source=source, has_dates=dated,
+                        currency=meta.get("currency") or settings.market_currency or "IDR",
                         noise_floor_mape=meta.get("noise_floor_mape"), asking=asking,
-                        market=[name for name in spec.market_features if name in names])
+                        market=[name for name in spec.market_features if name in names],
+                        attributes=[a.declared() for a in attributes])
 
 
-def _sales_and_asking(spec, raw: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+class FeatureServiceMissing(LookupError):
+    """One line: which market has no feature service yet, and the command that makes it."""
+
+
+def _service_features(store, service_name: str, source: str, dated: bool):
+    from feast.errors import FeatureServiceNotFoundException
+
+    from feature_repo.service_features import ServiceFeatures
+
+    try:
+        return ServiceFeatures(store, service_name)
+    except FeatureServiceNotFoundException:
+        what = "its market statistics and feature service" if dated else "its feature service"
+        raise FeatureServiceMissing(f"market source {source!r} has no feature service {service_name} yet: "
+                                    f"`autovalue features --source {source}` builds {what}") from None
+
+
+def _sales_and_asking(spec, raw: pd.DataFrame, names: list[str], attributes=()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The sales (observations) and the priced listings, both at their listing time, from one
     point-in-time join: a sale's features are its listing's, so joining the sales apart joined
     most rows twice (the slowest step of a first `autovalue demo`). Rows in raw order, as the
@@ -105,19 +127,20 @@ def _sales_and_asking(spec, raw: pd.DataFrame, names: list[str]) -> tuple[pd.Dat
     listed = raw[sold | priced].copy()
     listed[LABEL] = listed["asking_price"]
     listed["event_timestamp"] = listed["listed_at"]
-    joined = feature_rows(spec, listed.reset_index(drop=True), names, dated=True)
+    joined = feature_rows(spec, listed.reset_index(drop=True), names, dated=True, attributes=attributes)
     sales = joined[sold[sold | priced]].reset_index(drop=True)
     sales[LABEL] = listed.loc[sold[sold | priced], "sold_price"].to_numpy(dtype=float)
     return sales, joined[priced[sold | priced]].reset_index(drop=True)
 
 
-def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool) -> pd.DataFrame:
+def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool, attributes=()) -> pd.DataFrame:
     """The feature service's features for observation `rows` (event_timestamp, label and the
-    listing columns), point in time when dated."""
+    listing columns, the market's `attributes` included), point in time when dated."""
     from autovalue.feature_inputs import ENTITY_KEYS, feature_inputs
     from autovalue.schema import CAR_ATTRIBUTES
 
-    columns = feature_inputs({c: rows[c] for c in ["listed_at", *CAR_ATTRIBUTES]})
+    columns = feature_inputs({c: rows[c] for c in ["listed_at", *CAR_ATTRIBUTES, *(a.name for a in attributes)]},
+                             attributes)
     entity = pd.DataFrame({k: columns[k] for k in ENTITY_KEYS})
     entity[ROW_ID] = range(len(rows))
     entity["event_timestamp"] = pd.to_datetime(rows["event_timestamp"], utc=True)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from training.dataset import TrainingData
 
-_SERVICE_VERSION = re.compile(r"_v(\d+)$")
+_SERVICE_VERSION = re.compile(r"_v(\d+)(_[0-9a-f]{6})?$")  # then a market's attribute set tag
 
 
 def data_fingerprint(data: TrainingData) -> str:
@@ -22,6 +22,6 @@ def data_fingerprint(data: TrainingData) -> str:
 
 
 def feature_service_version(name: str) -> int | None:
-    """`valuation_v3` -> 3; None when the name carries no version."""
+    """`valuation_v3` -> 3 (`cardekho_valuation_v1_3fa2c1` -> 1); None when the name carries no version."""
     match = _SERVICE_VERSION.search(name)
     return int(match.group(1)) if match else None

@@ -110,7 +110,8 @@ def train(settings: Settings, data: TrainingData, split: SplitKind = "time", see
     bundle.metadata.update(
         split=parts.describe(frame["event_timestamp"]), seed=seed, data_fingerprint=data_fingerprint(data),
         feature_service=data.feature_service, feature_service_version=feature_service_version(data.feature_service),
-        source=data.source, currency=data.currency, rows=len(frame), noise_floor_mape=data.noise_floor_mape,
+        source=data.source, currency=data.currency, attributes=data.attributes, rows=len(frame),
+        noise_floor_mape=data.noise_floor_mape,
         trained_at=datetime.now(timezone.utc).isoformat(), xgboost_version=xgb.__version__,
     )
     steps("plots")

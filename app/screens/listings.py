@@ -8,6 +8,7 @@ from app import context, database, display, service_api, valuation_view
 from app.choices import form_choices
 from app.guard import ServiceUnavailable, shown_safely
 from autovalue.valuation import Valuation
+from autovalue.market_attributes import market_currency
 
 LIMIT = 5_000  # the most recently valued listings
 RATINGS = {display.rating_label(r): r for r in ["great", "good", "fair", "high", "overpriced", None]}
@@ -16,7 +17,7 @@ EXPORTED = ["listing_id", "listed_at", "brand", "model", "year", "mileage", "fue
             "confidence", "fallback", "model_version", "created_at"]
 
 settings = context.settings()
-currency = settings.market_currency
+currency = market_currency(settings)
 st.title("Listings")
 st.caption(f"The {LIMIT:,} most recently valued listings (each with its newest valuation), filtered. "
            "Click a row to see its valuation and what drives it.")

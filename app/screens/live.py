@@ -11,6 +11,7 @@ from app.guard import DatabaseUnavailable, NoData, shown_safely
 from app.live_metrics import deal_feed, freshness_seconds, per_bucket
 from app.live_metrics import throughput as throughput_figures
 from app.scorers import scorer_view
+from autovalue.market_attributes import market_currency
 
 REFRESH_S = 5
 WINDOW_MIN = 10  # the throughput and freshness charts
@@ -112,7 +113,7 @@ def read(engine) -> dict:
 @st.fragment(run_every=REFRESH_S)
 def live() -> None:
     settings = context.settings()
-    currency = settings.market_currency
+    currency = market_currency(settings)
     top = st.container()  # the banner goes above everything, once the database was tried too
     parts = status.check(settings)
     data = None

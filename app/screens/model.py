@@ -7,12 +7,13 @@ import streamlit as st
 from app import context, model_metrics
 from app.guard import shown_safely
 from app.model_registry import MAIN_MODEL, comparison, read_registry
+from autovalue.market_attributes import market_currency
 
 TABLE_METRICS = ["mape", "median_ape", "mae", "r2", "interval_coverage", "interval_mean_relative_width",
                  "mape_over_noise_floor", "fit_rows"]
 
 settings = context.settings()
-currency = settings.market_currency
+currency = market_currency(settings)
 st.title("Model")
 st.caption(f"MLflow at {settings.mlflow_uri}, registered model {settings.mlflow_model_name}, "
            "alias `champion` (the model the service serves). Every figure is on the champion's holdout: "

@@ -12,9 +12,10 @@ from app.choices import form_choices
 from app.guard import ServiceUnavailable, shown_safely
 from app.price_charts import depreciation, price_over_time
 from autovalue.schema import MIN_MODEL_YEAR, Fuel, SellerType, Transmission
+from autovalue.market_attributes import market_currency
 
 settings = context.settings()
-currency = settings.market_currency
+currency = market_currency(settings)
 symbol, suffix, unit_size = display.unit(currency)
 price_unit = f"{symbol} {suffix}".strip()
 
