@@ -70,6 +70,21 @@ def _from_catalog() -> pd.DataFrame:
         "fuel": models["fuels"].str.split("|").str[0], "listings": models["popularity"]})
 
 
+@st.cache_data(show_spinner=False, ttl=600)
+def _levels(path: str, mtime: float, names: tuple[str, ...], most: int) -> dict[str, list[str]]:
+    raw = pd.read_parquet(path, columns=list(names))
+    return {name: [str(v) for v in raw[name].value_counts().index[:most]] for name in names}
+
+
+def category_levels(raw_dir: Path, source: str, names: list[str], most: int = 50) -> dict[str, list[str]]:
+    """The most listed values of a market's own category attributes (none when unreadable)."""
+    path = raw_dir / f"{source}.parquet"
+    try:
+        return _levels(str(path), path.stat().st_mtime, tuple(names), most) if names else {}
+    except Exception:  # noqa: BLE001 — the form still asks, with free text
+        return {}
+
+
 def form_choices(raw_dir: Path, source: str) -> Choices:
     path = raw_dir / f"{source}.parquet"
     if path.exists():

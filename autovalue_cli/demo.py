@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
@@ -57,6 +58,7 @@ def _stop_on_signal() -> list:
 def setup(settings: Settings, baselines: bool = True) -> None:
     """What a fresh deployment needs once: market data, features in both stores, a champion
     (with `baselines=False`, trained without them: training.baselines)."""
+    from feature_repo.definitions import stats_path
     from feature_repo.pipeline import build_features
     from market.generate import generate_market
     from market.io import read_source, table_path
@@ -73,9 +75,10 @@ def setup(settings: Settings, baselines: bool = True) -> None:
             print("market: generating")
             generate_market(settings.raw_dir, settings.market_listings, settings.market_seed, today(),
                             settings.market_days)
-        if not (settings.processed_dir / "model_market.parquet").exists():
+        if not Path(stats_path(settings, "model", settings.market_source)).exists():
             print("features: building, applying, materializing")
-            build_features(settings, read_source(settings.raw_dir, settings.market_source))
+            build_features(settings, read_source(settings.raw_dir, settings.market_source),
+                           source=settings.market_source)
     except BaseException:
         tracking.terminate()
         raise

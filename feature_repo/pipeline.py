@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pandas as pd
 from feast import FeatureStore
 
-from autovalue.market_attributes import object_prefix
+from autovalue.market_attributes import DEFAULT_SOURCE, object_prefix
 from autovalue.settings import Settings
 from feature_repo.config import feature_store
 from feature_repo.definitions import build_definitions, stats_path
@@ -36,9 +36,8 @@ def apply_definitions(store: FeatureStore, settings: Settings) -> None:
 
 
 def materialize(store: FeatureStore, settings: Settings, end: datetime | None = None,
-                source: str | None = None) -> None:
+                source: str = DEFAULT_SOURCE) -> None:
     """Load a market's batch tables into the online store, from their first row to `end` (now)."""
-    source = source or settings.market_source
     end = end or datetime.now(timezone.utc)
     start = min(pd.read_parquet(stats_path(settings, level, source), columns=["event_timestamp"])["event_timestamp"].min()
                 for level in LEVELS)
@@ -47,12 +46,11 @@ def materialize(store: FeatureStore, settings: Settings, end: datetime | None = 
 
 
 def build_features(settings: Settings, raw: pd.DataFrame, progress: bool = True,
-                   source: str | None = None) -> dict[str, int]:
-    """Market tables of `source` (default: the settings' market source, whose listings `raw`
-    holds), the repo applied, its market views materialized. Listings without dates have no
+                   source: str = DEFAULT_SOURCE) -> dict[str, int]:
+    """Market tables of `source` (whose listings `raw` holds; the simulated market unless
+    named), the repo applied, its market views materialized. Listings without dates have no
     market over time: the repo is applied alone (its request-time features serve them).
     Returns rows per level written ({} for undated listings)."""
-    source = source or settings.market_source
     dated = raw["listed_at"].notna().any() if "listed_at" in raw.columns else False
     counts = write_market_tables(settings, raw, source, progress) if dated else {}
     store = feature_store(settings)

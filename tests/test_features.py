@@ -261,11 +261,24 @@ def test_dataset_from_imported_real_data(real_data, tmp_path):
     settings = Settings(home=tmp_path)
     import_csv(real_data / "vehicles_us.csv", "vehicles_us", settings.raw_dir)
     import_csv(real_data / "cardekho_car_details_v3.csv", "cardekho", settings.raw_dir)
-    build_features(settings, read_source(settings.raw_dir, "vehicles_us"), progress=False)
+    build_features(settings, read_source(settings.raw_dir, "vehicles_us"), progress=False, source="vehicles_us")
     dated = build_dataset(settings, "vehicles_us")
+    assert dated.feature_service == "vehicles_us_valuation_v1"
     assert len(dated.frame) == 39_728 and dated.has_dates and dated.currency == "USD"
     assert dated.frame["model_ask_index_30d"].notna().mean() > 0.9
     assert (dated.frame["label"] >= 500).all()
     undated = build_dataset(settings, "cardekho")
     assert not undated.has_dates and len(undated.frame) == 6_926
     assert "model_ask_index_30d" not in undated.features and "age_years" in undated.features
+    # CarDekho's declared attributes are features of its own feature service, missing values kept.
+    assert undated.feature_service.startswith("cardekho_valuation_v1_")
+    assert {"car_engine_cc", "car_power_bhp", "car_fuel_economy", "car_seats", "car_owners"} <= set(undated.features)
+    assert "car_owners" in undated.categorical
+    assert 0 < undated.frame["car_engine_cc"].isna().sum() < 0.05 * len(undated.frame)
+    store = feature_store(settings)
+    services = {service.name: service for service in store.list_feature_services()}
+    # Each market reads only its own views: the simulated market's statistics answer neither.
+    assert {p.name for p in services["vehicles_us_valuation_v1"].feature_view_projections} == {
+        "vehicles_us__model_market", "vehicles_us__brand_market", "vehicles_us__segment_market",
+        "vehicles_us__listing_features"}
+    assert [p.name for p in services[undated.feature_service].feature_view_projections] == ["cardekho__listing_features"]

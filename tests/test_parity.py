@@ -31,7 +31,7 @@ class Served:
         self.settings = settings.model_copy(update={"service_url": server.url})
         self.server = server
         self.bundle = ModelBundle.load(settings.models_dir / read_champion(settings.models_dir))
-        self.spec = ServiceFeatures(feature_store(settings), settings.feature_service)
+        self.spec = ServiceFeatures(feature_store(settings), self.bundle.metadata["feature_service"])
         self.client = httpx.Client(timeout=60)
 
     def check(self, rows: pd.DataFrame, dated: bool, sample: str = "sample", **kwargs):
@@ -127,8 +127,8 @@ def test_any_resolution_and_timezone_of_listing_dates(simulated, unit, zone):
 def test_an_injected_unit_error_is_caught_and_named(simulated, monkeypatch):
     real = autovalue.feature_inputs.feature_inputs
 
-    def microseconds_as_nanoseconds(columns):
-        out = real(columns)
+    def microseconds_as_nanoseconds(columns, *attributes):
+        out = real(columns, *attributes)
         out["listed_at_epoch"] = [epoch / 1000 for epoch in out["listed_at_epoch"]]  # the bug #14 found
         return out
 
@@ -169,7 +169,7 @@ def real_served(request, tmp_path_factory):
     settings = Settings(home=home, market_source=mapping, market_currency=currency)
     import_csv(source, mapping, settings.raw_dir)
     if split == "time":  # a dated file's own market statistics
-        build_features(settings, read_source(settings.raw_dir, mapping), progress=False)
+        build_features(settings, read_source(settings.raw_dir, mapping), progress=False, source=mapping)
     else:  # an undated one has none: the feature repo from a small simulated market
         build_market(settings, listings=2_000)
     train(settings, build_dataset(settings, mapping), split=split, progress=False)

@@ -73,17 +73,19 @@ class ParityReport:
         return out
 
 
-def listing_payloads(rows: pd.DataFrame) -> list[dict]:
-    """Canonical listing rows as the JSON a producer would send (missing optional fields left out)."""
+def listing_payloads(rows: pd.DataFrame, attributes=()) -> list[dict]:
+    """Canonical listing rows, with the market's `attributes`, as the JSON a producer would send
+    (missing optional fields left out)."""
     out = []
     listed = pd.to_datetime(rows["listed_at"], utc=True)
+    kinds = {**FIELD_KINDS, **{a.name: "number" if a.kind == "number" else "text" for a in attributes}}
     for (_, row), moment in zip(rows.iterrows(), listed):
         payload = {"listed_at": moment.isoformat()}
-        for name in LISTING_FIELDS:
+        for name in [*LISTING_FIELDS, *(a.name for a in attributes)]:
             value = row.get(name)
-            if name == "listed_at" or value is None or (isinstance(value, float) and math.isnan(value)):
+            if name == "listed_at" or value is None or pd.isna(value):
                 continue
-            payload[name] = _CASTS[FIELD_KINDS[name]](value)
+            payload[name] = _CASTS[kinds[name]](value)
         out.append(payload)
     return out
 
@@ -95,13 +97,16 @@ def check(spec, bundle: ModelBundle, rows: pd.DataFrame, dated: bool, post: Post
     the service's answer; `stored`: valuations rows (listing_id, predicted_price) to compare."""
     from pydantic import ValidationError
 
-    from autovalue.schema import Listing
+    from autovalue.market_attributes import parse_attributes
+    from autovalue.schema import listing_model
 
+    attributes = parse_attributes(bundle.metadata.get("attributes"))
+    listing_type = listing_model(attributes, bundle.metadata.get("currency"))
     rows = rows.reset_index(drop=True)
     payloads, keep = [], []
-    for i, payload in enumerate(listing_payloads(rows)):
+    for i, payload in enumerate(listing_payloads(rows, attributes)):
         try:
-            Listing.model_validate(payload)
+            listing_type.model_validate(payload)
         except ValidationError:
             continue  # the service would refuse it (422): nothing to compare
         payloads.append(payload)
@@ -109,7 +114,8 @@ def check(spec, bundle: ModelBundle, rows: pd.DataFrame, dated: bool, post: Post
     refused = len(rows) - len(keep)
     rows = rows.iloc[keep].reset_index(drop=True)
     names = [name for name in bundle.features if name in spec.features]
-    training = feature_rows(spec, rows.assign(event_timestamp=rows["listed_at"], **{LABEL: 1.0}), names, dated)
+    training = feature_rows(spec, rows.assign(event_timestamp=rows["listed_at"], **{LABEL: 1.0}), names, dated,
+                            attributes)
     matrix = bundle.encode(training)
     for j, name in enumerate(bundle.features):  # inputs the bundle computes (the market source)
         if name not in training.columns:

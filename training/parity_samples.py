@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pandas as pd
 
@@ -65,6 +67,9 @@ def stream_rows(settings: Settings, bundle: ModelBundle, n: int) -> tuple[pd.Dat
     if stored.empty:
         return stored, stored
     rows = stored.rename(columns={"mileage": "mileage_km"})
+    if "attributes" in rows and rows["attributes"].notna().any():  # the market's own, stored as JSON
+        own = pd.DataFrame([json.loads(text) if text else {} for text in rows["attributes"]], index=rows.index)
+        rows = rows.drop(columns="attributes").join(own)
     return rows, stored[["listing_id", "predicted_price", "scored_at", "market_data_age_s"]]
 
 

@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from app import context, database, display, market_data, service_api, valuation_view
-from app.choices import form_choices
+from app.choices import category_levels, form_choices
 from app.guard import ServiceUnavailable, shown_safely
 from app.price_charts import depreciation, price_over_time
 from autovalue.schema import MIN_MODEL_YEAR, Fuel, SellerType, Transmission
-from autovalue.market_attributes import market_currency
+from autovalue.market_attributes import market_attributes, market_currency
 
 settings = context.settings()
 currency = market_currency(settings)
@@ -34,6 +34,27 @@ body_type = choices.body_type(brand, model)
 transmissions, fuels = [t.value for t in Transmission], [f.value for f in Fuel]
 
 this_year = datetime.now(timezone.utc).year
+attributes = market_attributes(settings)  # the market's own, as its import mapping declared them
+levels = category_levels(settings.raw_dir, settings.market_source, [a.name for a in attributes if a.kind == "category"])
+
+
+def own_attribute_inputs() -> dict:
+    """A field per attribute the market declared, each optional (a listing without it is still valued)."""
+    values = {}
+    columns = st.columns(3)
+    for i, attribute in enumerate(attributes):
+        label = attribute.name.replace("_", " ").capitalize() + " (optional)"
+        where = columns[i % 3]
+        if attribute.kind == "number":
+            values[attribute.name] = where.number_input(label, value=None, key=f"attribute_{attribute.name}")
+        elif levels.get(attribute.name):
+            values[attribute.name] = where.selectbox(label, levels[attribute.name], index=None,
+                                                     key=f"attribute_{attribute.name}")
+        else:
+            values[attribute.name] = where.text_input(label, key=f"attribute_{attribute.name}") or None
+    return {name: value for name, value in values.items() if value is not None}
+
+
 with st.form("listing"):
     a, b, c = st.columns(3)
     year = a.number_input("Year", min_value=MIN_MODEL_YEAR, max_value=this_year, value=this_year - 5, step=1)
@@ -45,6 +66,7 @@ with st.form("listing"):
     transmission = b.selectbox("Transmission", transmissions,
                                index=transmissions.index(choices.transmission(brand, model)))
     seller_type = c.selectbox("Seller type", [s.value for s in SellerType])
+    extra = own_attribute_inputs()
     asking = st.number_input(f"Asking price ({price_unit}, optional)", min_value=0.0, value=None,
                              step=1.0 if suffix else 100.0, format="%.1f" if suffix else "%.0f",
                              placeholder="leave empty for the price alone")
@@ -64,6 +86,7 @@ if submitted:
         "fuel": fuel, "transmission": transmission, "body_type": body_type, "region": region,
         "seller_type": seller_type,
         "asking_price": float(asking) * unit_size if asking else None,
+        **extra,
     }
     try:
         st.session_state["valuation"] = (listing, service_api.valuate(settings, listing))
