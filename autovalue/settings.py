@@ -11,14 +11,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, computed_field, field_validator
+from pydantic import AliasChoices, Field, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     # No .env file is read: docker compose passes its .env as environment, and a developer's
     # compose .env must not silently point the local tools at production.
-    model_config = SettingsConfigDict(env_prefix="AUTOVALUE_", extra="ignore")
+    # populate_by_name: Settings(market_days_per_minute=...) too, beside its AUTOVALUE_* aliases.
+    model_config = SettingsConfigDict(env_prefix="AUTOVALUE_", extra="ignore", populate_by_name=True)
 
     # Where the project keeps its generated files; everything else defaults below it.
     home: Path = Field(default_factory=Path.cwd)
@@ -66,9 +67,19 @@ class Settings(BaseSettings):
     scorer_gc_young_threshold: int = 50_000
     consumer_group: str = "autovalue-scorer"
 
-    # Outcomes. The simulator lets this many simulated days on the market pass per real minute
-    # (10: the median sale, ~15 days, after ~1.5 min; 90% of sales within 5 min).
-    outcome_days_per_minute: float = Field(default=10.0, gt=0)
+    # The simulated market's clock (`autovalue simulate`): simulated days per real minute. One
+    # clock for the market's moves and for outcomes, so a sale follows the market it sold in
+    # (10: the median sale, ~15 days, after ~1.5 min; 90% of sales within 5 min). Its old name,
+    # AUTOVALUE_OUTCOME_DAYS_PER_MINUTE, is still read.
+    market_days_per_minute: float = Field(default=10.0, gt=0, validation_alias=AliasChoices(
+        "AUTOVALUE_MARKET_DAYS_PER_MINUTE", "AUTOVALUE_OUTCOME_DAYS_PER_MINUTE"))
+    # `autovalue simulate --scenario` (market/scenarios.py): "none" (the moving market alone),
+    # "shock" (simulate_shock_segment re-prices -15% over 14 simulated days) or "launch" (a new
+    # car model enters), starting simulate_scenario_day simulated days after the stream starts
+    # (7: a whole week of the moved market before it, for a per-week benchmark to compare).
+    simulate_scenario: Literal["none", "shock", "launch"] = "none"
+    simulate_shock_segment: str = "suv"
+    simulate_scenario_day: float = Field(default=7.0, ge=0)
     # `autovalue outcomes`: its own consumer group on the outcomes topic, one transaction per poll.
     outcomes_consumer_group: str = "autovalue-outcomes"
     outcomes_batch_size: int = 1000

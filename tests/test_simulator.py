@@ -57,7 +57,7 @@ def test_the_clock_releases_each_outcome_after_its_days_at_the_compressed_rate()
 
 def test_simulate_sends_one_outcome_per_valid_listing(settings):
     # 100,000 simulated days a minute: every outcome falls due within a few ms of its listing.
-    settings = isolated(settings, outcome_days_per_minute=100_000.0)
+    settings = isolated(settings, market_days_per_minute=100_000.0)
     done = simulate(settings, rate=400, duration_s=1.0, bad_share=0.2, seed=3)
     valid = done.listings["valid"]
     assert sum(done.listings.values()) == 400 and 250 < valid < 400
@@ -77,7 +77,7 @@ def test_simulate_sends_one_outcome_per_valid_listing(settings):
 
 
 def test_outcomes_still_pending_at_the_end_are_dropped_and_counted(settings):
-    settings = isolated(settings, outcome_days_per_minute=0.001)  # nothing falls due within the run
+    settings = isolated(settings, market_days_per_minute=0.001)  # nothing falls due within the run
     done = simulate(settings, rate=200, duration_s=0.5, seed=4)
     assert done.listings["valid"] == 100 and sum(done.outcomes.values()) == 0 and done.outcomes_dropped == 100
     assert read_topic(settings, settings.topic_outcomes, expect=0, timeout_s=1) == []
