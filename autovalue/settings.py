@@ -11,15 +11,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, computed_field, field_validator
+from pydantic import Field, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     # No .env file is read: docker compose passes its .env as environment, and a developer's
     # compose .env must not silently point the local tools at production.
-    # populate_by_name: Settings(market_days_per_minute=...) too, beside its AUTOVALUE_* aliases.
-    model_config = SettingsConfigDict(env_prefix="AUTOVALUE_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_prefix="AUTOVALUE_", extra="ignore")
 
     # Where the project keeps its generated files; everything else defaults below it.
     home: Path = Field(default_factory=Path.cwd)
@@ -68,11 +67,10 @@ class Settings(BaseSettings):
     consumer_group: str = "autovalue-scorer"
 
     # The simulated market's clock (`autovalue simulate`): simulated days per real minute. One
-    # clock for the market's moves and for outcomes, so a sale follows the market it sold in
-    # (10: the median sale, ~15 days, after ~1.5 min; 90% of sales within 5 min). Its old name,
-    # AUTOVALUE_OUTCOME_DAYS_PER_MINUTE, is still read.
-    market_days_per_minute: float = Field(default=10.0, gt=0, validation_alias=AliasChoices(
-        "AUTOVALUE_MARKET_DAYS_PER_MINUTE", "AUTOVALUE_OUTCOME_DAYS_PER_MINUTE"))
+    # clock for the market's moves and for outcomes, so both run on the same simulated calendar
+    # (10: the median sale, ~15 days, after ~1.5 min; 90% of sales within 5 min). It was
+    # outcome_days_per_minute when only outcomes ran on it.
+    market_days_per_minute: float = Field(default=10.0, gt=0)
     # `autovalue simulate --scenario` (market/scenarios.py): "none" (the moving market alone),
     # "shock" (simulate_shock_segment re-prices -15% over 14 simulated days) or "launch" (a new
     # car model enters), starting simulate_scenario_day simulated days after the stream starts
