@@ -28,7 +28,7 @@ LAUNCHED_MODEL = {"brand": "Toyota", "model": "Yaris Cross", "body_type": "suv",
 @dataclass(frozen=True)
 class Scenario:
     name: str = "none"
-    start_day: float = 7.0
+    start_day: float = 0.0  # of the shock or the launch
     segment: str | None = None  # the shocked segment
 
     def __post_init__(self) -> None:
@@ -61,7 +61,7 @@ class Scenario:
 
     def ground_truth(self) -> dict:
         """What a benchmark needs to know: which segment or model, from which day, how much."""
-        truth: dict = {"scenario": self.name, "start_day": self.start_day}
+        truth: dict = {"scenario": self.name}
         if self.name == "shock":
             truth["shock"] = {"segment": self.segment, "start_day": self.start_day, "days": SHOCK_DAYS,
                               "size": SHOCK_SIZE, "end_day": self.start_day + SHOCK_DAYS}
@@ -70,5 +70,6 @@ class Scenario:
         return truth
 
 
-def scenario_from(name: str = "none", start_day: float = 7.0, segment: str = "suv") -> Scenario:
+def scenario_from(name: str, start_day: float, segment: str) -> Scenario:
+    """The scenario `autovalue simulate` was asked for (the segment matters to a shock only)."""
     return Scenario(name, start_day, segment if name == "shock" else None)

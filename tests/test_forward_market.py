@@ -25,6 +25,7 @@ def history():
 
 
 def forward(history, name="none", segment="suv"):
+    """The forward market under a scenario starting on day START."""
     return ForwardMarket(history, scenario_from(name, START, segment))
 
 
