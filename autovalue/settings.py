@@ -66,9 +66,18 @@ class Settings(BaseSettings):
     scorer_gc_young_threshold: int = 50_000
     consumer_group: str = "autovalue-scorer"
 
-    # Outcomes. The simulator lets this many simulated days on the market pass per real minute
-    # (10: the median sale, ~15 days, after ~1.5 min; 90% of sales within 5 min).
-    outcome_days_per_minute: float = Field(default=10.0, gt=0)
+    # The simulated market's clock (`autovalue simulate`): simulated days per real minute. One
+    # clock for the market's moves and for outcomes, so both run on the same simulated calendar
+    # (10: the median sale, ~15 days, after ~1.5 min; 90% of sales within 5 min). It was
+    # outcome_days_per_minute when only outcomes ran on it.
+    market_days_per_minute: float = Field(default=10.0, gt=0)
+    # `autovalue simulate --scenario` (market/scenarios.py): "none" (the moving market alone),
+    # "shock" (simulate_shock_segment re-prices -15% over 14 simulated days) or "launch" (a new
+    # car model enters), starting simulate_scenario_day simulated days after the stream starts
+    # (7: a whole week of the moved market before it, for a per-week benchmark to compare).
+    simulate_scenario: Literal["none", "shock", "launch"] = "none"
+    simulate_shock_segment: str = "suv"
+    simulate_scenario_day: float = Field(default=7.0, ge=0)
     # `autovalue outcomes`: its own consumer group on the outcomes topic, one transaction per poll.
     outcomes_consumer_group: str = "autovalue-outcomes"
     outcomes_batch_size: int = 1000

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import threading
 from datetime import datetime, timezone
+from typing import get_args
 
-from autovalue.settings import get_settings
-from autovalue_cli.common import add_command, one_line, utc_datetime
+from autovalue.settings import Settings, get_settings
+from autovalue_cli.common import CommandError, add_command, one_line, utc_datetime
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,16 @@ def cmd_market_feed(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from consumers.simulator import simulate
+    from market.scenarios import scenario_from
 
-    print(simulate(get_settings(), args.rate, args.duration, args.bad_share, args.seed).summary())
+    settings = get_settings().model_copy(update={
+        "simulate_scenario": args.scenario, "simulate_shock_segment": args.segment,
+        "simulate_scenario_day": args.start_day})
+    try:
+        scenario_from(args.scenario, args.start_day, args.segment)
+    except ValueError as error:
+        raise CommandError(str(error))
+    print(simulate(settings, args.rate, args.duration, args.bad_share, args.seed).summary())
     return 0
 
 
@@ -161,11 +170,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     p = add_command(commands, "simulate", "produce realistic new listings to the listings topic",
                     "Produce simulated listings (some malformed, with --bad-share) and, later, each valid "
-                    "listing's outcome (sold or withdrawn) on the outcomes topic.")
+                    "listing's outcome (sold or withdrawn) on the outcomes topic. The market moves on from "
+                    "the history's last day at AUTOVALUE_MARKET_DAYS_PER_MINUTE simulated days a minute, "
+                    "optionally under a scenario; the run's ground truth goes to data/simulations/.")
     p.add_argument("--rate", type=float, default=20.0, help="listings per second")
     p.add_argument("--duration", type=float, default=60.0, help="seconds")
     p.add_argument("--bad-share", type=float, default=0.0, help="share of malformed messages (0-1)")
     p.add_argument("--seed", type=int, help="random seed (default: a new one each run)")
+    settings = get_settings()
+    p.add_argument("--scenario", choices=get_args(Settings.model_fields["simulate_scenario"].annotation),
+                   default=settings.simulate_scenario,
+                   help="none: the market moving on alone; shock: --segment re-prices -15%% over 14 simulated "
+                        "days from --start-day; launch: a new car model is listed from --start-day")
+    p.add_argument("--segment", default=settings.simulate_shock_segment,
+                   help="the segment (body type) the shock re-prices")
+    p.add_argument("--start-day", type=float, default=settings.simulate_scenario_day,
+                   help="simulated days after the stream starts (AUTOVALUE_MARKET_DAYS_PER_MINUTE a minute)")
     p.set_defaults(func=cmd_simulate)
 
     p = add_command(commands, "outcomes", "store what became of each listing (sold / withdrawn) with its valuation",

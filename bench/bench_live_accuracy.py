@@ -215,7 +215,7 @@ def main() -> None:
         raise SystemExit(f"{home} has no champion: run `autovalue setup` there first, or leave out --home")
     started = datetime.now(timezone.utc)
     run = run_stack(settings, args.minutes, args.rate, started)
-    result = {"minutes": args.minutes, "rate": args.rate, "outcome_days_per_minute": settings.outcome_days_per_minute,
+    result = {"minutes": args.minutes, "rate": args.rate, "market_days_per_minute": settings.market_days_per_minute,
               "home": str(home), **run, **report(settings, started)}
     write_result("live_accuracy", result)
     big = result[f"bias_models_with_{accuracy.MIN_MODEL_OUTCOMES}_sales"]

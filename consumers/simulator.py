@@ -1,9 +1,14 @@
 """`autovalue simulate`: realistic new listings on the topic, at a steady rate, some malformed,
 and later what became of each valid one (sold or withdrawn) on the outcomes topic.
 
-Outcomes fall due on a compressed clock: `outcome_days_per_minute` simulated days on the
-market pass per real minute after the listing was sent. Those not yet due when the run ends
-are dropped (counted in the summary); a malformed listing gets none.
+One compressed clock, `market_days_per_minute` simulated days per real minute, runs both the
+market and the outcomes. The market moves on from the history's last day (stream day 0, market.forward),
+optionally under a scenario (market.scenarios); a listing is valued on the market of the
+simulated day it is drawn at, and is stamped with the wall clock. Its outcome falls due
+`days_on_market` simulated days after it was sent. Those not yet due when the run ends are
+dropped (counted in the summary); a malformed listing gets none. Each run writes its ground
+truth (scenario, clock, and per simulated day its first listing and the segments' true value
+indices) to data/simulations/<run id>.json, for a benchmark to read.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
 from autovalue.kafka_clients import json_producer
 from autovalue.schema import LISTING_FIELDS
 from autovalue.settings import Settings
+from market.forward import ForwardMarket
+from market.scenarios import Scenario, scenario_from
 from market.simulator import MarketSimulator
 
 log = logging.getLogger(__name__)
@@ -57,24 +65,28 @@ MALFORMED_KINDS = ["not_json", "not_utf8", "not_object", "missing_field", "negat
 
 
 class ListingFactory:
-    """New listings drawn from the market simulator's latest day, dated now."""
+    """New listings drawn from the market moving on past its history (market.forward), dated now."""
 
-    def __init__(self, settings: Settings, seed: int | None = None) -> None:
+    def __init__(self, settings: Settings, seed: int | None = None, scenario: Scenario | None = None) -> None:
         today = datetime.now(timezone.utc).date()
-        self.market = MarketSimulator(seed=settings.market_seed, end=today, days=settings.market_days)
+        history = MarketSimulator(seed=settings.market_seed, end=today, days=settings.market_days)
+        self.scenario = scenario or scenario_from(settings.simulate_scenario, settings.simulate_scenario_day,
+                                                  settings.simulate_shock_segment)
+        self.market = ForwardMarket(history, self.scenario)
         self.rng = np.random.default_rng(seed)
         self.run_id = uuid.uuid4().hex[:8]
+        self.id_prefix = f"live-{self.run_id}"
         self.made = 0
 
-    def batch(self, n: int) -> list[dict]:
-        return [listing for listing, _ in self.batch_with_outcomes(n)]
+    def batch(self, n: int, day: int = 0) -> list[dict]:
+        return [listing for listing, _ in self.batch_with_outcomes(n, day)]
 
-    def batch_with_outcomes(self, n: int) -> list[tuple[dict, dict]]:
-        """(listing, outcome) pairs; an outcome has listing_id, outcome ("sold" | "withdrawn"),
-        sold_price (None when withdrawn) and days_on_market. Sales are never cut at the
-        market's end date: these listings are dated now."""
-        frame = self.market.listings(n, self.rng, day_index=np.full(n, self.market.days),
-                                     id_prefix=f"live-{self.run_id}", id_offset=self.made, outcomes=True)
+    def batch_with_outcomes(self, n: int, day: int = 0) -> list[tuple[dict, dict]]:
+        """(listing, outcome) pairs drawn on simulated stream `day` (0: the history's last day);
+        an outcome has listing_id, outcome ("sold" | "withdrawn"), sold_price (None when
+        withdrawn; around the listing's value on `day`) and days_on_market. Sales are never cut
+        at the market's end date: these listings are dated now."""
+        frame = self.market.listings(n, self.rng, day, id_prefix=self.id_prefix, id_offset=self.made)
         self.made += n
         now = datetime.now(timezone.utc).isoformat()
         rows = frame[MESSAGE_FIELDS].to_dict("records")
@@ -96,14 +108,44 @@ class Simulated:
     listings: Counter = field(default_factory=Counter)  # by kind: "valid" or a malformed kind
     outcomes: Counter = field(default_factory=Counter)  # sent, by outcome
     outcomes_dropped: int = 0  # not yet due when the run ended
+    scenario: str = "none"
+    # Per simulated day drawn at: its first listing id, its listing count and the segments' true
+    # value indices (1 on the history's first day). Listing ids are sequential within a run.
+    days: dict[int, dict] = field(default_factory=dict)
+    truth_path: Path | None = None
+
+    def drew(self, day: int, first_listing: str, count: int, segment_index: dict[str, float]) -> None:
+        if day not in self.days:
+            log.info("simulated day %d: listings from %s on", day, first_listing)
+            self.days[day] = {"day": day, "first_listing": first_listing, "listings": 0,
+                              "segment_index": {s: round(v, 6) for s, v in segment_index.items()}}
+        self.days[day]["listings"] += count
 
     def summary(self) -> str:
         def counts(counter: Counter) -> str:
             return ", ".join(f"{k} {v:,}" for k, v in sorted(counter.items())) or "none"
 
+        drawn = f"simulated days {min(self.days)}-{max(self.days)}" if self.days else "no simulated day"
         return (f"produced {sum(self.listings.values()):,} listings ({counts(self.listings)}) and "
                 f"{sum(self.outcomes.values()):,} outcomes ({counts(self.outcomes)}); "
-                f"{self.outcomes_dropped:,} outcomes not yet due at the end were dropped")
+                f"{self.outcomes_dropped:,} outcomes not yet due at the end were dropped; "
+                f"{drawn}, scenario {self.scenario}, ground truth in {self.truth_path}")
+
+
+def ground_truth(settings: Settings, factory: ListingFactory, started_at: datetime, seed: int | None,
+                 done: Simulated) -> dict:
+    """The run's scenario and clock: simulated day = minutes since `started_at` x days per minute."""
+    return {"run_id": factory.run_id, "listing_id_prefix": factory.id_prefix,
+            "started_at": started_at.isoformat(), "market_days_per_minute": settings.market_days_per_minute,
+            "market_seed": settings.market_seed, "history_days": settings.market_days, "seed": seed,
+            **factory.scenario.ground_truth(), "days": [done.days[d] for d in sorted(done.days)]}
+
+
+def write_json(path: Path, content: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(content, indent=1))
+    partial.replace(path)  # a reader never sees half a file
 
 
 class OutcomeClock:
@@ -131,14 +173,16 @@ class OutcomeClock:
 
 def simulate(settings: Settings, rate: float, duration_s: float, bad_share: float = 0.0,
              seed: int | None = None) -> Simulated:
-    """Produce for `duration_s` at `rate` listings/s, and each valid listing's outcome when it
-    falls due within that time."""
+    """Produce for `duration_s` at `rate` listings/s, each drawn on the market of the simulated
+    day it is sent at, and each valid listing's outcome when it falls due within that time."""
     factory = ListingFactory(settings, seed)
     producer = json_producer(settings, linger_ms=10)
-    done = Simulated()
-    clock = OutcomeClock(settings.outcome_days_per_minute)
+    done = Simulated(scenario=factory.scenario.name,
+                     truth_path=settings.data_dir / "simulations" / f"{factory.run_id}.json")
+    clock = OutcomeClock(settings.market_days_per_minute)  # the market's clock too
     rng = np.random.default_rng(seed)
-    started = time.monotonic()
+    started, started_at = time.monotonic(), datetime.now(timezone.utc)
+    write_json(done.truth_path, ground_truth(settings, factory, started_at, seed, done))
     total = int(rate * duration_s)
     tick = 0.01
     sent = 0
@@ -147,7 +191,10 @@ def simulate(settings: Settings, rate: float, duration_s: float, bad_share: floa
             now = time.monotonic()
             due = min(total, int((now - started) * rate) + 1)
             if due > sent:
-                for listing, outcome in factory.batch_with_outcomes(due - sent):
+                day = int((now - started) / clock.seconds_per_day)
+                pairs = factory.batch_with_outcomes(due - sent, day)
+                done.drew(day, pairs[0][0]["listing_id"], len(pairs), factory.market.segment_index(day))
+                for listing, outcome in pairs:
                     if bad_share and rng.random() < bad_share:
                         kind = MALFORMED_KINDS[rng.integers(len(MALFORMED_KINDS))]
                         producer.send(settings.topic_listings, key=listing["listing_id"], value=_malformed(kind, listing))
@@ -165,5 +212,6 @@ def simulate(settings: Settings, rate: float, duration_s: float, bad_share: floa
     finally:
         producer.flush()
         producer.close()
+        write_json(done.truth_path, ground_truth(settings, factory, started_at, seed, done))
     done.outcomes_dropped = len(clock)
     return done

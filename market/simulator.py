@@ -14,6 +14,7 @@ with mean WITHDRAWAL_MEAN_DAYS (45 days: about the time an unsold classified sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -48,6 +49,7 @@ class MarketState:
     start: date
     segment_index: dict[str, np.ndarray]
     model_shock: np.ndarray  # shape (days, models)
+    segment_drift: dict[str, float]  # each segment's daily drift: the forward market keeps it
 
 
 class MarketSimulator:
@@ -62,11 +64,12 @@ class MarketSimulator:
     def _market_state(self, rng: np.random.Generator) -> MarketState:
         segments = sorted(self.models["body_type"].unique())
         n_days = self.days + 1
-        segment_index = {}
+        segment_index, segment_drift = {}, {}
         for segment in segments:
             drift = rng.normal(0.0, 0.0002)
             steps = rng.normal(drift, SEGMENT_DAILY_SIGMA, n_days)
             segment_index[segment] = np.cumsum(steps) - steps[0]
+            segment_drift[segment] = float(drift)
         innovations = rng.normal(
             0.0,
             MODEL_SHOCK_SIGMA * np.sqrt(1 - MODEL_SHOCK_PERSISTENCE**2),
@@ -76,7 +79,7 @@ class MarketSimulator:
         shock[0] = rng.normal(0.0, MODEL_SHOCK_SIGMA, len(self.models))
         for day in range(1, n_days):
             shock[day] = MODEL_SHOCK_PERSISTENCE * shock[day - 1] + innovations[day]
-        return MarketState(self.start, segment_index, shock)
+        return MarketState(self.start, segment_index, shock, segment_drift)
 
     def _listing_days(self, rng: np.random.Generator, n: int) -> np.ndarray:
         days = np.arange(self.days + 1)
@@ -87,16 +90,30 @@ class MarketSimulator:
         weights = growth * weekly
         return rng.choice(days, size=n, p=weights / weights.sum())
 
+    def history_log_index(self, day_index: np.ndarray, body: np.ndarray, model: np.ndarray) -> np.ndarray:
+        """Log segment index + log model shock of listings on their history days."""
+        segment_log = np.empty(len(body))
+        for segment, index in self.state.segment_index.items():
+            mask = body == segment
+            segment_log[mask] = index[day_index[mask]]
+        return segment_log + self.state.model_shock[day_index, model]
+
     def listings(self, n: int, rng: np.random.Generator, day_index: np.ndarray | None = None,
-                 id_prefix: str = "sim", id_offset: int = 0, outcomes: bool = False) -> pd.DataFrame:
+                 id_prefix: str = "sim", id_offset: int = 0, outcomes: bool = False,
+                 models: pd.DataFrame | None = None,
+                 market_log: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> pd.DataFrame:
         """n listings; `day_index` pins their days (clipped to the simulated range).
+
+        A moving market (market.forward) draws from its own `models` and passes `market_log`
+        (body types, model rows -> log market index): the listings are dated on `day_index`
+        while their value follows the market of another day.
 
         History (`outcomes=False`): a sale after the market's end date is left out (the listing
         is still open then). `outcomes=True` (streamed listings): every drawn sale is kept and
         an unsold listing is withdrawn after a drawn wait; the frame gets `days_on_market`
         (to the sale or the withdrawal). Both draw the same listings and sales from the same
         generator state; `outcomes=True` draws the withdrawal waits after everything else."""
-        models = self.models
+        models = self.models if models is None else models
         if day_index is None:
             day_index = self._listing_days(rng, n)
         day_index = np.clip(day_index, 0, self.days)
@@ -130,11 +147,7 @@ class MarketSimulator:
         dealer = rng.random(n) < 0.4
 
         body = models["body_type"].to_numpy()[m]
-        segment_log = np.empty(n)
-        for segment, index in self.state.segment_index.items():
-            mask = body == segment
-            segment_log[mask] = index[day_index[mask]]
-        shock_log = self.state.model_shock[day_index, m]
+        log_index = self.history_log_index(day_index, body, m) if market_log is None else market_log(body, m)
 
         new_price = models["new_price_m"].to_numpy()[m] * 1e6 * 1.03 ** (year - 2024)
         depreciation = 0.87 * np.exp(-models["depreciation"].to_numpy()[m] * age)
@@ -148,7 +161,7 @@ class MarketSimulator:
             * np.where(automatic, AUTOMATIC_PREMIUM, 1.0)
             * region_mult[region]
             * np.where(dealer, DEALER_PREMIUM, 1.0)
-            * np.exp(segment_log + shock_log)
+            * np.exp(log_index)
         )
 
         condition = rng.normal(0.0, CONDITION_SIGMA, n)

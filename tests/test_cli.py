@@ -79,6 +79,16 @@ def test_a_usage_error_is_one_line(tmp_path):
     assert_one_line_error(run_cli("nosuchcommand", home=tmp_path), "nosuchcommand")
 
 
+def test_simulate_names_a_scenario_segment_or_start_day_that_does_not_exist(tmp_path):
+    assert_one_line_error(run_cli("simulate", "--scenario", "crash", home=tmp_path), "--scenario", "crash")
+    assert_one_line_error(run_cli("simulate", "--scenario", "shock", "--segment", "boat", home=tmp_path),
+                          "unknown segment 'boat'", "suv")
+    assert_one_line_error(run_cli("simulate", "--scenario", "launch", "--start-day", "-1", home=tmp_path),
+                          "before the stream starts")
+    assert_one_line_error(run_cli("simulate", home=tmp_path, AUTOVALUE_MARKET_DAYS_PER_MINUTE="0"),
+                          "AUTOVALUE_MARKET_DAYS_PER_MINUTE")
+
+
 def test_version(tmp_path):
     result = run_cli("--version", home=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith("autovalue 0."), result

@@ -3,12 +3,17 @@ due on the compressed clock; deterministic under a seed; none for malformed list
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
+
+import numpy as np
+import pytest
 
 from autovalue.kafka_clients import assign_from_time, partition_reader
 from consumers.messages import Accepted, parse_record
 from consumers.simulator import ListingFactory, OutcomeClock, simulate
+from market.scenarios import SHOCK_SIZE, scenario_from
 from tests.streaming import isolated, read_topic
 
 
@@ -25,14 +30,15 @@ def valid_listing_ids(settings, expect: int) -> set[str]:
     return {p.listing.listing_id for p in map(parse_record, records) if isinstance(p, Accepted)}
 
 
+def strip(pairs):
+    """What a seed decides: all but the run's id prefix and the clock."""
+    return [({**listing, "listing_id": None, "listed_at": None}, {**outcome, "listing_id": None})
+            for listing, outcome in pairs]
+
+
 def test_outcomes_are_deterministic_under_a_seed_and_sales_are_not_cut(settings):
     first = ListingFactory(settings, seed=5).batch_with_outcomes(2000)
     again = ListingFactory(settings, seed=5).batch_with_outcomes(2000)
-
-    def strip(pairs):
-        return [({**listing, "listing_id": None, "listed_at": None}, {**outcome, "listing_id": None})
-                for listing, outcome in pairs]
-
     assert strip(first) == strip(again)  # only the run's id prefix and the clock differ
     assert strip(first) != strip(ListingFactory(settings, seed=6).batch_with_outcomes(2000))
     outcomes = [o for _, o in first]
@@ -57,7 +63,7 @@ def test_the_clock_releases_each_outcome_after_its_days_at_the_compressed_rate()
 
 def test_simulate_sends_one_outcome_per_valid_listing(settings):
     # 100,000 simulated days a minute: every outcome falls due within a few ms of its listing.
-    settings = isolated(settings, outcome_days_per_minute=100_000.0)
+    settings = isolated(settings, market_days_per_minute=100_000.0)
     done = simulate(settings, rate=400, duration_s=1.0, bad_share=0.2, seed=3)
     valid = done.listings["valid"]
     assert sum(done.listings.values()) == 400 and 250 < valid < 400
@@ -77,7 +83,66 @@ def test_simulate_sends_one_outcome_per_valid_listing(settings):
 
 
 def test_outcomes_still_pending_at_the_end_are_dropped_and_counted(settings):
-    settings = isolated(settings, outcome_days_per_minute=0.001)  # nothing falls due within the run
+    settings = isolated(settings, market_days_per_minute=0.001)  # nothing falls due within the run
     done = simulate(settings, rate=200, duration_s=0.5, seed=4)
     assert done.listings["valid"] == 100 and sum(done.outcomes.values()) == 0 and done.outcomes_dropped == 100
     assert read_topic(settings, settings.topic_outcomes, expect=0, timeout_s=1) == []
+
+
+@pytest.mark.parametrize("name", ["none", "shock", "launch"])
+def test_each_scenario_streams_the_same_listings_and_outcomes_under_a_seed(settings, name):
+    def stream(seed):
+        factory = ListingFactory(settings, seed=seed, scenario=scenario_from(name, 3, "mpv"))
+        return [pair for day in (0, 3, 10, 40) for pair in factory.batch_with_outcomes(300, day)]
+
+    assert strip(stream(5)) == strip(stream(5))
+    assert strip(stream(5)) != strip(stream(6))
+
+
+def test_outcomes_follow_the_value_on_the_simulated_day(settings):
+    """Sold prices follow the market the listing was drawn in: the moving market, then the shock."""
+    def drawn(day, scenario=None):
+        pairs = ListingFactory(settings, seed=4, scenario=scenario).batch_with_outcomes(3000, day)
+        return [listing for listing, _ in pairs], np.array([o["sold_price"] or np.nan for _, o in pairs])
+
+    listings, at_start = drawn(0)
+    _, later = drawn(60)
+    market = ListingFactory(settings).market
+    models = market.history.models
+    row = {(b, m): i for i, (b, m) in enumerate(zip(models["brand"], models["model"]))}
+    body = np.array([listing["body_type"] for listing in listings])
+    rows = np.array([row[listing["brand"], listing["model"]] for listing in listings])
+    market_moved = np.exp(market.log_index(60, body, rows) - market.log_index(0, body, rows))
+    sold = ~np.isnan(at_start)
+    assert np.abs(market_moved[sold] - 1).max() > 0.03  # the market did move over 60 simulated days
+    np.testing.assert_allclose(later[sold] / at_start[sold], market_moved[sold], rtol=0.005)  # up to the rounding
+
+    shocked_day = 3 + 14
+    _, calm = drawn(shocked_day)
+    _, shocked = drawn(shocked_day, scenario_from("shock", 3, "mpv"))
+    mpv = body == "mpv"
+    assert mpv[sold].sum() > 300
+    np.testing.assert_allclose(shocked[sold & mpv] / calm[sold & mpv], 1 + SHOCK_SIZE, rtol=0.005)
+    np.testing.assert_array_equal(shocked[sold & ~mpv], calm[sold & ~mpv])
+
+
+def test_simulate_records_each_listing_s_simulated_day_and_the_scenario(settings):
+    # 1,200 simulated days a minute: the shock (day 2 to 16) happens within the run's second.
+    settings = isolated(settings, market_days_per_minute=1200.0, simulate_scenario="shock",
+                        simulate_shock_segment="sedan", simulate_scenario_day=2.0)
+    done = simulate(settings, rate=300, duration_s=1.0, seed=2)
+    truth = json.loads(done.truth_path.read_text())
+    assert done.truth_path.parent == settings.data_dir / "simulations"
+    assert truth["shock"] == {"segment": "sedan", "start_day": 2.0, "days": 14.0, "size": SHOCK_SIZE, "end_day": 16.0}
+    assert truth["market_days_per_minute"] == 1200.0 and truth["seed"] == 2
+    days = truth["days"]
+    assert sum(d["listings"] for d in days) == 300 and [d["day"] for d in days] == sorted({d["day"] for d in days})
+    offsets = [int(d["first_listing"].removeprefix(truth["listing_id_prefix"] + "-")) for d in days]
+    assert offsets[0] == 0 and offsets == sorted(offsets)
+    market = ListingFactory(settings).market  # the same market, recomputed: its true indices were recorded
+    for day in days:
+        assert day["segment_index"] == pytest.approx(market.segment_index(day["day"]), abs=1e-6)
+    assert f"simulated days {days[0]['day']}-{days[-1]['day']}, scenario shock" in done.summary()
+    listings = read_topic(settings, settings.topic_listings, expect=300)
+    assert {m["listing_id"] for m in listings} >= {d["first_listing"] for d in days}
+    assert all("market_day" not in m for m in listings)  # messages keep the listing schema

@@ -92,7 +92,7 @@ def live_accuracy(minutes: int) -> None:
         if frame.empty:
             st.info(f"No outcomes in the {window} yet: they arrive as listings sell or are withdrawn "
                     "(`autovalue outcomes` stores them; the simulator lets "
-                    f"{settings.outcome_days_per_minute:g} market days pass per minute).")
+                    f"{settings.market_days_per_minute:g} market days pass per minute).")
             return
         figures = accuracy.summary(frame)
         headline(figures)
