@@ -1,9 +1,10 @@
-"""Commands of the streaming part: score, market-feed, simulate, outcomes, rescore."""
+"""Commands of the streaming part: score, market-feed, simulate, replay, outcomes, rescore."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ import threading
 from datetime import datetime, timezone
 
 from autovalue.settings import get_settings
-from autovalue_cli.common import add_command, one_line, utc_datetime
+from autovalue_cli.common import CommandError, add_command, one_line, utc_datetime
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,31 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from consumers.replay import ReplayRefused, open_source, plan, replay
+
+    settings = get_settings()
+    try:
+        source = open_source(settings.raw_dir, args.file_or_source)
+    except ReplayRefused as error:
+        raise CommandError(str(error)) from None
+    currency = source.meta.get("currency")
+    if currency and currency.upper() != settings.market_currency.upper():
+        # The scorer and the service judge asking prices in their market's currency.
+        print(f"autovalue replay: warning: {source.name} is priced in {currency} but AUTOVALUE_MARKET_CURRENCY is "
+              f"{settings.market_currency}: run the scorer and the service with AUTOVALUE_MARKET_CURRENCY={currency}, "
+              "or they refuse its asking prices", file=sys.stderr)
+    stop = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.append(True))
+    chosen = plan(source.frame, since=args.since, limit=args.limit)
+    done = replay(settings, source.name, chosen.listings, args.speedup, args.duration, lambda: bool(stop),
+                  progress=not args.quiet)
+    done.skipped = chosen.skipped
+    print(done.summary())
+    return 0
+
+
 def cmd_outcomes(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
     from sqlalchemy.engine import make_url
@@ -142,6 +168,22 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     p = add_command(commands, "score", "value listings from Kafka through the service, until stopped",
                     "Consume the listings topic in a consumer group, validate each listing (bad ones to the "
@@ -165,6 +207,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--bad-share", type=float, default=0.0, help="share of malformed messages (0-1)")
     p.add_argument("--seed", type=int, help="random seed (default: a new one each run)")
     p.set_defaults(func=cmd_simulate)
+
+    p = add_command(commands, "replay", "play a dated market's listings onto the listings topic on a compressed clock",
+                    "Produce an imported market's listings (data/raw/<source>.parquet, or such a file) onto the "
+                    "listings topic in listing-date order, SPEEDUP simulated seconds per real second, with their "
+                    "own dates; each sale in the file goes to the outcomes topic when its sold_at comes due.")
+    p.add_argument("file_or_source", metavar="FILE_OR_SOURCE",
+                   help="a source name (data/raw/<source>.parquet) or the path of such a parquet file")
+    p.add_argument("--speedup", type=_positive, default=86_400.0,
+                   help="simulated seconds per real second (86400: a day per second)")
+    p.add_argument("--from", dest="since", type=utc_datetime,
+                   help="ISO date or time of the first listing to replay (UTC unless it has an offset)")
+    p.add_argument("--limit", type=_positive_int, help="replay at most this many listings")
+    p.add_argument("--duration", type=_positive, help="stop after this many real seconds")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_replay)
 
     p = add_command(commands, "outcomes", "store what became of each listing (sold / withdrawn) with its valuation",
                     "Consume the outcomes topic in its own consumer group into the outcomes table, joined to "
