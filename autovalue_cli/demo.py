@@ -2,7 +2,10 @@
 
 broker -> dashboard and outcome consumer (they need no model) while market (generated once) ->
 features -> model (trained when none, without baselines) -> service and scorer -> simulator ->
-baselines of a champion that has none (in the background, niced). Long-running parts are child
+baselines of a champion that has none (in the background, niced). With --source S an imported market
+takes the generated one's place: every child reads S (AUTOVALUE_MARKET_SOURCE, its currency), the
+features are built from it, a champion is trained on it, and `replay` plays it instead of the
+simulator (an undated S gets no stream). Long-running parts are child
 processes under autovalue.supervisor: a child that dies is reported and started again with
 backoff; one that keeps dying ends the demo with status 1.
 """
@@ -10,6 +13,7 @@ backoff; one that keeps dying ends the demo with status 1.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import subprocess
@@ -20,7 +24,7 @@ import httpx
 
 from autovalue.settings import Settings, get_settings
 from autovalue.supervisor import Supervisor, SupervisorFailed
-from autovalue_cli.common import add_command, today
+from autovalue_cli.common import add_command, positive_number, today
 
 
 def _autovalue(*args: str) -> list[str]:
@@ -54,9 +58,10 @@ def _stop_on_signal() -> list:
     return stop
 
 
-def setup(settings: Settings, baselines: bool = True) -> None:
+def setup(settings: Settings, baselines: bool = True, imported: bool = False) -> None:
     """What a fresh deployment needs once: market data, features in both stores, a champion
-    (with `baselines=False`, trained without them: training.baselines)."""
+    (with `baselines=False`, trained without them: training.baselines). An `imported` source's
+    features are always built: the feature tables do not say which source they came from."""
     from feature_repo.pipeline import build_features
     from market.generate import generate_market
     from market.io import read_source, table_path
@@ -73,7 +78,7 @@ def setup(settings: Settings, baselines: bool = True) -> None:
             print("market: generating")
             generate_market(settings.raw_dir, settings.market_listings, settings.market_seed, today(),
                             settings.market_days)
-        if not (settings.processed_dir / "model_market.parquet").exists():
+        if imported or not (settings.processed_dir / "model_market.parquet").exists():
             print("features: building, applying, materializing")
             build_features(settings, read_source(settings.raw_dir, settings.market_source))
     except BaseException:
@@ -102,10 +107,38 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_source(source: str) -> tuple[Settings, bool]:
+    """Every child reads the imported market `source` and judges prices in its currency; returns
+    the settings and whether it is dated."""
+    from market.io import read_meta
+
+    from autovalue_cli.feature_commands import require_source
+
+    meta = read_meta(get_settings().raw_dir, require_source(get_settings(), source))
+    os.environ["AUTOVALUE_MARKET_SOURCE"] = source
+    if meta.get("currency"):
+        os.environ["AUTOVALUE_MARKET_CURRENCY"] = meta["currency"]
+    get_settings.cache_clear()
+    return get_settings(), bool(meta.get("has_listing_dates"))
+
+
+def _stream(children: Supervisor, args: argparse.Namespace, dated: bool) -> None:
+    """The listings: simulated, a dated source's replay, or none for an undated source."""
+    if not args.source:
+        children.start("simulator", _autovalue("simulate", "--rate", str(args.rate), "--duration", str(args.duration),
+                                                "--bad-share", "0.02"), restart=False)
+    elif dated:
+        children.start("replay", _autovalue("replay", args.source, "--speedup", str(args.speedup), "--quiet"),
+                       restart=False)
+    else:
+        print(f"stream: none ({args.source} has no listing dates: nothing to replay); the service and the "
+              "dashboard run")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from broker.embedded import EmbeddedBroker
 
-    settings = get_settings()
+    settings, dated = _use_source(args.source) if args.source else (get_settings(), True)
     broker = EmbeddedBroker(settings).start()
     print(f"broker: {settings.kafka_bootstrap}{' (reused)' if broker.reused else ''}")
     children = Supervisor(settings.data_dir / "logs", adopt_orphans=True)
@@ -117,15 +150,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         children.start("dashboard", _autovalue("dashboard"))
         print(f"dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}")
         children.start("outcomes", _autovalue("outcomes"))
-        setup(settings, baselines=False)
+        setup(settings, baselines=False, imported=bool(args.source))
         stop = _stop_on_signal()
         service = children.start("service", _autovalue("serve"))
         # The scorer joins its group while the service starts; it retries a service not yet up.
         children.start("scorer", _autovalue("score"))
         _wait_ready(settings, service, stop)
         print(f"service: {settings.service_url} ready")
-        children.start("simulator", _autovalue("simulate", "--rate", str(args.rate), "--duration", str(args.duration),
-                                                "--bad-share", "0.02"), restart=False)
+        _stream(children, args, dated)
         # Nothing to do when the champion's run has them; niced, so the stream keeps the cores.
         children.start("baselines", _niced(_autovalue("baselines")), restart=False)
         if not args.no_wait:
@@ -153,8 +185,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     p = add_command(commands, "demo", "the whole pipeline on the embedded default, until Ctrl-C",
                     "Run the embedded broker, the setup, the valuation service, the scorer, the outcome consumer, "
-                    "the simulator and the dashboard, each logging to data/logs/. A child that dies is reported "
+                    "the simulator (with a dated --source: its replay) and the dashboard, each logging to data/logs/. A child that dies is reported "
                     "and started again with backoff; one that keeps dying stops the demo with status 1.")
+    p.add_argument("--source", help="an imported market (data/raw/<source>.parquet) instead of the simulated one; "
+                   "a dated one is replayed instead of the simulator")
+    p.add_argument("--speedup", type=positive_number, default=86_400.0,
+                   help="with a dated --source: simulated seconds per real second of its replay")
     p.add_argument("--rate", type=float, default=20.0, help="simulated listings per second")
     p.add_argument("--duration", type=float, default=86_400.0, help="seconds of simulated listings")
     p.add_argument("--no-wait", action="store_true", help="start everything, run --settle seconds, stop")

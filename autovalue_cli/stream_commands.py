@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import threading
 from datetime import datetime, timezone
 
 from autovalue.settings import get_settings
-from autovalue_cli.common import CommandError, add_command, one_line, utc_datetime
+from autovalue_cli.common import CommandError, add_command, one_line, positive_int, positive_number, utc_datetime
 
 log = logging.getLogger(__name__)
 
@@ -168,22 +167,6 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
-    return int(text)
-
-
 def register(commands: argparse._SubParsersAction) -> None:
     p = add_command(commands, "score", "value listings from Kafka through the service, until stopped",
                     "Consume the listings topic in a consumer group, validate each listing (bad ones to the "
@@ -214,12 +197,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "own dates; each sale in the file goes to the outcomes topic when its sold_at comes due.")
     p.add_argument("file_or_source", metavar="FILE_OR_SOURCE",
                    help="a source name (data/raw/<source>.parquet) or the path of such a parquet file")
-    p.add_argument("--speedup", type=_positive, default=86_400.0,
+    p.add_argument("--speedup", type=positive_number, default=86_400.0,
                    help="simulated seconds per real second (86400: a day per second)")
     p.add_argument("--from", dest="since", type=utc_datetime,
                    help="ISO date or time of the first listing to replay (UTC unless it has an offset)")
-    p.add_argument("--limit", type=_positive_int, help="replay at most this many listings")
-    p.add_argument("--duration", type=_positive, help="stop after this many real seconds")
+    p.add_argument("--limit", type=positive_int, help="replay at most this many listings")
+    p.add_argument("--duration", type=positive_number, help="stop after this many real seconds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_replay)
 
