@@ -89,13 +89,14 @@ def setup(settings: Settings, baselines: bool = True, imported: bool = False) ->
     ensure_champion(settings, baselines)
 
 
-def _broker_watch(broker, scorer_log) -> None:
+def _broker_watch(broker, children: Supervisor, scorer_log) -> None:
     """tansu keeps everything in memory: when the demo's broker dies it is started again, and
     the demo says plainly what that cost (the scorer's log names the offsets and counts)."""
     if broker.process is None or broker.process.poll() is None:
         return
     status = broker.process.returncode
     broker.start()
+    children.spare(broker.process)
     print(f"broker: tansu exited with status {status} and was started again, empty: it keeps everything in "
           "memory, so every listing, valuation and dead letter on its topics is gone, and the listings not yet "
           f"valued are lost; the scorer's log names the partitions, offsets and count ({scorer_log})",
@@ -142,6 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     broker = EmbeddedBroker(settings).start()
     print(f"broker: {settings.kafka_bootstrap}{' (reused)' if broker.reused else ''}")
     children = Supervisor(settings.data_dir / "logs", adopt_orphans=True)
+    children.spare(broker.process)  # the demo's own child: ending it as an orphan emptied the broker
     # During the setup a stop ends it at once (SIGTERM as Ctrl-C does); after, it only asks to stop.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -163,7 +165,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if not args.no_wait:
             print("running; Ctrl-C stops everything")
         scorer_log = children.log_path("scorer")
-        children.run(lambda: _broker_watch(broker, scorer_log) or bool(stop),
+        children.run(lambda: _broker_watch(broker, children, scorer_log) or bool(stop),
                      until=time.monotonic() + args.settle if args.no_wait else None)
     except SupervisorFailed as error:
         print(f"autovalue demo: {error}; stopping", file=sys.stderr)
