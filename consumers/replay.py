@@ -56,6 +56,9 @@ def open_source(raw_dir: Path, file_or_source: str) -> ReplaySource:
             raise ReplayRefused(f"no market source {name!r}: {path} does not exist (`autovalue import` writes one)")
     try:
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    except (OSError, ValueError) as error:
+        raise ReplayRefused(f"{meta_file}: not readable metadata: {str(error).splitlines()[0]}") from None
+    try:
         frame = pd.read_parquet(path)
     except (OSError, ValueError) as error:  # pyarrow's errors are ValueErrors or OSErrors
         raise ReplayRefused(f"{path}: not a readable market table: {str(error).splitlines()[0]}") from None

@@ -108,3 +108,7 @@ def test_a_missing_or_unreadable_source_is_named(tmp_path):
     (tmp_path / "junk.parquet").write_text("not parquet")
     with pytest.raises(ReplayRefused, match="junk.parquet: not a readable market table"):
         open_source(tmp_path, str(tmp_path / "junk.parquet"))
+    write_source(tmp_path, "cars", [market()], {})
+    (tmp_path / "cars.meta.json").write_text("{not json")
+    with pytest.raises(ReplayRefused, match="cars.meta.json: not readable metadata"):
+        open_source(tmp_path, "cars")
