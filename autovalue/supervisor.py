@@ -3,7 +3,8 @@ own log, a child that dies is reported and, when long-running, started again wit
 
 A child killed outright can leave its own children running in sessions of their own (BentoML's
 workers keep the service's port). With `adopt_orphans` (Linux), this process becomes their
-subreaper and ends what a dead child left behind, and everything at stop.
+subreaper and ends what a dead child left behind, and everything at stop; a process of its own
+started outside the supervisor (the demo's broker) is spared when named with `spare`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Supervisor:
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
         self.max_failures, self.stable_s = max_failures, stable_s
         self.children: dict[str, Child] = {}
+        self.spared: set[int] = set()  # own processes that are no child's leftovers
         self.adopts = adopt_orphans and _become_subreaper()
 
     def start(self, name: str, argv: list[str], restart: bool = True) -> subprocess.Popen:
@@ -50,6 +52,11 @@ class Supervisor:
         self._spawn(child)
         self.say(f"  {name}: logging to {self.log_path(name)}")
         return child.process
+
+    def spare(self, process: subprocess.Popen | None) -> None:
+        """A process this one started itself, outside the supervisor: not an orphan, never ended here."""
+        if process is not None:
+            self.spared.add(process.pid)
 
     def log_path(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -116,7 +123,7 @@ class Supervisor:
         """SIGTERM (then SIGKILL) to the processes re-parented here, and reap them."""
         if not self.adopts:
             return
-        known = {c.process.pid for c in self.children.values() if c.process is not None}
+        known = {c.process.pid for c in self.children.values() if c.process is not None} | self.spared
         orphans = [pid for pid in _children_of(os.getpid()) if pid not in known]
         for pid in orphans:
             _signal(pid, signal.SIGTERM)

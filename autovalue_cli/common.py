@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import signal
@@ -60,6 +61,22 @@ def utc_datetime(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r} (e.g. 2026-11-29 or "
                                          "2026-11-29T08:00+07:00)") from None
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"not a positive number: {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
 
 
 def today() -> date:

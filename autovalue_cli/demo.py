@@ -2,7 +2,10 @@
 
 broker -> dashboard and outcome consumer (they need no model) while market (generated once) ->
 features -> model (trained when none, without baselines) -> service and scorer -> simulator ->
-baselines of a champion that has none (in the background, niced). Long-running parts are child
+baselines of a champion that has none (in the background, niced). With --source S an imported market
+takes the generated one's place: every child reads S (AUTOVALUE_MARKET_SOURCE, its currency with it), the
+features are built from it, a champion is trained on it, and `replay` plays it instead of the
+simulator (an undated S gets no stream). Long-running parts are child
 processes under autovalue.supervisor: a child that dies is reported and started again with
 backoff; one that keeps dying ends the demo with status 1.
 """
@@ -10,6 +13,7 @@ backoff; one that keeps dying ends the demo with status 1.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import subprocess
@@ -21,7 +25,7 @@ import httpx
 
 from autovalue.settings import Settings, get_settings
 from autovalue.supervisor import Supervisor, SupervisorFailed
-from autovalue_cli.common import add_command, today
+from autovalue_cli.common import add_command, positive_number, today
 
 
 def _autovalue(*args: str) -> list[str]:
@@ -55,9 +59,10 @@ def _stop_on_signal() -> list:
     return stop
 
 
-def setup(settings: Settings, baselines: bool = True) -> None:
+def setup(settings: Settings, baselines: bool = True, imported: bool = False) -> None:
     """What a fresh deployment needs once: market data, features in both stores, a champion
-    (with `baselines=False`, trained without them: training.baselines)."""
+    (with `baselines=False`, trained without them: training.baselines). An `imported` source's
+    features are always built: an undated one has no statistics whose presence would say so."""
     from feature_repo.definitions import stats_path
     from feature_repo.pipeline import build_features
     from market.generate import generate_market
@@ -75,7 +80,7 @@ def setup(settings: Settings, baselines: bool = True) -> None:
             print("market: generating")
             generate_market(settings.raw_dir, settings.market_listings, settings.market_seed, today(),
                             settings.market_days)
-        if not Path(stats_path(settings, "model", settings.market_source)).exists():
+        if imported or not Path(stats_path(settings, "model", settings.market_source)).exists():
             print("features: building, applying, materializing")
             build_features(settings, read_source(settings.raw_dir, settings.market_source),
                            source=settings.market_source)
@@ -87,13 +92,14 @@ def setup(settings: Settings, baselines: bool = True) -> None:
     ensure_champion(settings, baselines)
 
 
-def _broker_watch(broker, scorer_log) -> None:
+def _broker_watch(broker, children: Supervisor, scorer_log) -> None:
     """tansu keeps everything in memory: when the demo's broker dies it is started again, and
     the demo says plainly what that cost (the scorer's log names the offsets and counts)."""
     if broker.process is None or broker.process.poll() is None:
         return
     status = broker.process.returncode
     broker.start()
+    children.spare(broker.process)
     print(f"broker: tansu exited with status {status} and was started again, empty: it keeps everything in "
           "memory, so every listing, valuation and dead letter on its topics is gone, and the listings not yet "
           f"valued are lost; the scorer's log names the partitions, offsets and count ({scorer_log})",
@@ -105,13 +111,40 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_source(source: str) -> tuple[Settings, bool]:
+    """Every child reads the imported market `source` (its currency and attributes with it);
+    returns the settings and whether it is dated."""
+    from market.io import read_meta
+
+    from autovalue_cli.feature_commands import require_source
+
+    meta = read_meta(get_settings().raw_dir, require_source(get_settings(), source))
+    os.environ["AUTOVALUE_MARKET_SOURCE"] = source
+    get_settings.cache_clear()
+    return get_settings(), bool(meta.get("has_listing_dates"))
+
+
+def _stream(children: Supervisor, args: argparse.Namespace, dated: bool) -> None:
+    """The listings: simulated, a dated source's replay, or none for an undated source."""
+    if not args.source:
+        children.start("simulator", _autovalue("simulate", "--rate", str(args.rate), "--duration", str(args.duration),
+                                                "--bad-share", "0.02"), restart=False)
+    elif dated:
+        children.start("replay", _autovalue("replay", args.source, "--speedup", str(args.speedup), "--quiet"),
+                       restart=False)
+    else:
+        print(f"stream: none ({args.source} has no listing dates: nothing to replay); the service and the "
+              "dashboard run")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from broker.embedded import EmbeddedBroker
 
-    settings = get_settings()
+    settings, dated = _use_source(args.source) if args.source else (get_settings(), True)
     broker = EmbeddedBroker(settings).start()
     print(f"broker: {settings.kafka_bootstrap}{' (reused)' if broker.reused else ''}")
     children = Supervisor(settings.data_dir / "logs", adopt_orphans=True)
+    children.spare(broker.process)  # the demo's own child: ending it as an orphan emptied the broker
     # During the setup a stop ends it at once (SIGTERM as Ctrl-C does); after, it only asks to stop.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
@@ -120,21 +153,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         children.start("dashboard", _autovalue("dashboard"))
         print(f"dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}")
         children.start("outcomes", _autovalue("outcomes"))
-        setup(settings, baselines=False)
+        setup(settings, baselines=False, imported=bool(args.source))
         stop = _stop_on_signal()
         service = children.start("service", _autovalue("serve"))
         # The scorer joins its group while the service starts; it retries a service not yet up.
         children.start("scorer", _autovalue("score"))
         _wait_ready(settings, service, stop)
         print(f"service: {settings.service_url} ready")
-        children.start("simulator", _autovalue("simulate", "--rate", str(args.rate), "--duration", str(args.duration),
-                                                "--bad-share", "0.02"), restart=False)
+        _stream(children, args, dated)
         # Nothing to do when the champion's run has them; niced, so the stream keeps the cores.
         children.start("baselines", _niced(_autovalue("baselines")), restart=False)
         if not args.no_wait:
             print("running; Ctrl-C stops everything")
         scorer_log = children.log_path("scorer")
-        children.run(lambda: _broker_watch(broker, scorer_log) or bool(stop),
+        children.run(lambda: _broker_watch(broker, children, scorer_log) or bool(stop),
                      until=time.monotonic() + args.settle if args.no_wait else None)
     except SupervisorFailed as error:
         print(f"autovalue demo: {error}; stopping", file=sys.stderr)
@@ -156,8 +188,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     p = add_command(commands, "demo", "the whole pipeline on the embedded default, until Ctrl-C",
                     "Run the embedded broker, the setup, the valuation service, the scorer, the outcome consumer, "
-                    "the simulator and the dashboard, each logging to data/logs/. A child that dies is reported "
+                    "the simulator (with a dated --source: its replay) and the dashboard, each logging to data/logs/. A child that dies is reported "
                     "and started again with backoff; one that keeps dying stops the demo with status 1.")
+    p.add_argument("--source", help="an imported market (data/raw/<source>.parquet) instead of the simulated one; "
+                   "a dated one is replayed instead of the simulator")
+    p.add_argument("--speedup", type=positive_number, default=86_400.0,
+                   help="with a dated --source: simulated seconds per real second of its replay")
     p.add_argument("--rate", type=float, default=20.0, help="simulated listings per second")
     p.add_argument("--duration", type=float, default=86_400.0, help="seconds of simulated listings")
     p.add_argument("--no-wait", action="store_true", help="start everything, run --settle seconds, stop")

@@ -1,4 +1,4 @@
-"""Commands of the streaming part: score, market-feed, simulate, outcomes, rescore."""
+"""Commands of the streaming part: score, market-feed, simulate, replay, outcomes, rescore."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import get_args
 
 from autovalue.settings import Settings, get_settings
-from autovalue_cli.common import CommandError, add_command, one_line, utc_datetime
+from autovalue_cli.common import CommandError, add_command, one_line, positive_int, positive_number, utc_datetime
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,32 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from autovalue.market_attributes import market_currency
+    from consumers.replay import ReplayRefused, open_source, plan, replay
+
+    settings = get_settings()
+    try:
+        source = open_source(settings.raw_dir, args.file_or_source)
+    except ReplayRefused as error:
+        raise CommandError(str(error)) from None
+    currency, expected = source.meta.get("currency"), market_currency(settings)
+    if currency and currency.upper() != expected.upper():
+        # The scorer judges asking prices in its market's currency (AUTOVALUE_MARKET_SOURCE's).
+        print(f"autovalue replay: warning: {source.name} is priced in {currency}, the scorer's market "
+              f"({settings.market_source}) in {expected}: run the scorer with AUTOVALUE_MARKET_SOURCE={source.name}, "
+              "or it refuses these asking prices", file=sys.stderr)
+    stop = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.append(True))
+    chosen = plan(source.frame, since=args.since, limit=args.limit)
+    done = replay(settings, source.name, chosen.listings, args.speedup, args.duration, lambda: bool(stop),
+                  progress=not args.quiet)
+    done.skipped = chosen.skipped
+    print(done.summary())
+    return 0
+
+
 def cmd_outcomes(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
     from sqlalchemy.engine import make_url
@@ -187,6 +213,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--start-day", type=float, default=settings.simulate_scenario_day,
                    help="simulated days after the stream starts (AUTOVALUE_MARKET_DAYS_PER_MINUTE a minute)")
     p.set_defaults(func=cmd_simulate)
+
+    p = add_command(commands, "replay", "play a dated market's listings onto the listings topic on a compressed clock",
+                    "Produce an imported market's listings (data/raw/<source>.parquet, or such a file) onto the "
+                    "listings topic in listing-date order, SPEEDUP simulated seconds per real second, with their "
+                    "own dates; each sale in the file goes to the outcomes topic when its sold_at comes due.")
+    p.add_argument("file_or_source", metavar="FILE_OR_SOURCE",
+                   help="a source name (data/raw/<source>.parquet) or the path of such a parquet file")
+    p.add_argument("--speedup", type=positive_number, default=86_400.0,
+                   help="simulated seconds per real second (86400: a day per second)")
+    p.add_argument("--from", dest="since", type=utc_datetime,
+                   help="ISO date or time of the first listing to replay (UTC unless it has an offset)")
+    p.add_argument("--limit", type=positive_int, help="replay at most this many listings")
+    p.add_argument("--duration", type=positive_number, help="stop after this many real seconds")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_replay)
 
     p = add_command(commands, "outcomes", "store what became of each listing (sold / withdrawn) with its valuation",
                     "Consume the outcomes topic in its own consumer group into the outcomes table, joined to "

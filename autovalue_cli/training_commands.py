@@ -99,18 +99,32 @@ def prepare_tracking() -> None:
 
 
 def ensure_champion(settings: Settings, baselines: bool = True) -> None:
-    """For `autovalue setup` and `demo`: train on the market once when no champion exists yet.
-    `baselines=False` (the demo): XGBoost alone; `autovalue baselines` adds them to its run later."""
+    """For `autovalue setup` and `demo`: train on the market source once when there is no champion
+    trained on it (a time split when it is dated, else random). `baselines=False` (the demo):
+    XGBoost alone; `autovalue baselines` adds them to its run later."""
     _quiet_telemetry(settings)
+    from market.io import read_meta
+    from training.champion import load_registered_bundle
     from training.pipeline import train
     from training.tracking import champion_version, mlflow_client
 
-    if champion_version(mlflow_client(settings), settings) is not None:
-        return
+    client = mlflow_client(settings)
+    current = champion_version(client, settings)
+    source = settings.market_source
+    if current is not None:
+        trained_on = load_registered_bundle(settings, client, current).metadata.get("source")
+        if trained_on == source:
+            return
+        # Another market's model cannot be judged on this one's holdout (its prices, its currency).
+        print(f"champion v{current.version} was trained on {trained_on}, not {source}: training one on {source} "
+              "and promoting it")
     from training.dataset import build_dataset
 
-    print("no champion model yet: training one (autovalue train" + ("" if baselines else ", baselines later") + ")")
-    result = train(settings, build_dataset(settings, settings.market_source), baselines=baselines)
+    split = "time" if read_meta(settings.raw_dir, source).get("has_listing_dates") else "random"
+    print(f"training a champion on {source} (autovalue train --split {split}" + ("" if baselines else ", baselines later")
+          + ")")
+    result = train(settings, build_dataset(settings, source), split=split, baselines=baselines,
+                   force_promote=current is not None)
     print(f"model {result.version}: holdout MAPE {result.metrics['xgboost']['mape']:.2%}")
 
 

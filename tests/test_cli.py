@@ -110,3 +110,16 @@ def test_every_command_has_a_description_and_every_flag_help():
 def test_help_shows_defaults(tmp_path):
     result = run_cli("train", "--help", home=tmp_path)
     assert result.returncode == 0 and "(default: time)" in result.stdout and "(default: 42)" in result.stdout
+
+
+def test_replaying_an_undated_source_says_there_is_nothing_to_replay(tmp_path):
+    mapping = tmp_path / "undated.yaml"
+    mapping.write_text("name: undated\ncurrency: USD\ncolumns:\n  brand: {from: make}\n  model: {from: type}\n"
+                       "  year: {from: built, parse: int}\n  mileage_km: {from: km, parse: number}\n"
+                       "  asking_price: {from: price, parse: number}\n")
+    (tmp_path / "cars.csv").write_text("make,type,built,km,price\nFord,Focus,2015,80000,7000\n")
+    assert run_cli("import", str(tmp_path / "cars.csv"), "--mapping", str(mapping), home=tmp_path).returncode == 0
+    line = assert_one_line_error(run_cli("replay", "undated", home=tmp_path), "undated has no listing dates")
+    assert line.endswith("nothing to replay")
+    assert_one_line_error(run_cli("replay", "nosuch", home=tmp_path), "nosuch")
+    assert_one_line_error(run_cli("replay", "undated", "--speedup", "0", home=tmp_path), "--speedup")

@@ -119,3 +119,34 @@ def test_what_a_killed_child_leaves_running_is_ended(tmp_path):
     result = subprocess.run([sys.executable, "-c", ADOPTION, str(tmp_path)], capture_output=True, text=True,
                             timeout=120, cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
+
+
+SPARED = """
+import subprocess, sys, time
+from pathlib import Path
+from autovalue.supervisor import Supervisor
+
+supervisor = Supervisor(Path(sys.argv[1]), say=lambda line: None, adopt_orphans=True)
+# Like the demo's broker: started by this process itself, not by the supervisor.
+broker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+supervisor.spare(broker)
+supervisor.start("baselines", [sys.executable, "-c", "pass"], restart=False)
+deadline = time.monotonic() + 60
+while not supervisor.children["baselines"].done:
+    assert time.monotonic() < deadline
+    supervisor.check()
+    time.sleep(0.05)
+alive = broker.poll() is None
+supervisor.stop_all()
+broker.kill()
+print("ok" if alive else "the spared process was ended")
+"""
+
+
+def test_a_finished_child_does_not_end_a_spared_process(tmp_path):
+    """The demo's broker is the demo's own child: a child finishing (the baselines) must not end it
+    with the orphans it sweeps (that emptied the in-memory broker mid-stream)."""
+    result = subprocess.run([sys.executable, "-c", SPARED, str(tmp_path)], capture_output=True, text=True,
+                            timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
