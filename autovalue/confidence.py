@@ -69,7 +69,10 @@ class ConfidenceJudge:
             found.append((Confidence.medium, f"the market statistics are {age_s / 3600:.0f} h old"))
 
     def _mileage(self, found: list, km_per_year: float | None) -> None:
-        if self.km_per_year is None or km_per_year is None:
+        if self.km_per_year is None:
+            return
+        if km_per_year is None:  # no mileage given: the model had to value a car of any mileage
+            found.append((Confidence.medium, "no mileage given"))
             return
         low, high = self.km_per_year
         if not low <= km_per_year <= high:

@@ -65,6 +65,9 @@ def feature_inputs(columns: Mapping[str, Sequence], attributes: Sequence[MarketA
     }
     for name in CAR_ATTRIBUTES:
         cast = _CASTS[ATTRIBUTE_KINDS[name]]
+        # A number may be missing (mileage): None, as the service's listing has it.
+        if ATTRIBUTE_KINDS[name] == "number":
+            cast = _optional(cast)
         out[name] = [cast(v) for v in columns[name]]
     for attribute in attributes:
         convert = _optional(float if attribute.kind == "number" else str)

@@ -118,7 +118,9 @@ class Listing(BaseModel):
     brand: str = Field(min_length=1, max_length=64)
     model: str = Field(min_length=1, max_length=64)
     year: int = Field(ge=MIN_MODEL_YEAR, strict=True)  # after listed_at: its check reads the date
-    mileage_km: float = Field(ge=0, le=2_000_000, strict=True)
+    # Optional: many real ads leave it out (a fifth of vehicles_us); the model takes missing as a
+    # value and the valuation says its confidence is lower for it (autovalue.confidence).
+    mileage_km: float | None = Field(default=None, ge=0, le=2_000_000, strict=True)
     fuel: Fuel = Fuel.petrol
     transmission: Transmission = Transmission.manual
     body_type: BodyType = BodyType.other
@@ -200,6 +202,9 @@ ATTRIBUTE_KINDS: dict[str, str] = {name: FIELD_KINDS[name] for name in CAR_ATTRI
 # Canonical columns of data/raw/ tables: a listing, then what became of it. Nullable ones may be
 # missing in real data; the required ones are the Listing's fields without a default.
 CANONICAL_COLUMNS: list[str] = [*LISTING_FIELDS, "sold_at", "sold_price"]
+# Why each is required: listing_id names the valuation (its row, its dead letter); brand and model
+# are the entity keys every market statistic and fallback hangs on; year is the car's age, the
+# largest single term of its value, that no market statistic can stand in for.
 REQUIRED_COLUMNS: list[str] = [name for name, field in Listing.model_fields.items() if field.is_required()]
 
 

@@ -20,11 +20,13 @@ import pandas as pd
 import yaml
 
 from autovalue.market_attributes import MarketAttribute, MarketUnknown, check_name, parse_attributes
-from autovalue.schema import CANONICAL_COLUMNS, ENUM_COLUMNS
+from autovalue.schema import CANONICAL_COLUMNS, ENUM_COLUMNS, REQUIRED_COLUMNS
 from market.io import write_source
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
-REQUIRED = ["brand", "model", "year", "mileage_km", "asking_price"]
+# The listing schema's required fields, and the asking price: an imported row is an asking price
+# (or a sale), the label; a row without one teaches a model nothing. The rest may be missing.
+REQUIRED = [*(name for name in REQUIRED_COLUMNS if name != "listing_id"), "asking_price"]
 # What a column the mapping does not name becomes.
 UNMAPPED_DEFAULTS = {"fuel": "other", "transmission": "other", "body_type": "other",
                      "seller_type": "other", "region": "unknown", "listed_at": pd.NaT, "sold_at": pd.NaT}

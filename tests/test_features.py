@@ -264,7 +264,7 @@ def test_dataset_from_imported_real_data(real_data, tmp_path):
     build_features(settings, read_source(settings.raw_dir, "vehicles_us"), progress=False, source="vehicles_us")
     dated = build_dataset(settings, "vehicles_us")
     assert dated.feature_service == "vehicles_us_valuation_v1"
-    assert len(dated.frame) == 39_728 and dated.has_dates and dated.currency == "USD"
+    assert len(dated.frame) == 46_904 and dated.has_dates and dated.currency == "USD"
     assert dated.frame["model_ask_index_30d"].notna().mean() > 0.9
     assert (dated.frame["label"] >= 500).all()
     undated = build_dataset(settings, "cardekho")

@@ -23,7 +23,7 @@ LISTING = {"listing_id": "a1", "listed_at": "2026-05-01T10:00:00+07:00", "brand"
 def test_the_declaration():
     assert LISTING_FIELDS == list(LISTING) == list(Listing.model_fields)
     assert CAR_ATTRIBUTES == [f for f in LISTING_FIELDS if f not in ("listing_id", "listed_at", "asking_price")]
-    assert REQUIRED_COLUMNS == ["listing_id", "brand", "model", "year", "mileage_km"]
+    assert REQUIRED_COLUMNS == ["listing_id", "brand", "model", "year"]
     assert set(ENUM_COLUMNS) == {"fuel", "transmission", "body_type", "seller_type"}
     assert CANONICAL_COLUMNS == [*LISTING_FIELDS, "sold_at", "sold_price"]
     assert (ATTRIBUTE_KINDS["year"], ATTRIBUTE_KINDS["mileage_km"], ATTRIBUTE_KINDS["fuel"]) == ("integer", "number", "text")
