@@ -11,6 +11,8 @@ keeps a model's market level comparable when the age mix of its listings shifts.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
@@ -38,12 +40,17 @@ def keyed_listings(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def _window_medians(times: np.ndarray, values: np.ndarray, days: np.ndarray, window: np.timedelta64):
-    """Median of each column and the count over [day - window, day) for every day."""
+    """Median of each column and the count over [day - window, day) for every day. A missing
+    value (a listing without mileage: no adjusted price either) is left out of its column's
+    median, not the count; np.median is kept where nothing is missing (nanmedian is slower)."""
     lo = np.searchsorted(times, days - window, side="left")
     hi = np.searchsorted(times, days, side="left")
     out = np.full((days.size, values.shape[1]), np.nan)
-    for i in np.flatnonzero(hi > lo):
-        out[i] = np.median(values[lo[i]:hi[i]], axis=0)
+    median = np.nanmedian if np.isnan(values).any() else np.median
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a window whose values are all missing: NaN
+        for i in np.flatnonzero(hi > lo):
+            out[i] = median(values[lo[i]:hi[i]], axis=0)
     return out, hi - lo
 
 
