@@ -17,6 +17,7 @@ import streamlit as st
 from app.guard import NoData, Unavailable
 from autovalue.feature_inputs import feature_inputs
 from autovalue.schema import CAR_ATTRIBUTES, Listing, plain
+from autovalue.market_attributes import market_attributes, source_feature_service
 from autovalue.settings import Settings
 
 STALE_AFTER_S = 2 * 86_400
@@ -29,7 +30,7 @@ def _service_features(settings_json: str):
     from feature_repo.service_features import ServiceFeatures
 
     settings = Settings.model_validate_json(settings_json)
-    return ServiceFeatures(feature_store(settings), settings.feature_service)
+    return ServiceFeatures(feature_store(settings), source_feature_service(settings))
 
 
 def _check_store(settings: Settings) -> None:
@@ -53,8 +54,10 @@ def feature_ages(settings: Settings, cars: pd.DataFrame) -> pd.DataFrame:
     columns = {name: [placeholder[name] if name in placeholder else plain(Listing.model_fields[name].default)]
                * len(cars) for name in ["listed_at", *CAR_ATTRIBUTES] if name not in cars}
     columns.update({name: cars[name].tolist() for name in ("brand", "model", "body_type")})
+    attributes = market_attributes(settings)  # the market's own: none given, as a listing may leave them out
+    columns.update({a.name: [None] * len(cars) for a in attributes})
     try:
-        online = service.read_online(feature_inputs(columns), with_timestamps=True)
+        online = service.read_online(feature_inputs(columns, attributes), with_timestamps=True)
     except Exception as error:  # noqa: BLE001
         raise Unavailable(f"the online feature store cannot be read ({type(error).__name__}: {error}).") from error
     rows = []

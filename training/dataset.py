@@ -54,8 +54,11 @@ def observations(raw: pd.DataFrame, dated: bool) -> pd.DataFrame:
         if dated:
             rows["event_timestamp"] = rows["listed_at"]
         else:
-            # Undated data: ages are taken at the middle of the year after the newest model year.
-            reference = pd.Timestamp(year=int(rows["year"].max()) + 1, month=7, day=1, tz="UTC")
+            # Undated data: ages are taken at the middle of the year after the newest model year,
+            # or today if that is still ahead (a file with this year's models): never in the future,
+            # where the service would refuse the listing date.
+            reference = min(pd.Timestamp(year=int(rows["year"].max()) + 1, month=7, day=1, tz="UTC"),
+                            pd.Timestamp.now(tz="UTC").floor("D"))
             rows["listed_at"] = reference
             rows["event_timestamp"] = reference
     return rows.reset_index(drop=True)

@@ -8,6 +8,7 @@ from app import context, database, display, drift, market_data
 from app.charts import feature_age, psi_bars
 from app.feature_freshness import STALE_AFTER_S, feature_ages
 from app.guard import NoData, shown_safely
+from autovalue.market_attributes import source_feature_service
 
 INCOMING_ROWS = 5_000  # the newest valuations are "incoming"
 PUSHED_WITHIN_S = 3600  # a car model row younger than this came from the market feed, not the midnight batch
@@ -26,7 +27,7 @@ with shown_safely("Incoming listings"):
 
 st.subheader("Age of the online market features")
 st.caption(f"For every car model, the age of the market statistics the valuation service reads for it "
-           f"(feature service `{settings.feature_service}`) at each level: the car model's own, its brand's and "
+           f"(feature service `{source_feature_service(settings)}`) at each level: the car model's own, its brand's and "
            "its body type's. Daily batch rows are stamped at midnight UTC, the start of the day they cover, so "
            "they are as old as the time since midnight (up to a day); rows the market feed pushes while listings "
            f"stream in are seconds old. Older than {display.age(STALE_AFTER_S)} (dashed line) means the feature "
