@@ -42,7 +42,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = _load_training_data(settings, args)  # before the slow imports: a bad path fails at once
     from training.pipeline import train
 
-    split = args.split
+    split = args.split or ("time" if data.has_dates else "random")
+    if split == "time" and not data.has_dates:
+        raise CommandError(f"{data.source} has no listing dates: no time split; use --split random")
     result = train(settings, data, split=split, seed=args.seed, force_promote=args.promote,
                    progress=not args.quiet)
     print(f"{result.version}: {data.source}, {len(data.frame):,} rows, {split} split; run {result.run_id}")
@@ -162,8 +164,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="data/raw/<source>.parquet to build the dataset from")
     source.add_argument("--dataset",
                         help="a stored training dataset (.parquet, `autovalue dataset`) instead of building one")
-    p.add_argument("--split", choices=["time", "random"], default="time",
-                   help="time: hold out the most recent period; random: seeded, for undated data")
+    p.add_argument("--split", choices=["time", "random"],
+                   help="time: hold out the most recent period (the default for dated data); random: seeded "
+                        "(the default, and the only split, for undated data)")
     p.add_argument("--seed", type=int, default=settings.train_seed, help="random seed")
     p.add_argument("--promote", action="store_true",
                    help="make this model the champion even if it does not beat the current one")

@@ -95,3 +95,26 @@ def wait_for_members(settings: Settings, members: int, timeout_s: float = 120) -
             return rows
         time.sleep(0.2)
     raise AssertionError(f"{members} scorers did not settle in group {settings.consumer_group}: {rows}")
+
+
+def score_until_stored(settings: Settings, payloads: list, stored: int | None = None, timeout_s: float = 180) -> None:
+    """The real scorer (`autovalue score --no-push`) over `payloads` until `stored` rows (default:
+    one per payload) are in the valuations and dead-letter tables together; fails if it exits."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.service_support import REPO, stop_process_group
+
+    expected = len(payloads) if stored is None else stored
+    scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
+                              env=settings_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        produce(settings, payloads)
+        deadline = time.monotonic() + timeout_s
+        while sum(map(len, table_ids(settings))) < expected and time.monotonic() < deadline:
+            assert scorer.poll() is None, f"the scorer exited with {scorer.returncode}"
+            time.sleep(0.5)  # polling a table: the condition, not the time, ends the wait
+    finally:
+        stop_process_group(scorer)

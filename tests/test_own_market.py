@@ -6,9 +6,6 @@ nothing of this market's, and this market's currency and attributes must reach e
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -18,7 +15,7 @@ import pytest
 
 from autovalue.settings import Settings, get_settings
 from tests.conftest import free_port
-from tests.service_support import REPO, ServerProcess, build_market, serve_command, service_env, stop_process_group
+from tests.service_support import ServerProcess, build_market, serve_command, service_env
 
 SOURCE = "acme_motors"
 # The two new attributes are one line each, and nothing else in the project knows them.
@@ -149,22 +146,12 @@ def test_the_scorer_validates_and_stores_the_attributes(own_market, kafka_bootst
     from sqlalchemy import select
 
     from autovalue.tables import connect, valuations
-    from tests.streaming import isolated, produce, settings_env, table_ids
+    from tests.streaming import isolated, score_until_stored, table_ids
 
     settings = isolated(own_market[0].model_copy(update={"kafka_bootstrap": kafka_bootstrap}))
     sent = [listing(listing_id="s1", battery_kwh=40, trim="comfort"), listing(listing_id="s2"),
             listing(listing_id="s3", battery_kwh="lots"), listing(listing_id="s4", asking_price=9_000.0)]
-    scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
-                              env=settings_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    try:
-        produce(settings, sent)
-        deadline = time.monotonic() + 180
-        while sum(map(len, table_ids(settings))) < len(sent) and time.monotonic() < deadline:
-            assert scorer.poll() is None, f"the scorer exited with {scorer.returncode}"
-            time.sleep(0.5)
-    finally:
-        stop_process_group(scorer)
+    score_until_stored(settings, sent)
     valued, dead = table_ids(settings)
     assert sorted(valued) == ["s1", "s2", "s4"] and [d["listing_id"] for d in dead] == ["s3"]
     assert "battery_kwh" in dead[0]["reason"]

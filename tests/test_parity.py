@@ -6,7 +6,6 @@ timezone of the listing dates. The check fails on an injected unit error."""
 from __future__ import annotations
 
 import shutil
-import time
 
 import httpx
 import pandas as pd
@@ -85,27 +84,13 @@ def test_the_stream_three_ways_training_service_and_stored_row(simulated, kafka_
     """Listings through the real scorer (no market pushes, so the online market stays the
     training path's point-in-time market): every stored row equals the service's answer and
     the training path's, feature by feature and price by price."""
-    import subprocess
-    import sys
-
     from consumers.simulator import ListingFactory
-    from tests.service_support import REPO, stop_process_group
-    from tests.streaming import isolated, produce, settings_env, table_ids
+    from tests.streaming import isolated, score_until_stored
     from training.parity_samples import stream_rows
 
     settings = isolated(simulated.settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap}))
     listings = ListingFactory(settings, seed=8).batch(300)
-    scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
-                              env=settings_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    try:
-        produce(settings, listings)
-        deadline = time.monotonic() + 180
-        while len(table_ids(settings)[0]) < len(listings) and time.monotonic() < deadline:
-            assert scorer.poll() is None, f"the scorer exited with {scorer.returncode}"
-            time.sleep(0.5)
-    finally:
-        stop_process_group(scorer)
+    score_until_stored(settings, listings)
     rows, stored = stream_rows(settings, simulated.bundle, len(listings))
     assert len(rows) == len(listings)
     report = simulated.check(rows, True, stored=stored, sample="stream")
