@@ -88,20 +88,23 @@ def test_the_demo_starts_a_dead_broker_again_and_says_what_was_lost(tmp_path, ca
     import os
     import signal
 
+    from autovalue.supervisor import Supervisor
     from autovalue_cli.demo import _broker_watch
     from tests.conftest import free_port
 
     settings = Settings(home=tmp_path, kafka_bootstrap=f"127.0.0.1:{free_port()}")
     broker = EmbeddedBroker(settings).start()
+    children = Supervisor(tmp_path)
     try:
-        _broker_watch(broker, tmp_path / "scorer.log")  # alive: nothing to do or say
+        _broker_watch(broker, children, tmp_path / "scorer.log")  # alive: nothing to do or say
         assert capsys.readouterr().err == ""
         os.killpg(broker.process.pid, signal.SIGKILL)
         broker.process.wait()
-        _broker_watch(broker, tmp_path / "scorer.log")
+        _broker_watch(broker, children, tmp_path / "scorer.log")
         said = capsys.readouterr().err
         assert "tansu exited with status -9 and was started again, empty" in said
         assert "the listings not yet valued are lost" in said and str(tmp_path / "scorer.log") in said
         assert broker_answers(settings)
+        assert broker.process.pid in children.spared  # the restarted broker is the demo's own, never ended as an orphan
     finally:
         broker.stop()
