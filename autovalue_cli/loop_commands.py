@@ -21,9 +21,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     settings = get_settings()
-    from autovalue_cli.training_commands import _quiet_telemetry
+    from autovalue_cli.training_commands import quiet_telemetry
 
-    _quiet_telemetry(settings)
+    quiet_telemetry(settings)
     from training.dataset import FeatureServiceMissing
     from training.landed_history import HistoryUnavailable
     from training.retrain import TooFewOutcomes, retrain

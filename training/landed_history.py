@@ -80,6 +80,9 @@ def landed_history(settings: Settings, engine: Engine | None = None) -> LandedHi
         raise HistoryUnavailable(f"market source {source!r} has no history: {table_path(settings.raw_dir, source)} "
                                  "is missing (`autovalue generate` or `autovalue import`)")
     meta = read_meta(settings.raw_dir, source)
+    if not meta.get("has_listing_dates"):
+        raise HistoryUnavailable(f"market source {source!r} is undated: its listings have no time to append a "
+                                 "stream after (and an undated market has no stream)")
     attributes = attributes_of(meta)
     names = [a.name for a in attributes]
     history = read_source(settings.raw_dir, source)
