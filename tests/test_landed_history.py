@@ -15,6 +15,7 @@ from autovalue.settings import Settings
 from autovalue.tables import connect, outcomes, valuations
 from market.io import read_meta, read_source, write_source
 from tests.test_cli import assert_one_line_error, run_cli
+from tests.test_outcomes import postgres, postgres_name  # noqa: F401 (a fixture)
 from training.landed_history import LANDED_SOURCE, build_landed_history
 
 SOURCE = "own"
@@ -49,7 +50,11 @@ def outcome(listing_id: str, kind: str, outcome_at: datetime, days: float, sold_
 
 @pytest.fixture
 def home(tmp_path) -> Settings:
-    settings = Settings(home=tmp_path, market_source=SOURCE, history_withdrawal_horizon_days=30)
+    return filled(Settings(home=tmp_path, market_source=SOURCE, history_withdrawal_horizon_days=30))
+
+
+def filled(settings: Settings) -> Settings:
+    """The market's history (two listings) and a stream of every kind in the database."""
     history = pd.DataFrame([car("h1", CLOCK - 300 * DAY, sold_at=pd.Timestamp(CLOCK - 290 * DAY), sold_price=140e6),
                             car("h2", CLOCK - 200 * DAY)])
     history["listed_at"] = pd.to_datetime(history["listed_at"], utc=True)
@@ -104,6 +109,19 @@ def test_history_appends_the_labelled_stream_with_its_outcomes_and_attributes(ho
     meta = read_meta(home.raw_dir, LANDED_SOURCE)
     assert meta["has_listing_dates"] is True and meta["currency"] == "IDR" and meta["attributes"] == DECLARED
     assert meta["streamed_sales"] == 2 and "noise_floor_mape" not in meta
+
+
+@pytest.mark.production
+def test_history_on_postgresql(tmp_path, postgres_name):
+    postgres(f"CREATE DATABASE {postgres_name}")
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{postgres_name}"
+    on_postgres = filled(Settings(home=tmp_path / "pg", market_source=SOURCE, history_withdrawal_horizon_days=30,
+                                  database_url=url))
+    on_sqlite = filled(Settings(home=tmp_path / "sqlite", market_source=SOURCE, history_withdrawal_horizon_days=30))
+    build_landed_history(on_postgres)
+    build_landed_history(on_sqlite)
+    pd.testing.assert_frame_equal(read_source(on_postgres.raw_dir, LANDED_SOURCE),
+                                  read_source(on_sqlite.raw_dir, LANDED_SOURCE))
 
 
 def test_history_is_idempotent(home):
