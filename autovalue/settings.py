@@ -190,6 +190,15 @@ class Settings(BaseSettings):
     rf_max_rows: int = 100_000  # the forest fits on a seeded sample above this (its cost grows fastest)
     report_residual_features: list[str] = ["age_years", "odometer_km"]
 
+    # The closed loop (`autovalue history`, `autovalue retrain`). A streamed listing without an
+    # outcome counts as unsold once it is this many market days older than the newest listing
+    # valued (the simulator withdraws the unsold after a mean 45 days: e^-4, 1.8%, are still
+    # listed at 180); younger, it is still on the market and left out.
+    history_withdrawal_horizon_days: float = Field(default=180.0, gt=0)
+    # Fewer landed sales than this and `autovalue retrain` does not train (exit 2): a holdout of
+    # its newest 15% must be large enough for a MAPE to tell two models apart.
+    retrain_min_outcomes: int = Field(default=500, ge=1)
+
     @field_validator("api_key", "database_url", "feast_registry_url", "mlflow_tracking_uri", "bentoml_home",
                      "asking_price_min", "asking_price_max", mode="before")
     @classmethod

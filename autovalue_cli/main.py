@@ -12,12 +12,12 @@ from pydantic_settings import SettingsError
 
 from autovalue.logs import setup_logging
 from autovalue.settings import get_settings
-from autovalue_cli import (app_commands, champion_commands, data_commands, demo, feature_commands,
+from autovalue_cli import (app_commands, champion_commands, data_commands, demo, feature_commands, loop_commands,
                            service_commands, stream_commands, training_commands)
 from autovalue_cli.common import CommandError, OneLineParser, settings_problem
 
-COMMAND_MODULES = [data_commands, feature_commands, training_commands, champion_commands, service_commands,
-                   stream_commands, app_commands, demo]
+COMMAND_MODULES = [data_commands, feature_commands, training_commands, loop_commands, champion_commands,
+                   service_commands, stream_commands, app_commands, demo]
 
 
 def _version() -> str:

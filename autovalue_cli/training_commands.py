@@ -11,7 +11,7 @@ from autovalue.settings import Settings, get_settings
 from autovalue_cli.common import CommandError, add_command
 
 
-def _quiet_telemetry(settings: Settings) -> None:
+def quiet_telemetry(settings: Settings) -> None:
     # Before anything imports bentoml: no telemetry, and its model store inside the project.
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     os.environ.setdefault("OTEL_SDK_DISABLED", "true")
@@ -38,7 +38,7 @@ def _load_training_data(settings: Settings, args: argparse.Namespace):
 
 def cmd_train(args: argparse.Namespace) -> int:
     settings = get_settings()
-    _quiet_telemetry(settings)
+    quiet_telemetry(settings)
     data = _load_training_data(settings, args)  # before the slow imports: a bad path fails at once
     from training.pipeline import train
 
@@ -94,7 +94,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
 def prepare_tracking() -> None:
     """The MLflow store and experiment, created when missing (a child process of `setup`)."""
     settings = get_settings()
-    _quiet_telemetry(settings)
+    quiet_telemetry(settings)
     from training.tracking import mlflow_client
 
     mlflow_client(settings)
@@ -104,7 +104,7 @@ def ensure_champion(settings: Settings, baselines: bool = True) -> None:
     """For `autovalue setup` and `demo`: train on the market source once when there is no champion
     trained on it (a time split when it is dated, else random). `baselines=False` (the demo):
     XGBoost alone; `autovalue baselines` adds them to its run later."""
-    _quiet_telemetry(settings)
+    quiet_telemetry(settings)
     from market.io import read_meta
     from training.champion import load_registered_bundle
     from training.pipeline import train
@@ -132,7 +132,7 @@ def ensure_champion(settings: Settings, baselines: bool = True) -> None:
 
 def cmd_baselines(args: argparse.Namespace) -> int:
     settings = get_settings()
-    _quiet_telemetry(settings)
+    quiet_telemetry(settings)
     from training.baselines import NotApplicable, add_to_champion, missing_baselines
 
     try:

@@ -64,8 +64,10 @@ def observations(raw: pd.DataFrame, dated: bool) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def build_dataset(settings, source: str | None = None, store=None, limit: int | None = None) -> TrainingData:
-    """Point-in-time-correct training data for `source` through the feature service."""
+def build_dataset(settings, source: str | None = None, store=None, limit: int | None = None,
+                  raw: pd.DataFrame | None = None) -> TrainingData:
+    """Point-in-time-correct training data for `source` through its feature service; `raw`:
+    listings of that market to use instead of its file (a retrain's landed history)."""
     from autovalue.market_attributes import attributes_of, feature_service_name
     from feature_repo.config import feature_store
     from market.io import read_meta, read_source
@@ -75,7 +77,7 @@ def build_dataset(settings, source: str | None = None, store=None, limit: int | 
     dated = bool(meta.get("has_listing_dates"))
     attributes = attributes_of(meta)
     service_name = feature_service_name(settings.feature_service, source, attributes)
-    raw = read_source(settings.raw_dir, source)
+    raw = read_source(settings.raw_dir, source) if raw is None else raw
     rows = observations(raw, dated)
     if limit:
         rows = rows.sample(n=min(limit, len(rows)), random_state=0).reset_index(drop=True)

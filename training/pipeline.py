@@ -48,6 +48,7 @@ class TrainingResult:
     directory: Path
     bento_tag: str
     seconds: dict[str, float]  # wall time per step
+    holdout: pd.DataFrame | None = None  # the rows that judged it (the newest slice of a time split)
 
     @property
     def promoted(self) -> bool:
@@ -96,9 +97,11 @@ class _RoundProgress(xgb.callback.TrainingCallback):
 
 
 def train(settings: Settings, data: TrainingData, split: SplitKind = "time", seed: int | None = None,
-          force_promote: bool = False, progress: bool = True, baselines: bool = True) -> TrainingResult:
+          force_promote: bool = False, progress: bool = True, baselines: bool = True,
+          decide_champion: bool = True) -> TrainingResult:
     """`baselines=False`: no linear regression or random forest in this run (they can be added to
-    it later: training.baselines); the champion decision does not use them."""
+    it later: training.baselines); the champion decision does not use them. `decide_champion=False`:
+    the champion is left alone, for a caller that judges the model on rows of its own (training.retrain)."""
     seed = settings.train_seed if seed is None else seed
     frame = _checked_frame(data, split)
     steps = _Steps(progress)
@@ -128,16 +131,21 @@ def train(settings: Settings, data: TrainingData, split: SplitKind = "time", see
         shutil.copytree(Path(tmp) / "plots", directory / "plots")
     _log_bundle(directory, run_id)
     steps("champion")
-    decision = champion.decide(settings, client, evaluated.holdout, evaluated.metrics["xgboost"]["mape"], force_promote)
-    if decision.promote:
-        champion.set_champion(client, settings, registered)
-    _tag_decision(client, settings, run_id, registered, decision)
+    if decide_champion:
+        decision = champion.decide(settings, client, evaluated.holdout, evaluated.metrics["xgboost"]["mape"],
+                                   force_promote)
+        if decision.promote:
+            champion.set_champion(client, settings, registered)
+        _tag_decision(client, settings, run_id, registered, decision)
+    else:
+        decision = champion.Decision(False, "left to the caller")
     if not baselines:
         client.set_tag(run_id, "baselines", "not fitted in this run")
     steps.close()
     tracking.log_step_seconds(run_id, steps.seconds)
     log.info("trained %s: %s", bundle.version, decision.reason)
-    return TrainingResult(bundle.version, bundle, evaluated.metrics, decision, run_id, directory, tag, steps.seconds)
+    return TrainingResult(bundle.version, bundle, evaluated.metrics, decision, run_id, directory, tag, steps.seconds,
+                          evaluated.holdout)
 
 
 def _checked_frame(data: TrainingData, split: SplitKind) -> pd.DataFrame:
