@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from autovalue.processes import ServerProcess, serve_command, stop_process_group
 from autovalue.settings import Settings, get_settings
 from tests.conftest import free_port
-from tests.service_support import REPO, ServerProcess, build_market, serve_command, service_env, stop_process_group
+from tests.service_support import REPO, build_market, service_env
 
 SOURCE = "acme_motors"
 # The two new attributes are one line each, and nothing else in the project knows them.
@@ -148,14 +149,15 @@ def test_the_market_answers_from_its_own_statistics_in_its_currency(own_market):
 def test_the_scorer_validates_and_stores_the_attributes(own_market, kafka_bootstrap):
     from sqlalchemy import select
 
+    from autovalue.processes import settings_environment
     from autovalue.tables import connect, valuations
-    from tests.streaming import isolated, produce, settings_env, table_ids
+    from tests.streaming import isolated, produce, table_ids
 
     settings = isolated(own_market[0].model_copy(update={"kafka_bootstrap": kafka_bootstrap}))
     sent = [listing(listing_id="s1", battery_kwh=40, trim="comfort"), listing(listing_id="s2"),
             listing(listing_id="s3", battery_kwh="lots"), listing(listing_id="s4", asking_price=9_000.0)]
     scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
-                              env=settings_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                              env=settings_environment(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
         produce(settings, sent)

@@ -14,9 +14,10 @@ import pytest
 
 import autovalue.feature_inputs
 from autovalue.model_bundle import ModelBundle, read_champion
+from autovalue.processes import ServerProcess, serve_command
 from autovalue.settings import Settings, get_settings
 from tests.conftest import free_port
-from tests.service_support import ServerProcess, build_market, serve_command, service_env, train_champion
+from tests.service_support import build_market, service_env, train_champion
 from autovalue.market_attributes import parse_attributes
 from training.parity import check, listing_payloads
 from training.parity_samples import holdout_rows, service_post
@@ -88,15 +89,16 @@ def test_the_stream_three_ways_training_service_and_stored_row(simulated, kafka_
     import subprocess
     import sys
 
+    from autovalue.processes import settings_environment, stop_process_group
     from consumers.simulator import ListingFactory
-    from tests.service_support import REPO, stop_process_group
-    from tests.streaming import isolated, produce, settings_env, table_ids
+    from tests.service_support import REPO
+    from tests.streaming import isolated, produce, table_ids
     from training.parity_samples import stream_rows
 
     settings = isolated(simulated.settings.model_copy(update={"kafka_bootstrap": kafka_bootstrap}))
     listings = ListingFactory(settings, seed=8).batch(300)
     scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
-                              env=settings_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                              env=settings_environment(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
         produce(settings, listings)

@@ -13,7 +13,7 @@ import xgboost as xgb
 
 from autovalue.model_bundle import ModelBundle
 from autovalue.settings import Settings
-from tests.training_fixtures import simulated_training_data
+from training.simulated_dataset import simulated_training_data
 from training.candidates import xgboost_frame
 from training.dataset import TrainingData
 from training.export import load_from_bento_store, load_from_models_dir
