@@ -21,6 +21,8 @@ from autovalue.settings import Settings, get_settings
 from tests.conftest import free_port
 from tests.service_support import REPO, build_market, service_env
 
+pytestmark = pytest.mark.slow
+
 SOURCE = "acme_motors"
 # The two new attributes are one line each, and nothing else in the project knows them.
 MAPPING = f"""

@@ -14,6 +14,8 @@ from training.baselines import NAMES, NotApplicable, add_to_champion, missing_ba
 from training.pipeline import train
 from training.tracking import mlflow_client
 
+pytestmark = pytest.mark.slow
+
 SMALL = {"listings": 20_000, "seed": 5, "days": 365}
 
 
