@@ -59,6 +59,7 @@ def simulated(tmp_path_factory):
     served.close()
 
 
+@pytest.mark.slow  # its fixture trains a champion on a 20,000-listing market
 def test_simulated_holdout_agrees_feature_by_feature_and_price_by_price(simulated):
     # The simulated market's car models each have a dense market: the margin wins the validation.
     meta = simulated.bundle.metadata
@@ -68,6 +69,7 @@ def test_simulated_holdout_agrees_feature_by_feature_and_price_by_price(simulate
     assert report.listings >= SAMPLE * 0.9 and report.agreement >= 0.999, "\n".join(report.lines())
 
 
+@pytest.mark.slow
 def test_listings_valued_now_agree_with_the_market_compared_too(simulated):
     """Listings dated now: the service's online market is the training path's point-in-time
     market, so market features and prices are compared directly; stored rows too."""
@@ -115,6 +117,7 @@ def test_the_stream_three_ways_training_service_and_stored_row(simulated, kafka_
     assert report.agreement >= 0.999, "\n".join(report.lines())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
 @pytest.mark.parametrize("zone", [None, "UTC", "Asia/Jakarta"])
 def test_any_resolution_and_timezone_of_listing_dates(simulated, unit, zone):
@@ -127,6 +130,7 @@ def test_any_resolution_and_timezone_of_listing_dates(simulated, unit, zone):
     assert report.agreement >= 0.999, "\n".join(report.lines())
 
 
+@pytest.mark.slow
 def test_an_injected_unit_error_is_caught_and_named(simulated, monkeypatch):
     real = autovalue.feature_inputs.feature_inputs
 
