@@ -11,7 +11,7 @@ export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export OTEL_SDK_DISABLED := true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: venv demo test bench faults clean
+.PHONY: venv demo test test-fast bench faults clean
 
 venv: $(STAMP)
 
@@ -27,9 +27,16 @@ demo: venv
 	$(BIN)/autovalue demo
 
 # pytest exits 5 when it collects no test: that is a failure of the suite, said plainly.
+run_pytest = $(BIN)/python -m pytest $(1); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make $@: no tests were collected"; fi; exit $$status
+
 test: venv
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
-	if [ $$status -eq 5 ]; then echo "make test: no tests were collected"; fi; exit $$status
+	@$(call run_pytest,$(PYTEST_ARGS))
+
+# Every part's unit and contract tests, without the slow ones (a real `bentoml serve`, a broker-backed
+# scorer, Chromium, training on more than a few thousand rows): under 2 minutes on 2 cores.
+test-fast: venv
+	@$(call run_pytest,-m "not slow" $(PYTEST_ARGS))
 
 bench: venv
 	$(BIN)/python -m bench

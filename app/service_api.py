@@ -66,9 +66,3 @@ def valuate(settings: Settings, listing: dict) -> Valuation:
         raise ListingRejected(rejection_message(response))
     return Valuation.model_validate(response.json())
 
-
-def ready(settings: Settings) -> bool:
-    try:
-        return httpx.get(settings.service_url.rstrip("/") + READY_PATH, timeout=1.5).status_code == 200
-    except httpx.HTTPError:
-        return False

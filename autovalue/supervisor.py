@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autovalue.processes import children_of
+
 
 class SupervisorFailed(RuntimeError):
     """A long-running child kept dying: restarting it more would only hide the fault."""
@@ -124,7 +126,7 @@ class Supervisor:
         if not self.adopts:
             return
         known = {c.process.pid for c in self.children.values() if c.process is not None} | self.spared
-        orphans = [pid for pid in _children_of(os.getpid()) if pid not in known]
+        orphans = [pid for pid in children_of(os.getpid()) if pid not in known]
         for pid in orphans:
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
@@ -163,16 +165,3 @@ def _become_subreaper() -> bool:
         return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):  # not Linux
         return False
-
-
-def _children_of(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == parent:
-                found.append(int(entry.name))
-    return found

@@ -21,15 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
+from autovalue.processes import READY_PATH, answers, autovalue_command
 from autovalue.settings import Settings, get_settings
 from autovalue.supervisor import Supervisor, SupervisorFailed
 from autovalue_cli.common import add_command, positive_number, today
-
-
-def _autovalue(*args: str) -> list[str]:
-    return [sys.executable, "-m", "autovalue_cli.main", *args]
 
 
 def _wait_ready(settings: Settings, process: subprocess.Popen, stop: list, timeout_s: float = 60) -> None:
@@ -37,11 +32,8 @@ def _wait_ready(settings: Settings, process: subprocess.Popen, stop: list, timeo
     while time.monotonic() < deadline and not stop:
         if process.poll() is not None:
             raise SupervisorFailed("the valuation service exited; see its log")
-        try:
-            if httpx.get(f"{settings.service_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if answers(settings.service_url + READY_PATH):
+            return
         time.sleep(0.5)
     if not stop:
         raise SupervisorFailed("the valuation service did not become ready")
@@ -127,10 +119,10 @@ def _use_source(source: str) -> tuple[Settings, bool]:
 def _stream(children: Supervisor, args: argparse.Namespace, dated: bool) -> None:
     """The listings: simulated, a dated source's replay, or none for an undated source."""
     if not args.source:
-        children.start("simulator", _autovalue("simulate", "--rate", str(args.rate), "--duration", str(args.duration),
+        children.start("simulator", autovalue_command("simulate", "--rate", str(args.rate), "--duration", str(args.duration),
                                                 "--bad-share", "0.02"), restart=False)
     elif dated:
-        children.start("replay", _autovalue("replay", args.source, "--speedup", str(args.speedup), "--quiet"),
+        children.start("replay", autovalue_command("replay", args.source, "--speedup", str(args.speedup), "--quiet"),
                        restart=False)
     else:
         print(f"stream: none ({args.source} has no listing dates: nothing to replay); the service and the "
@@ -150,19 +142,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         # These need no model: they start on the core that generating the market and building
         # the features (one thread each) leave idle, instead of after the training.
-        children.start("dashboard", _autovalue("dashboard"))
+        children.start("dashboard", autovalue_command("dashboard"))
         print(f"dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}")
-        children.start("outcomes", _autovalue("outcomes"))
+        children.start("outcomes", autovalue_command("outcomes"))
         setup(settings, baselines=False, imported=bool(args.source))
         stop = _stop_on_signal()
-        service = children.start("service", _autovalue("serve"))
+        service = children.start("service", autovalue_command("serve"))
         # The scorer joins its group while the service starts; it retries a service not yet up.
-        children.start("scorer", _autovalue("score"))
+        children.start("scorer", autovalue_command("score"))
         _wait_ready(settings, service, stop)
         print(f"service: {settings.service_url} ready")
         _stream(children, args, dated)
         # Nothing to do when the champion's run has them; niced, so the stream keeps the cores.
-        children.start("baselines", _niced(_autovalue("baselines")), restart=False)
+        children.start("baselines", _niced(autovalue_command("baselines")), restart=False)
         if not args.no_wait:
             print("running; Ctrl-C stops everything")
         scorer_log = children.log_path("scorer")

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -27,15 +26,10 @@ import httpx
 from sqlalchemy import create_engine
 
 from bench.common import median, write_result
+from bench.stack import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL_S = 90.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _processes_of(home: Path) -> list[int]:
@@ -88,9 +82,9 @@ class _Lines(threading.Thread):
 
 def run_once(timeout_s: float, keep: bool, poll_s: float = 0.5) -> dict:
     home = Path(tempfile.mkdtemp(prefix="autovalue-demo-bench-")).resolve()
-    dashboard = _free_port()
-    service = _free_port()
-    env = dict(os.environ, AUTOVALUE_HOME=str(home), AUTOVALUE_KAFKA_BOOTSTRAP=f"127.0.0.1:{_free_port()}",
+    dashboard = free_port()
+    service = free_port()
+    env = dict(os.environ, AUTOVALUE_HOME=str(home), AUTOVALUE_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
                AUTOVALUE_SERVICE_PORT=str(service), AUTOVALUE_SERVICE_URL=f"http://127.0.0.1:{service}",
                AUTOVALUE_DASHBOARD_PORT=str(dashboard))
     database = f"sqlite:///{home / 'data' / 'autovalue.db'}"

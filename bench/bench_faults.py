@@ -26,7 +26,8 @@ from tqdm import tqdm
 
 from bench.common import write_result
 from bench.faults_stack import Producer, Stack, kill_moments, scorer_logs, stored, tally
-from tests.streaming import isolated, wait_for_members
+from bench.stack import isolated
+from consumers.heartbeat import wait_until_group_settled
 
 FAULTS = ["sigkill", "service_down", "db_locked", "join_leave", "sizes", "broker_restart", "load"]
 MAX_MESSAGE_BYTES = 1_000_000  # under the producer's max_request_size (1 MiB) with the record's overhead
@@ -121,9 +122,9 @@ def join_leave(run: Run, args) -> float:
     for i in range(3):
         run.until(10 + i * (run.seconds - 20) / 3)
         second = run.stack.scorer(run.settings, f"{run.name}-second")
-        wait_for_members(run.settings, 2)
+        wait_until_group_settled(run.settings, 2)
         run.stop_scorer(second)
-        wait_for_members(run.settings, 1)
+        wait_until_group_settled(run.settings, 1)
     return time.time()
 
 
@@ -167,7 +168,7 @@ def run_fault(stack: Stack, name: str, args) -> dict:
                "db_locked": args.outage_s + 40, "broker_restart": 60.0}.get(name, args.seconds)
     settings = isolated(stack.base)
     first = stack.scorer(settings, f"{name}-scorer")
-    wait_for_members(settings, 1)  # joined before the stream starts: start-up is not the fault
+    wait_until_group_settled(settings, 1)  # joined before the stream starts: start-up is not the fault
     producer = Producer(settings, rate, seed=args.seed).start(seconds)
     run = Run(stack, name, settings, producer, seconds, scorers=[first])
     fault_end = globals()[name](run, args)

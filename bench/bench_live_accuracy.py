@@ -18,32 +18,29 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pandas as pd
 
 from autovalue import accuracy
+from autovalue.processes import READY_PATH, answers, autovalue_command, settings_environment
 from autovalue.settings import Settings
 from autovalue.tables import connect
 from bench.common import write_result
+from bench.stack import free_port
 from market.io import read_meta
-from tests.conftest import free_port
-from tests.streaming import settings_env
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 class Stack:
     """Child processes in their own process groups, logging to <home>/bench-logs/."""
 
     def __init__(self, settings: Settings) -> None:
-        self.env = settings_env(settings)
+        self.env = settings_environment(settings)
         self.logs = settings.home / "bench-logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen] = {}
@@ -53,12 +50,12 @@ class Stack:
 
     def run(self, *args: str) -> None:
         with open(self.logs / f"{args[0]}.log", "ab") as output:
-            subprocess.run([sys.executable, "-m", "autovalue_cli.main", *args], cwd=REPO, env=self.env,
+            subprocess.run(autovalue_command(*args), env=self.env,
                            stdout=output, stderr=subprocess.STDOUT, check=True)
 
     def start(self, name: str, *args: str) -> subprocess.Popen:
         output = open(self.logs / f"{name}.log", "ab")
-        process = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", *args], cwd=REPO, env=self.env,
+        process = subprocess.Popen(autovalue_command(*args), env=self.env,
                                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes[name] = process
         return process
@@ -87,13 +84,6 @@ class Stack:
                 process.wait()
 
 
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def stored_outcomes(settings: Settings, since: datetime) -> tuple[int, int]:
     """(outcomes stored since `since`, of which joined to their valuation)."""
     engine = connect(settings.database)
@@ -108,7 +98,7 @@ def run_stack(settings: Settings, minutes: float, rate: float, started: datetime
         stack.start("broker", "broker")
         stack.wait_for("the broker and its topics", lambda: "tansu broker on" in stack.log("broker"), 60)
         stack.start("service", "serve")
-        stack.wait_for("the valuation service", lambda: answers(f"{settings.service_url}/readyz"), 180)
+        stack.wait_for("the valuation service", lambda: answers(settings.service_url + READY_PATH), 180)
         stack.start("scorer", "score")
         stack.start("outcomes", "outcomes")
         stack.wait_for("the scorer and the outcome consumer in their groups", lambda: (

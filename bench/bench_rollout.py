@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,22 +27,17 @@ from pathlib import Path
 
 import httpx
 
+from autovalue.processes import ServerProcess, autovalue_command, serve_command
 from bench.common import percentiles, write_result
+from bench.stack import free_port
 
-REPO = Path(__file__).resolve().parents[1]
 LISTING = {"brand": "Toyota", "model": "Avanza", "year": 2020, "mileage_km": 60_000, "fuel": "petrol",
            "transmission": "manual", "body_type": "mpv", "region": "Bali", "seller_type": "dealer",
            "asking_price": 150_000_000}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def cli(env: dict, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "autovalue_cli.main", *args], cwd=REPO, env=env,
+    done = subprocess.run(autovalue_command(*args), env=env,
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"autovalue {' '.join(args)} failed: {done.stderr.strip()}")
@@ -73,21 +65,9 @@ def main() -> None:
         cli(env, "train", "--promote", "--seed", "7", "--quiet")
     cli(env, "champion", "set", "v1")
 
-    log = open(home / "bench-rollout-serve.log", "ab")
-    server = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "serve", "--port", str(port)], cwd=REPO,
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    server = ServerProcess(serve_command(port), env, port, home / "bench-rollout-serve.log").start(timeout=180)
+    url = server.url
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit(f"the service did not get ready: see {log.name}")
-            time.sleep(0.2)
         results: list[tuple[float, float, int, str]] = []  # (sent, answered, status, version or error)
         lock = threading.Lock()
 
@@ -118,8 +98,7 @@ def main() -> None:
                 pool.submit(one, i)
         elapsed = time.monotonic() - started
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
+        server.stop(timeout=60)
 
     by_sent = [r[3] for r in sorted(results) if r[2] == 200]
     first_v2_answered = min((r[1] for r in results if r[3] == "v2"), default=None)

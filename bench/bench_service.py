@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from autovalue.settings import Settings
-from tests.conftest import free_port
-from tests.service_support import ServerProcess, build_market, serve_command, service_env, train_champion
+from bench.stack import build_market, free_port, train_champion
+from autovalue.processes import ServerProcess, serve_command, settings_environment
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH = 500
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
 
         summary, raw = {}, {}
         for workers in [int(w) for w in args.workers.split(",")]:
-            env = service_env(settings, AUTOVALUE_SERVICE_WORKERS=str(workers))
+            env = settings_environment(settings, AUTOVALUE_SERVICE_WORKERS=str(workers))
             print(f"{workers} worker(s):", flush=True)
             service = measure(serve_command, env, f"service-w{workers}", single, batches,
                               ("/valuate", "/valuate_batch"), args.runs, args.seconds, home)

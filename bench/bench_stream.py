@@ -14,7 +14,6 @@ import argparse
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,15 +22,14 @@ import psutil
 from sqlalchemy import select
 
 from autovalue.kafka_clients import group_consumer, json_producer
+from autovalue.processes import ServerProcess, autovalue_command, serve_command, settings_environment
 from autovalue.settings import Settings
 from autovalue.tables import connect, valuations
 from bench.common import median, percentiles, write_result
+from bench.stack import build_market, free_port, isolated, train_champion
 from broker.embedded import EmbeddedBroker
 from consumers.scorer import Scorer
 from consumers.simulator import ListingFactory, simulate
-from tests.conftest import free_port
-from tests.service_support import REPO, ServerProcess, build_market, serve_command, service_env, train_champion
-from tests.streaming import isolated
 
 
 def produce_backlog(settings: Settings, count: int) -> None:
@@ -85,10 +83,8 @@ def drain(settings: Settings, count: int) -> tuple[float, float]:
 
 
 def freshness(settings: Settings, rate: float, seconds: float) -> dict:
-    env = {**os.environ, **{f"AUTOVALUE_{k.upper()}": str(v) for k, v in settings.model_dump().items()
-                            if v is not None and not isinstance(v, (list, dict))}}
     log = settings.home / f"scorer-{settings.consumer_group}.log"
-    scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO, env=env,
+    scorer = subprocess.Popen(autovalue_command("score"), env=settings_environment(settings),
                               stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while "scoring: assigned" not in log.read_text(errors="replace") and time.monotonic() < deadline:
@@ -118,7 +114,7 @@ def main() -> None:
     build_market(base)
     train_champion(base)
     port = free_port()
-    server = ServerProcess(serve_command(port), service_env(base), port, home / "service.log").start()
+    server = ServerProcess(serve_command(port), settings_environment(base), port, home / "service.log").start()
     base = base.model_copy(update={"service_url": server.url, "service_port": port})
     try:
         # Each end-to-end run right after its own ceiling run: the machine's speed drifts

@@ -8,7 +8,6 @@ import json
 import random
 import re
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,13 +17,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from autovalue.kafka_clients import ensure_topics, json_producer
+from autovalue.logs import tracebacks_outside_kafka_python
+from autovalue.processes import ServerProcess, autovalue_command, serve_command, settings_environment
 from autovalue.settings import Settings
 from autovalue.tables import connect, dead_letters, valuations
 from broker.embedded import EmbeddedBroker
 from consumers.simulator import MALFORMED_KINDS, ListingFactory, _malformed
-from tests.conftest import free_port
-from tests.service_support import REPO, ServerProcess, build_market, serve_command, service_env, train_champion
-from tests.streaming import settings_env
+from bench.stack import build_market, free_port, train_champion
 
 
 class Stack:
@@ -37,13 +36,12 @@ class Stack:
         build_market(self.base)
         train_champion(self.base)
         port = free_port()
-        self.server = ServerProcess(serve_command(port), service_env(self.base), port, home / "service.log").start()
+        self.server = ServerProcess(serve_command(port), settings_environment(self.base), port, home / "service.log").start()
         self.base = self.base.model_copy(update={"service_url": self.server.url, "service_port": port})
 
     def scorer(self, settings: Settings, name: str) -> subprocess.Popen:
         log = open(self.home / f"{name}.log", "ab")
-        return subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO,
-                                env=settings_env(settings), stdout=log, stderr=subprocess.STDOUT,
+        return subprocess.Popen(autovalue_command("score"), env=settings_environment(settings), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
     def restart_broker(self, settings: Settings) -> None:
@@ -188,8 +186,6 @@ def tally(settings: Settings, producer: Producer, fault_end: float) -> dict:
 def scorer_logs(home: Path, prefix: str) -> dict:
     """What the fault's scorers said: liveness recoveries, recreated partitions (and the loss
     they reported), tracebacks of ours (kafka-python's own handled ones left out)."""
-    from tests.test_scorer import tracebacks_outside_kafka_python
-
     logs = sorted(home.glob(f"{prefix}*.log"))
     text = "".join(p.read_text(errors="replace") for p in logs)
     # Each scorer's line carries its running total: the last one per log counts.

@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
@@ -15,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from autovalue.tables import scorer_heartbeats
+from autovalue.settings import Settings
+from autovalue.tables import connect, scorer_heartbeats
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +103,22 @@ def members_holding_partitions(engine: Engine, group: str, fresh_s: float, besid
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite returns naive UTC
+
+
+def wait_until_group_settled(settings: Settings, members: int, timeout_s: float = 120) -> list[dict]:
+    """Until `members` scorers of the group hold partitions and together hold each partition
+    exactly once, by their heartbeat rows (written as soon as an assignment changes): the
+    group's rebalance has settled. Returns the rows; raises TimeoutError after `timeout_s`."""
+    deadline, rows = time.monotonic() + timeout_s, []
+    while time.monotonic() < deadline:
+        engine = connect(settings.database)
+        with engine.connect() as connection:
+            rows = [dict(r._mapping) for r in connection.execute(
+                select(scorer_heartbeats).where(scorer_heartbeats.c.consumer_group == settings.consumer_group))]
+        engine.dispose()
+        held = [r["partitions"].split(",") for r in rows if r["partitions"]]
+        flat = [p for partitions in held for p in partitions]
+        if len(held) == members and len(flat) == len(set(flat)) == settings.topic_partitions:
+            return rows
+        time.sleep(0.2)
+    raise TimeoutError(f"{members} scorers did not settle in group {settings.consumer_group}: {rows}")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 
 from sqlalchemy import select
 
 from autovalue.kafka_clients import assign_from_time, ensure_topics, json_producer, partition_reader
 from autovalue.settings import Settings
-from autovalue.tables import connect, dead_letters, scorer_heartbeats, valuations
+from autovalue.tables import connect, dead_letters, valuations
 
 
 def isolated(settings: Settings, **overrides) -> Settings:
@@ -23,18 +22,6 @@ def isolated(settings: Settings, **overrides) -> Settings:
         "database_url": f"sqlite:///{settings.data_dir / f'valuations-{tag}.db'}", **overrides})
     ensure_topics(isolated_settings)
     return isolated_settings
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process's Settings() equal `settings`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOVALUE_")}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if value is not None:
-            env[f"AUTOVALUE_{name.upper()}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    env.update(BENTOML_DO_NOT_TRACK="true", OTEL_SDK_DISABLED="true", PYTHONUNBUFFERED="1",
-               BENTOML_HOME=str(settings.bentoml_store))
-    return env
 
 
 def produce(settings: Settings, payloads: list) -> None:
@@ -76,27 +63,6 @@ def table_ids(settings: Settings) -> tuple[list[str], list[dict]]:
     return valued, dead
 
 
-def wait_for_members(settings: Settings, members: int, timeout_s: float = 120) -> list[dict]:
-    """Until `members` scorers of the group hold partitions and together hold each partition
-    exactly once, by their heartbeat rows (written as soon as an assignment changes): the
-    group's rebalance has settled. Returns the rows; raises after `timeout_s`."""
-    import time
-
-    deadline, rows = time.monotonic() + timeout_s, []
-    while time.monotonic() < deadline:
-        engine = connect(settings.database)
-        with engine.connect() as connection:
-            rows = [dict(r._mapping) for r in connection.execute(
-                select(scorer_heartbeats).where(scorer_heartbeats.c.consumer_group == settings.consumer_group))]
-        engine.dispose()
-        held = [r["partitions"].split(",") for r in rows if r["partitions"]]
-        flat = [p for partitions in held for p in partitions]
-        if len(held) == members and len(flat) == len(set(flat)) == settings.topic_partitions:
-            return rows
-        time.sleep(0.2)
-    raise AssertionError(f"{members} scorers did not settle in group {settings.consumer_group}: {rows}")
-
-
 def score_until_stored(settings: Settings, payloads: list, stored: int | None = None, timeout_s: float = 180) -> None:
     """The real scorer (`autovalue score --no-push`) over `payloads` until `stored` rows (default:
     one per payload) are in the valuations and dead-letter tables together; fails if it exits."""
@@ -104,11 +70,12 @@ def score_until_stored(settings: Settings, payloads: list, stored: int | None = 
     import sys
     import time
 
-    from tests.service_support import REPO, stop_process_group
+    from autovalue.processes import settings_environment, stop_process_group
+    from tests.service_support import REPO
 
     expected = len(payloads) if stored is None else stored
     scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
-                              env=settings_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                              env=settings_environment(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:
         produce(settings, payloads)

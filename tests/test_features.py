@@ -254,6 +254,7 @@ def test_dataset_command_writes_what_train_reads(embedded, dataset, tmp_path, mo
     assert len(loaded.frame) == len(dataset.frame)
 
 
+@pytest.mark.slow  # imports and builds the features of 46,904 real listings
 def test_dataset_from_imported_real_data(real_data, tmp_path):
     """vehicles_us has listing dates: market features point-in-time; CarDekho has none: request-time only."""
     from market.importer import import_csv

@@ -19,13 +19,14 @@ from sqlalchemy import select
 
 from autovalue.kafka_clients import json_producer
 from autovalue.outcome import Outcome
+from autovalue.processes import settings_environment
 from autovalue.settings import Settings
 from autovalue.tables import connect, dead_letters, outcomes, valuations
 from consumers.outcome_store import OutcomeStore
 from consumers.outcomes import OutcomeConsumer
 from tests.conftest import free_port
 from tests.service_support import REPO
-from tests.streaming import isolated, read_topic, settings_env
+from tests.streaming import isolated, read_topic
 
 T0 = datetime(2026, 5, 1, 10, 0, tzinfo=timezone.utc)
 FAST = {"kafka_session_timeout_ms": 2000, "kafka_heartbeat_interval_ms": 500, "outcomes_poll_ms": 100,
@@ -202,7 +203,7 @@ def test_the_command_stops_cleanly_on_sigterm(settings):
     settings = isolated(settings, **FAST)
     log_path = settings.home / "outcomes.log"
     process = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "outcomes"], cwd=REPO,
-                               env=settings_env(settings), stdout=open(log_path, "wb"), stderr=subprocess.STDOUT,
+                               env=settings_environment(settings), stdout=open(log_path, "wb"), stderr=subprocess.STDOUT,
                                start_new_session=True)
     try:
         wait_until(lambda: "outcomes: assigned" in log_path.read_text(errors="replace"), 60, "group membership")
@@ -219,7 +220,7 @@ def test_the_command_stops_cleanly_on_sigterm(settings):
 def test_the_command_exits_in_one_line_without_a_broker(tmp_path):
     settings = Settings(home=tmp_path, kafka_bootstrap=f"127.0.0.1:{free_port()}", kafka_bootstrap_timeout_ms=2000)
     done = subprocess.run([sys.executable, "-m", "autovalue_cli.main", "outcomes"], cwd=REPO,
-                          env=settings_env(settings), capture_output=True, text=True, timeout=120)
+                          env=settings_environment(settings), capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"autovalue outcomes: cannot make progress: Kafka at {settings.kafka_bootstrap}: ")
@@ -237,7 +238,7 @@ def test_the_command_exits_in_one_line_when_the_table_cannot_take_outcomes(setti
         connection.execute("CREATE TABLE outcomes (listing_id TEXT PRIMARY KEY, price REAL)")
     send(settings, [outcome("o1", 80e6)])
     done = subprocess.run([sys.executable, "-m", "autovalue_cli.main", "outcomes"], cwd=REPO,
-                          env=settings_env(settings), capture_output=True, text=True, timeout=120)
+                          env=settings_environment(settings), capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"autovalue outcomes: cannot make progress: database sqlite:///{path}: OperationalError: ")

@@ -13,9 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from autovalue.processes import ServerProcess, serve_command
 from autovalue.settings import Settings, get_settings
 from tests.conftest import free_port
-from tests.service_support import ServerProcess, build_market, serve_command, service_env
+from tests.service_support import build_market, service_env
+
+pytestmark = pytest.mark.slow
 
 SOURCE = "acme_motors"
 # The two new attributes are one line each, and nothing else in the project knows them.

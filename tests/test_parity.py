@@ -13,9 +13,10 @@ import pytest
 
 import autovalue.feature_inputs
 from autovalue.model_bundle import ModelBundle, read_champion
+from autovalue.processes import ServerProcess, serve_command
 from autovalue.settings import Settings, get_settings
 from tests.conftest import free_port
-from tests.service_support import ServerProcess, build_market, serve_command, service_env, train_champion
+from tests.service_support import build_market, service_env, train_champion
 from autovalue.market_attributes import parse_attributes
 from training.parity import check, listing_payloads
 from training.parity_samples import holdout_rows, service_post
@@ -57,6 +58,7 @@ def simulated(tmp_path_factory):
     served.close()
 
 
+@pytest.mark.slow  # its fixture trains a champion on a 20,000-listing market
 def test_simulated_holdout_agrees_feature_by_feature_and_price_by_price(simulated):
     # The simulated market's car models each have a dense market: the margin wins the validation.
     meta = simulated.bundle.metadata
@@ -66,6 +68,7 @@ def test_simulated_holdout_agrees_feature_by_feature_and_price_by_price(simulate
     assert report.listings >= SAMPLE * 0.9 and report.agreement >= 0.999, "\n".join(report.lines())
 
 
+@pytest.mark.slow
 def test_listings_valued_now_agree_with_the_market_compared_too(simulated):
     """Listings dated now: the service's online market is the training path's point-in-time
     market, so market features and prices are compared directly; stored rows too."""
@@ -98,6 +101,7 @@ def test_the_stream_three_ways_training_service_and_stored_row(simulated, kafka_
     assert report.agreement >= 0.999, "\n".join(report.lines())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
 @pytest.mark.parametrize("zone", [None, "UTC", "Asia/Jakarta"])
 def test_any_resolution_and_timezone_of_listing_dates(simulated, unit, zone):
@@ -110,6 +114,7 @@ def test_any_resolution_and_timezone_of_listing_dates(simulated, unit, zone):
     assert report.agreement >= 0.999, "\n".join(report.lines())
 
 
+@pytest.mark.slow
 def test_an_injected_unit_error_is_caught_and_named(simulated, monkeypatch):
     real = autovalue.feature_inputs.feature_inputs
 

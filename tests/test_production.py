@@ -15,10 +15,11 @@ import uuid
 import psycopg
 import pytest
 
+from autovalue.processes import ServerProcess, serve_command, settings_environment
 from autovalue.settings import Settings
 from tests.conftest import free_port
-from tests.service_support import REPO, ServerProcess, build_market, serve_command
-from tests.streaming import isolated, settings_env, table_ids
+from tests.service_support import REPO, build_market
+from tests.streaming import isolated, table_ids
 
 pytestmark = [pytest.mark.production, pytest.mark.slow]
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -80,13 +81,13 @@ def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, produc
 
     port = free_port()
     settings = settings.model_copy(update={"service_url": f"http://127.0.0.1:{port}", "service_port": port})
-    server = ServerProcess(serve_command(port), settings_env(settings), port, tmp_path / "service.log").start()
+    server = ServerProcess(serve_command(port), settings_environment(settings), port, tmp_path / "service.log").start()
     scorer = None
     try:
         from consumers.simulator import simulate
 
         scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO,
-                                  env=settings_env(settings), stdout=open(tmp_path / "scorer.log", "wb"),
+                                  env=settings_environment(settings), stdout=open(tmp_path / "scorer.log", "wb"),
                                   stderr=subprocess.STDOUT, start_new_session=True)
         counts = simulate(settings, rate=200, duration_s=3, bad_share=0.05, seed=4).listings
         deadline = time.monotonic() + 60

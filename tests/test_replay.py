@@ -17,13 +17,14 @@ import pytest
 from sqlalchemy import select
 
 from autovalue.kafka_clients import assign_from_time, partition_reader
+from autovalue.processes import ServerProcess, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from autovalue.tables import connect, valuations
 from consumers.replay import listing_message, plan
 from market.generate import generate_market
 from tests.conftest import free_port
-from tests.service_support import REPO, ServerProcess, serve_command, service_env, stop_process_group
-from tests.streaming import isolated, settings_env, table_ids
+from tests.service_support import REPO, service_env
+from tests.streaming import isolated, table_ids
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,7 @@ REPLAYED = 300
 
 
 def autovalue(settings: Settings, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "autovalue_cli.main", *args], cwd=REPO, env=settings_env(settings),
+    result = subprocess.run([sys.executable, "-m", "autovalue_cli.main", *args], cwd=REPO, env=settings_environment(settings),
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -114,7 +115,7 @@ def test_a_replayed_market_is_valued_once_per_listing_in_listing_date_order(pipe
     since = pd.Timestamp(raw["listed_at"].quantile(0.8)).floor("D")  # the newest stretch, as a holdout would be
     expected = plan(raw, since=since.to_pydatetime(), limit=REPLAYED).listings
     scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
-                              env=settings_env(settings), stdout=open(settings.home / "scorer.log", "ab"),
+                              env=settings_environment(settings), stdout=open(settings.home / "scorer.log", "ab"),
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:
         # 30 simulated days per real second: the stretch and its sales in a few seconds.

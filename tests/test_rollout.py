@@ -12,9 +12,12 @@ import time
 import httpx
 import pytest
 
+from autovalue.processes import ServerProcess, serve_command
 from autovalue.settings import Settings
 from tests.conftest import free_port
-from tests.service_support import REPO, ServerProcess, build_market, serve_command, service_env, train_champion
+from tests.service_support import REPO, build_market, service_env, train_champion
+
+pytestmark = pytest.mark.slow
 
 LISTING = {"brand": "Toyota", "model": "Avanza", "year": 2020, "mileage_km": 60_000, "fuel": "petrol",
            "transmission": "manual", "body_type": "mpv", "region": "Bali", "seller_type": "dealer",

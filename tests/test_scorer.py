@@ -13,19 +13,20 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from kafka import TopicPartition
 
 from autovalue.kafka_clients import group_consumer, json_producer
+from autovalue.logs import tracebacks_outside_kafka_python
+from autovalue.processes import ServerProcess, alive, children_of, serve_command, settings_environment
 from autovalue.settings import Settings
+from consumers.heartbeat import wait_until_group_settled
 from consumers.simulator import MALFORMED_KINDS, ListingFactory, _malformed, simulate
 from tests.conftest import free_port
-from tests.service_support import (REPO, ServerProcess, _alive, _children, build_market, serve_command, service_env,
-                                   train_champion)
-from tests.streaming import isolated, read_topic, settings_env, table_ids, wait_for_members
+from tests.service_support import REPO, build_market, service_env, train_champion
+from tests.streaming import isolated, read_topic, table_ids
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,7 @@ def stack(tmp_path_factory, kafka_bootstrap):
 
 def start_scorer(settings: Settings, name: str) -> subprocess.Popen:
     log = open(settings.home / f"{name}.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO, env=settings_env(settings),
+    return subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO, env=settings_environment(settings),
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -116,7 +117,7 @@ def test_service_down_for_ten_seconds_mid_stream(stack):
     scorer = start_scorer(settings, "scorer-outage")
     producing = threading.Thread(target=simulate, args=(settings, 150.0, 20.0, 0.0, 9))
     producing.start()
-    wait_for_members(settings, 1)
+    wait_until_group_settled(settings, 1)
     deadline = time.monotonic() + 60
     while not table_ids(settings)[0] and time.monotonic() < deadline:  # mid-stream: valuing has begun
         time.sleep(0.2)
@@ -137,7 +138,7 @@ def test_service_down_for_ten_seconds_mid_stream(stack):
 def test_two_consumers_split_the_partitions_and_value_everything_once(stack):
     settings = isolated(stack[0])
     scorers = [start_scorer(settings, f"scorer-{i}") for i in (1, 2)]
-    wait_for_members(settings, 2)  # both hold partitions before the stream starts
+    wait_until_group_settled(settings, 2)  # both hold partitions before the stream starts
     good, _ = produce_listings(settings, valid=3000)
     valued, dead = wait_for(settings, 3000)
     for scorer in scorers:
@@ -159,7 +160,7 @@ def test_a_scorer_joining_and_leaving_a_busy_group_crashes_nobody(stack):
     rebalances (kafka-python raises RebalanceInProgressError there), and it carries on."""
     settings = isolated(stack[0])
     first = start_scorer(settings, "busy-1")
-    wait_for_members(settings, 1)
+    wait_until_group_settled(settings, 1)
     producing = threading.Thread(target=lambda: counts.update(simulate(settings, 300.0, 15.0, 0.0, 11).listings))
     counts: dict = {}
     producing.start()
@@ -167,7 +168,7 @@ def test_a_scorer_joining_and_leaving_a_busy_group_crashes_nobody(stack):
     while len(table_ids(settings)[0]) < 300 and time.monotonic() < deadline:
         time.sleep(0.1)
     second = start_scorer(settings, "busy-2")
-    wait_for_members(settings, 2)
+    wait_until_group_settled(settings, 2)
     stop(second)
     producing.join()
     valued, dead = wait_for(settings, counts["valid"])
@@ -177,24 +178,6 @@ def test_a_scorer_joining_and_leaving_a_busy_group_crashes_nobody(stack):
     assert len(valued) == len(set(valued)) == counts["valid"] and dead == []
     for name in ("busy-1", "busy-2"):
         assert tracebacks_outside_kafka_python(settings.home / f"{name}.log") == []
-
-
-LOG_RECORD = re.compile(r"^\d\d:\d\d:\d\d (?:DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+): ", re.MULTILINE)
-
-
-def tracebacks_outside_kafka_python(log: Path) -> list[str]:
-    """Loggers of the records that carry a traceback, kafka-python's own excepted: it logs a
-    socket closed under a pending read during a rebalance (kafka/net/transport.py, 3.0) with its
-    traceback, and reconnects; that is the client's handled error, not a crash of ours."""
-    text = log.read_text(errors="replace")
-    starts = [(m.start(), m.group(1)) for m in LOG_RECORD.finditer(text)]
-    found = []
-    for (start, logger), (end, _) in zip(starts, starts[1:] + [(len(text), "")]):
-        if "Traceback" in text[start:end] and not logger.startswith("kafka."):
-            found.append(logger)
-    if "Traceback" in text[: starts[0][0] if starts else len(text)]:
-        found.append("(before the first log record)")
-    return found
 
 
 def committed_offsets(settings: Settings) -> dict:
@@ -321,14 +304,14 @@ def test_streamed_listings_reach_the_online_market_statistics_through_the_feed(s
             after = store.get_online_features(features=features, entity_rows=key).to_dict()
         assert after["model_ask_median_7d"][0] == pytest.approx(2e9), (before, after)
         assert after["model_listings_7d"][0] >= 300
-        feeds = _children(scorer.pid)
+        feeds = children_of(scorer.pid)
         assert len(feeds) == 1
         os.kill(scorer.pid, signal.SIGKILL)  # the scorer alone: its feed must not outlive it
         scorer.wait(timeout=30)
         deadline = time.monotonic() + 20
-        while _alive(feeds[0]) and time.monotonic() < deadline:
+        while alive(feeds[0]) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _alive(feeds[0]), "the market feed outlived its scorer"
+        assert not alive(feeds[0]), "the market feed outlived its scorer"
     finally:
         stop(scorer)
         try:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from consumers.scorer import Scorer
 from consumers.simulator import MALFORMED_KINDS, _malformed
 from tests.streaming import isolated, produce, read_topic, table_ids
+
+pytestmark = pytest.mark.slow
 
 GOOD = {"listing_id": "x", "listed_at": "2026-05-01T10:00:00Z", "brand": "Toyota", "model": "Avanza",
         "year": 2020, "mileage_km": 50_000, "fuel": "petrol", "transmission": "manual", "body_type": "mpv",

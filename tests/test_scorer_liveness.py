@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from autovalue.kafka_clients import group_consumer
+from autovalue.processes import settings_environment
 from autovalue.tables import connect, scorer_heartbeats
 from autovalue_cli.stream_commands import STALLED_EXIT
 from consumers.scorer import Scorer, listings_consumer
 from tests.service_support import REPO
-from tests.streaming import isolated, produce, settings_env, table_ids
+from tests.streaming import isolated, produce, table_ids
 from tests.test_scorer import committed_offsets
 
 pytestmark = pytest.mark.slow
@@ -98,7 +99,7 @@ def test_a_group_tansu_never_assigns_makes_the_scorer_exit_non_zero_naming_the_f
             time.sleep(0.2)
         log = settings.home / "stuck-scorer.log"
         scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
-                                  env=settings_env(settings), stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+                                  env=settings_environment(settings), stdout=open(log, "wb"), stderr=subprocess.STDOUT)
         try:
             status = scorer.wait(timeout=120)
         finally:

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
+from autovalue.processes import ServerProcess, serve_command
 from autovalue.schema import LISTING_FIELDS
 from autovalue.settings import Settings
 from autovalue.valuation import deal_rating
 from tests.conftest import free_port
-from tests.service_support import (REPO, STALE_BRAND, STALE_MODEL, ServerProcess, build_market, push_model_row,
-                                   push_stale_model_row, serve_command, service_env, train_champion)
+from tests.service_support import REPO, STALE_BRAND, STALE_MODEL, build_market, push_model_row, push_stale_model_row, service_env, train_champion
 
 pytestmark = pytest.mark.slow
 

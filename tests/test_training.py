@@ -13,12 +13,14 @@ import xgboost as xgb
 
 from autovalue.model_bundle import ModelBundle
 from autovalue.settings import Settings
-from tests.training_fixtures import simulated_training_data
+from training.simulated_dataset import simulated_training_data
 from training.candidates import xgboost_frame
 from training.dataset import TrainingData
 from training.export import load_from_bento_store, load_from_models_dir
 from training.pipeline import TrainingResult, train
 from training.tracking import CHAMPION, mlflow_client
+
+pytestmark = pytest.mark.slow
 
 # Dense enough (one year, 60k listings) for per-model market medians to follow the market shocks.
 SMALL_MARKET = {"listings": 60_000, "days": 365, "seed": 3}

@@ -9,10 +9,12 @@ import os
 import pytest
 
 from autovalue.settings import Settings
-from tests.training_fixtures import simulated_training_data
+from training.simulated_dataset import simulated_training_data
 from training.baselines import NAMES, NotApplicable, add_to_champion, missing_baselines
 from training.pipeline import train
 from training.tracking import mlflow_client
+
+pytestmark = pytest.mark.slow
 
 SMALL = {"listings": 20_000, "seed": 5, "days": 365}
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from autovalue.settings import Settings, get_settings
-from tests.training_fixtures import simulated_training_data
+from training.simulated_dataset import simulated_training_data
 from training.candidates import categorical_levels, train_xgboost, xgboost_frame
 from training.conformal import interval_offsets
 from training.dataset import TrainingData
