@@ -37,6 +37,13 @@ def money(value: float | None, currency: str) -> str:
     return f"{symbol} {value:,.0f}"
 
 
+def km(value: float | None) -> str:
+    """85000 -> "85,000 km"; a listing without mileage (None/NaN) -> "mileage not given"."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "mileage not given"
+    return f"{value:,.0f} km"
+
+
 def money_range(low: float | None, high: float | None, currency: str) -> str:
     """An interval with its unit once: "Rp 180.9 – 231.2 jt" (short enough not to be cut off)."""
     if any(v is None or (isinstance(v, float) and not math.isfinite(v)) for v in (low, high)):

@@ -109,7 +109,7 @@ def read_records(settings: Settings, topic: str, expect: int, timeout_s: float =
     return records
 
 
-def test_a_replayed_market_is_valued_once_per_listing_in_listing_date_order(pipeline):
+def test_a_replayed_market_is_valued_once_per_listing_in_listing_date_order(pipeline, monkeypatch):
     settings, raw = pipeline
     settings = isolated(settings)
     since = pd.Timestamp(raw["listed_at"].quantile(0.8)).floor("D")  # the newest stretch, as a holdout would be
@@ -157,3 +157,10 @@ def test_a_replayed_market_is_valued_once_per_listing_in_listing_date_order(pipe
     outcomes = [json.loads(r.value) for r in read_records(settings, settings.topic_outcomes, len(sold))]
     assert sorted(o["listing_id"] for o in outcomes) == sorted(sold["listing_id"])
     assert f"and {len(sold):,} outcomes" in summary
+
+    # The dashboard shows what the replay left: its Listings page reads the same table.
+    from tests.app_support import dashboard_env, run, set_env
+
+    set_env(dashboard_env(settings, AUTOVALUE_MARKET_SOURCE="shop"), monkeypatch)
+    shown = run("listings").dataframe[0].value
+    assert len(shown) == len(valued) and shown["Estimate"].str.startswith("Rp").all()

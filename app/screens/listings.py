@@ -35,7 +35,7 @@ def table(rows: pd.DataFrame):
     view = pd.DataFrame({
         "Valued (UTC)": rows["created_at"].dt.strftime("%m-%d %H:%M"),
         "Car": rows["brand"] + " " + rows["model"] + " " + rows["year"].astype(str),
-        "Mileage": rows["mileage"].map(lambda km: f"{km:,.0f} km"), "Region": rows["region"],
+        "Mileage": rows["mileage"].map(display.km), "Region": rows["region"],
         "Asking price": rows["asking_price"].map(lambda v: display.money(v, currency)),
         "Estimate": rows["predicted_price"].map(lambda v: display.money(v, currency)),
         "Deal rating": rows["deal_rating"].map(display.rating_label),  # confidence: with the selected one
@@ -48,14 +48,14 @@ def table(rows: pd.DataFrame):
 def listing_of(row: pd.Series) -> dict:
     """The row as the listing the service values (only what is known)."""
     fields = {"listing_id": row["listing_id"], "listed_at": row["listed_at"].isoformat(), "brand": row["brand"],
-              "model": row["model"], "year": int(row["year"]), "mileage_km": float(row["mileage"]),
+              "model": row["model"], "year": int(row["year"]), "mileage_km": None if pd.isna(row["mileage"]) else float(row["mileage"]),
               "fuel": row["fuel"], "transmission": row["transmission"], "body_type": row["body_type"],
               "region": row["region"], "seller_type": row["seller_type"], "asking_price": row["asking_price"]}
     return {k: v for k, v in fields.items() if v is not None and not (isinstance(v, float) and pd.isna(v))}
 
 
 def detail(row: pd.Series) -> None:
-    st.subheader(f"{row['brand']} {row['model']} {row['year']}, {row['mileage']:,.0f} km, {row['region']}")
+    st.subheader(f"{row['brand']} {row['model']} {row['year']}, {display.km(row['mileage'])}, {row['region']}")
     stored = Valuation(listing_id=row["listing_id"], predicted_price=row["predicted_price"],
                        price_low=row["price_low"], price_high=row["price_high"], currency=currency,
                        asking_price=None if pd.isna(row["asking_price"]) else row["asking_price"],

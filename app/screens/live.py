@@ -59,7 +59,7 @@ def latest_table(latest: pd.DataFrame, currency: str) -> None:
     view = pd.DataFrame({
         "Stored": latest["created_at"].dt.strftime("%H:%M:%S"),
         "Car": latest["brand"] + " " + latest["model"] + " " + latest["year"].astype(str),
-        "Mileage": latest["mileage"].map(lambda km: f"{km:,.0f} km"),  # region: on Listings (width)
+        "Mileage": latest["mileage"].map(display.km),  # region: on Listings (width)
         "Asking price": latest["asking_price"].map(lambda v: display.money(v, currency)),
         "Estimate": latest["predicted_price"].map(lambda v: display.money(v, currency)),
         "80% interval": [display.money_range(lo, hi, currency)
@@ -77,7 +77,7 @@ def deals(recent: pd.DataFrame, currency: str) -> None:
         st.info(f"No listing below its estimate in the last {PRICE_WINDOW_MIN} minutes.")
     for _, deal in feed.iterrows():
         st.markdown(
-            f"**{deal['brand']} {deal['model']} {deal['year']}** · {deal['mileage']:,.0f} km · {deal['region']}  \n"
+            f"**{deal['brand']} {deal['model']} {deal['year']}** · {display.km(deal['mileage'])} · {deal['region']}  \n"
             f"asking **{display.money(deal['asking_price'], currency)}**, estimate "
             f"{display.money(deal['predicted_price'], currency)} · :green-badge[{display.money(deal['below'], currency)}"
             f" below ({deal['below_share']:.0%})] {display.rating_label(deal['deal_rating'])}")

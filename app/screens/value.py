@@ -127,7 +127,7 @@ def comparables(listing: dict, currency: str) -> None:
         return
     view = pd.DataFrame({
         "Listed": similar["listed_at"].dt.strftime("%Y-%m-%d"), "Year": similar["year"],
-        "Mileage": similar["mileage"].map(lambda km: f"{km:,.0f} km"), "Region": similar["region"],
+        "Mileage": similar["mileage"].map(display.km), "Region": similar["region"],
         "Transmission": similar["transmission"], "Fuel": similar["fuel"],
         "Asking price": similar["asking_price"].map(lambda v: display.money(v, currency)),
         "Estimate": similar["predicted_price"].map(lambda v: display.money(v, currency)),
