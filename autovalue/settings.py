@@ -198,6 +198,9 @@ class Settings(BaseSettings):
     # Fewer landed sales than this and `autovalue retrain` does not train (exit 2): a holdout of
     # its newest 15% must be large enough for a MAPE to tell two models apart.
     retrain_min_outcomes: int = Field(default=500, ge=1)
+    # `autovalue retrain --every-days` (the demo's and compose's retrain service): market days
+    # between retrains, on the market's clock (AUTOVALUE_MARKET_DAYS_PER_MINUTE).
+    retrain_every_days: float = Field(default=30.0, gt=0)
 
     @field_validator("api_key", "database_url", "feast_registry_url", "mlflow_tracking_uri", "bentoml_home",
                      "asking_price_min", "asking_price_max", mode="before")

@@ -155,6 +155,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _stream(children, args, dated)
         # Nothing to do when the champion's run has them; niced, so the stream keeps the cores.
         children.start("baselines", _niced(autovalue_command("baselines")), restart=False)
+        if dated:  # the loop: a challenger on what the stream has landed, every few market days
+            children.start("retrain", _niced(autovalue_command("retrain", "--every-days")))
         if not args.no_wait:
             print("running; Ctrl-C stops everything")
         scorer_log = children.log_path("scorer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from autovalue.settings import get_settings
-from autovalue_cli.common import CommandError, add_command
+from autovalue_cli.common import CommandError, add_command, positive_number
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -28,11 +28,26 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     from training.landed_history import HistoryUnavailable
     from training.retrain import TooFewOutcomes, retrain
 
+    if args.every_days:
+        return _on_schedule(settings, args.every_days)
     try:
         result = retrain(settings, progress=args.progress)
     except (HistoryUnavailable, TooFewOutcomes, FeatureServiceMissing) as error:
         raise CommandError(str(error)) from None
     print(result.line())
+    return 0
+
+
+def _on_schedule(settings, every_days: float) -> int:
+    import signal
+    import threading
+
+    from training.retrain_schedule import retrain_on_schedule
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    retrain_on_schedule(settings, every_days, stop, say=lambda line: print(line, flush=True))
     return 0
 
 
@@ -54,4 +69,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "run. Fewer landed sales than AUTOVALUE_RETRAIN_MIN_OUTCOMES "
                     f"({settings.retrain_min_outcomes}): exit status 2.")
     p.add_argument("--progress", action="store_true", help="progress bars while building and training")
+    p.add_argument("--every-days", type=positive_number, nargs="?", const=settings.retrain_every_days,
+                   help="keep running: retrain every N market days (AUTOVALUE_MARKET_DAYS_PER_MINUTE a minute; "
+                        f"without N, AUTOVALUE_RETRAIN_EVERY_DAYS: {settings.retrain_every_days:g}); too few "
+                        "landed sales is said and tried again next time")
     p.set_defaults(func=cmd_retrain)

@@ -145,3 +145,39 @@ def test_only_a_clear_gain_promotes():
     champion = np.abs(rng.normal(0, 0.1, 2_000))
     assert gain_lower_bound(champion - (champion - 0.0001 + rng.normal(0, 0.02, 2_000))) < 0
     assert gain_lower_bound(champion - champion * 0.9) > 0
+
+
+def test_the_schedule_retrains_every_interval_and_waits_out_too_few_sales():
+    from threading import Event
+
+    from autovalue.settings import Settings
+    from training.retrain import TooFewOutcomes
+    from training.retrain_schedule import interval_s, retrain_on_schedule
+
+    class Ticks(Event):
+        """Each wait is one interval gone by, at once; the third one is asked to stop."""
+        def __init__(self) -> None:
+            super().__init__()
+            self.waited: list[float] = []
+
+        def wait(self, timeout=None) -> bool:
+            self.waited.append(timeout)
+            return len(self.waited) > 2
+
+    class Done:
+        def line(self) -> str:
+            return "challenger v2 promoted"
+
+    outcomes = iter([TooFewOutcomes("12 streamed sales have landed, a retrain needs at least 500"), Done()])
+
+    def run(_settings):
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    settings, said, ticks = Settings(market_days_per_minute=10), [], Ticks()
+    assert retrain_on_schedule(settings, 7, ticks, run=run, say=said.append) == 1
+    assert ticks.waited == [interval_s(settings, 7)] * 3 and interval_s(settings, 7) == 42.0
+    assert said[1] == "retrain: not yet: 12 streamed sales have landed, a retrain needs at least 500"
+    assert said[2] == "challenger v2 promoted"
