@@ -119,6 +119,12 @@ def _runs_table(runs: list, version_of_run: dict, champion: str | None) -> pd.Da
             "rows": run.data.params.get("rows"),
             "promoted": tags.get("promoted", ""),
             "decision": tags.get("champion_decision", ""),
+            # A retrain (training.retrain): both models on the same newest landed sales.
+            "retrain": tags.get("retrain", ""),
+            "compared with": tags.get("compared_with", ""),
+            "challenger MAPE": metrics.get("challenger_mape"),
+            "champion MAPE": metrics.get("champion_mape"),
+            "compared sales": metrics.get("compared_sales"),
         })
     return pd.DataFrame(rows)
 

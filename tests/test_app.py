@@ -169,3 +169,27 @@ def test_pages_on_a_fresh_install_say_what_is_missing(tmp_path, monkeypatch):
     assert "No MLflow runs yet" in texts(run("model"), "info")
     drift = texts(run("drift"), "info")
     assert "No market data yet" in drift and "No valuations database yet" in drift
+
+
+def test_model_page_shows_the_loops_retrains(env):
+    """A retrain's run as training.retrain records it: the challenger against the champion of its
+    day on the same sales, and the decision (kept here: not clearly better)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=env.mlflow_uri, registry_uri=env.mlflow_uri)
+    experiment = client.search_experiments()[0].experiment_id
+    run_id = client.create_run(experiment, run_name="retrain").info.run_id
+    for name, value in {"challenger_mape": 0.0830, "champion_mape": 0.0831, "compared_sales": 2201}.items():
+        client.log_metric(run_id, name, value)
+    for name, value in {"retrain": "landed history", "promoted": "false", "compared_with": "v2",
+                        "champion_decision": "MAPE +0.01% points better, 95% lower bound -0.08% "
+                                             "(not clearly better)"}.items():
+        client.set_tag(run_id, name, value)
+    client.set_terminated(run_id)
+    at = run("model")
+    retrains = at.table[0].value
+    row = retrains.iloc[0]
+    assert (row["Its MAPE"], row["Champion's MAPE"], row["Sales compared"], row["Promoted"]) == \
+        ("8.30%", "8.31%", "2,201", "no"), retrains
+    assert row["Champion then"] == "v2" and "not clearly better" in row["Why"]
+    assert "clearly better" in texts(at, "caption")

@@ -78,7 +78,8 @@ def retrain(settings: Settings, progress: bool = False) -> Retrained:
     source = settings.market_source
     build_features(settings, history.frame, progress=progress, source=source)
     data = build_dataset(settings, source, raw=history.frame)
-    result = train(settings, data, split="time", progress=progress, decide_champion=False)
+    # No baselines: they were most of a training's time and decide nothing (`autovalue baselines` adds them).
+    result = train(settings, data, split="time", progress=progress, decide_champion=False, baselines=False)
     judgement = judge(settings, result.bundle, result.holdout)
     if judgement.promote:
         make_champion(settings, result.version)  # the alias and models/champion.json, once

@@ -72,6 +72,29 @@ def runs_table(runs: pd.DataFrame, shown: int = 20) -> None:
         st.caption(f"The newest {shown} runs; `mlflow ui --backend-store-uri {settings.mlflow_uri}` shows them all.")
 
 
+def retrains_table(runs: pd.DataFrame) -> None:
+    """The loop: each retrain's challenger against the champion of its day, on the same newest
+    landed sales neither trained on, and what was decided (training.retrain)."""
+    retrains = runs[runs["retrain"] != ""] if "retrain" in runs else runs.iloc[0:0]
+    if retrains.empty:
+        return
+    st.subheader("Retrains on the landed stream")
+    percent = lambda v: "–" if pd.isna(v) else f"{v:.2%}"  # noqa: E731
+    st.table(pd.DataFrame({
+        "Started (UTC)": retrains["started"].dt.strftime("%Y-%m-%d %H:%M"),
+        "Challenger": retrains["version"].replace("", "–"),
+        "Its MAPE": retrains["challenger MAPE"].map(percent),
+        "Champion then": retrains["compared with"].replace("", "–"),
+        "Champion's MAPE": retrains["champion MAPE"].map(percent),
+        "Sales compared": retrains["compared sales"].map(lambda n: "–" if pd.isna(n) else f"{n:,.0f}"),
+        "Promoted": retrains["promoted"].map({"true": "yes", "false": "no"}).fillna("–"),
+        "Why": retrains["decision"].replace("", "–"),
+    }), hide_index=True)
+    st.caption("Each retrain (`autovalue retrain`) trains a challenger on what the stream has landed and values "
+               "the newest sales neither model trained on with both; the challenger becomes champion only when "
+               "clearly better (the 95% lower bound of its per-sale gain above zero).")
+
+
 with shown_safely("Model registry"):
     registry = read_registry(settings)
     champion, previous = registry.champion, registry.previous
@@ -115,5 +138,6 @@ with shown_safely("Model registry"):
         else:
             st.info(f"No plots were found for {champion.name} (models/{champion.name}/plots or its MLflow run).")
 
+    retrains_table(registry.runs)
     st.subheader("MLflow runs")
     runs_table(registry.runs)
