@@ -23,7 +23,6 @@ import pandas as pd
 from autovalue.model_bundle import ModelBundle, read_champion
 from autovalue.settings import Settings
 from training.landed_history import LandedHistory, landed_history, write_landed_history
-from training.metrics import price_metrics
 
 
 class TooFewOutcomes(ValueError):
@@ -93,7 +92,7 @@ def judge(settings: Settings, challenger: ModelBundle, holdout: pd.DataFrame) ->
     champion's own holdout start on (rows before it the champion was fitted on)."""
     current = read_champion(settings.models_dir)
     if current is None:
-        mape = _mape(challenger, holdout)
+        mape = float(_ape(challenger, holdout).mean())
         return Judgement(True, "no champion yet", None, mape, None, len(holdout))
     champion = ModelBundle.load(settings.models_dir / current)
     start = (champion.metadata.get("split") or {}).get("holdout_start")
@@ -103,7 +102,7 @@ def judge(settings: Settings, challenger: ModelBundle, holdout: pd.DataFrame) ->
     if missing or rows.empty:
         why = (f"the champion needs features this dataset lacks ({', '.join(missing[:5])})" if missing
                else f"no holdout sale is newer than the champion's training (holdout from {start})")
-        return Judgement(False, why, current, _mape(challenger, holdout), None, 0)
+        return Judgement(False, why, current, float(_ape(challenger, holdout).mean()), None, 0)
     challenger_ape, champion_ape = _ape(challenger, rows), _ape(champion, rows)
     challenger_mape, champion_mape = float(challenger_ape.mean()), float(champion_ape.mean())
     low = gain_lower_bound(champion_ape - challenger_ape, seed=settings.train_seed)
@@ -127,10 +126,6 @@ def _ape(bundle: ModelBundle, rows: pd.DataFrame) -> np.ndarray:
     actual = rows["label"].to_numpy(dtype=float)
     return np.abs(predicted - actual) / actual
 
-
-def _mape(bundle: ModelBundle, rows: pd.DataFrame) -> float:
-    predicted, _, _ = bundle.predict(bundle.encode(rows))
-    return price_metrics(rows["label"].to_numpy(dtype=float), predicted)["mape"]
 
 
 def _record(settings: Settings, run_id: str, judgement: Judgement) -> None:
