@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from autovalue.parquet import read_parquet
 from market.catalog import REGIONS, catalog
 from market.io import read_source
 
@@ -72,7 +73,7 @@ def _from_catalog() -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, ttl=600)
 def _levels(path: str, mtime: float, names: tuple[str, ...], most: int) -> dict[str, list[str]]:
-    raw = pd.read_parquet(path, columns=list(names))
+    raw = read_parquet(path, columns=list(names))
     return {name: [str(v) for v in raw[name].value_counts().index[:most]] for name in names}
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from app.guard import NoData
+from autovalue.parquet import read_parquet
 from autovalue.settings import Settings
 
 RECENT_DAYS = 180  # age and mileage curves from recent sales: an older market was priced differently
@@ -22,7 +23,7 @@ MIN_SALES = 5  # a point on a curve needs at least this many sales
 @st.cache_resource(show_spinner=False, ttl=600, max_entries=2)
 def _read(path: str, mtime: float) -> pd.DataFrame:
     # cache_resource, not cache_data: the frame is large and only read, never copied per rerun.
-    frame = pd.read_parquet(path)
+    frame = read_parquet(path)
     for column in ("listed_at", "sold_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame

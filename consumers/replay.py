@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from autovalue.kafka_clients import json_producer
+from autovalue.parquet import read_parquet
 from autovalue.schema import FIELD_KINDS, REQUIRED_COLUMNS
 from autovalue.settings import Settings
 from market.io import meta_path, table_path
@@ -59,7 +60,7 @@ def open_source(raw_dir: Path, file_or_source: str) -> ReplaySource:
     except (OSError, ValueError) as error:
         raise ReplayRefused(f"{meta_file}: not readable metadata: {str(error).splitlines()[0]}") from None
     try:
-        frame = pd.read_parquet(path)
+        frame = read_parquet(path)
     except (OSError, ValueError) as error:  # pyarrow's errors are ValueErrors or OSErrors
         raise ReplayRefused(f"{path}: not a readable market table: {str(error).splitlines()[0]}") from None
     missing = [c for c in [*REQUIRED_COLUMNS, "listing_id"] if c not in frame]

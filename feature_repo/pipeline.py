@@ -10,6 +10,7 @@ import pandas as pd
 from feast import FeatureStore
 
 from autovalue.market_attributes import DEFAULT_SOURCE, object_prefix
+from autovalue.parquet import read_parquet
 from autovalue.settings import Settings
 from feature_repo.config import feature_store
 from feature_repo.definitions import build_definitions, stats_path
@@ -39,7 +40,7 @@ def materialize(store: FeatureStore, settings: Settings, end: datetime | None = 
                 source: str = DEFAULT_SOURCE) -> None:
     """Load a market's batch tables into the online store, from their first row to `end` (now)."""
     end = end or datetime.now(timezone.utc)
-    start = min(pd.read_parquet(stats_path(settings, level, source), columns=["event_timestamp"])["event_timestamp"].min()
+    start = min(read_parquet(stats_path(settings, level, source), columns=["event_timestamp"])["event_timestamp"].min()
                 for level in LEVELS)
     store.materialize(start_date=start.to_pydatetime(), end_date=end,
                       feature_views=[object_prefix(source) + f"{level}_market" for level in LEVELS])

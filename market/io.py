@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from autovalue.market_attributes import meta_path
+from autovalue.parquet import read_parquet
 from autovalue.schema import CANONICAL_COLUMNS
 
 
@@ -56,4 +57,4 @@ def read_meta(raw_dir: Path, source: str) -> dict:
 
 
 def read_source(raw_dir: Path, source: str) -> pd.DataFrame:
-    return pd.read_parquet(table_path(raw_dir, source))
+    return read_parquet(table_path(raw_dir, source))

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from autovalue.feature_inputs import feature_inputs
+from autovalue.parquet import read_parquet
 from autovalue.settings import Settings
 from feature_repo.config import feature_store
 from feature_repo.definitions import STATS_TTL
@@ -97,7 +98,7 @@ def test_no_leakage_features_equal_a_recomputation_from_the_past(embedded, datas
 def test_a_row_stamped_after_the_event_is_never_used(embedded):
     settings, _ = embedded
     store = feature_store(settings)
-    table = pd.read_parquet(settings.processed_dir / "model_market.parquet")
+    table = read_parquet(settings.processed_dir / "model_market.parquet")
     rows = table[table["model_key"] == "toyota|avanza"].sort_values("event_timestamp").iloc[100:102]
     before, after = rows.iloc[0], rows.iloc[1]
     entity = pd.DataFrame({"model_key": ["toyota|avanza"] * 2,
@@ -111,7 +112,7 @@ def test_a_row_stamped_after_the_event_is_never_used(embedded):
 def test_ttl_expiry_gives_nulls_not_stale_values(embedded):
     settings, _ = embedded
     store = feature_store(settings)
-    last = pd.read_parquet(settings.processed_dir / "model_market.parquet")["event_timestamp"].max()
+    last = read_parquet(settings.processed_dir / "model_market.parquet")["event_timestamp"].max()
     entity = pd.DataFrame({"model_key": ["toyota|avanza"] * 2,
                            "event_timestamp": [last + STATS_TTL - pd.Timedelta(hours=1), last + STATS_TTL + pd.Timedelta(days=1)]})
     got = store.get_historical_features(entity_df=entity, features=["model_market:model_ask_index_30d"]).to_df()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from autovalue.parquet import read_parquet
 from autovalue.schema import CANONICAL_COLUMNS
 from market.importer import ImportFailed, import_csv
 
 
 def test_vehicles_us_has_dates_and_drops_junk(real_data, tmp_path):
     report = import_csv(real_data / "vehicles_us.csv", "vehicles_us", tmp_path)
-    frame = pd.read_parquet(tmp_path / "vehicles_us.parquet")
+    frame = read_parquet(tmp_path / "vehicles_us.parquet")
     assert report.rows_read == 51_525 and report.has_listing_dates
     assert report.dropped["price below 500 USD (placeholder ads)"] > 0
     # Only what the schema requires drops a row: a missing odometer is kept, as missing.
@@ -26,7 +27,7 @@ def test_vehicles_us_has_dates_and_drops_junk(real_data, tmp_path):
 
 def test_cardekho_duplicates_removed_before_any_split(real_data, tmp_path):
     report = import_csv(real_data / "cardekho_car_details_v3.csv", "cardekho", tmp_path)
-    frame = pd.read_parquet(tmp_path / "cardekho.parquet")
+    frame = read_parquet(tmp_path / "cardekho.parquet")
     assert report.duplicates_removed == 1_202
     assert len(frame) == 8_128 - 1_202
     assert not report.has_listing_dates and frame["listed_at"].isna().all()
@@ -35,7 +36,7 @@ def test_cardekho_duplicates_removed_before_any_split(real_data, tmp_path):
 
 def test_indonesia_drops_the_leaking_instalment_and_scales_mileage(real_data, tmp_path):
     import_csv(real_data / "indonesia_used_car.csv", "indonesia_used_car", tmp_path)
-    frame = pd.read_parquet(tmp_path / "indonesia_used_car.parquet")
+    frame = read_parquet(tmp_path / "indonesia_used_car.parquet")
     assert list(frame.columns) == CANONICAL_COLUMNS  # no instalment column anywhere
     first = frame[frame["listing_id"] == "indonesia_used_car-2"].iloc[0]
     assert first["mileage_km"] == pytest.approx(10_508)
@@ -45,7 +46,7 @@ def test_indonesia_drops_the_leaking_instalment_and_scales_mileage(real_data, tm
 def test_mobil123_keeps_only_real_prices(real_data, tmp_path):
     report = import_csv(real_data / "mobil123_clean.csv", "mobil123", tmp_path)
     source = pd.read_csv(real_data / "mobil123_clean.csv")
-    frame = pd.read_parquet(tmp_path / "mobil123.parquet")
+    frame = read_parquet(tmp_path / "mobil123.parquet")
     assert report.dropped["price imputed by the scraper"] == 492
     real_prices = set(source.loc[source["harga_imputed"] == False, "harga_asli"].dropna())  # noqa: E712
     assert set(frame["asking_price"]) <= real_prices
@@ -92,6 +93,6 @@ def test_a_user_mapping_file_needs_no_code(tmp_path):
     )
     csv = _bad(tmp_path, b"make,type,built,km,price,posted\nToyota,Avanza,2019,50000,180,2026-01-02\nHonda,Brio,,1,150,2026-01-03\n")
     report = import_csv(csv, str(mapping), tmp_path / "raw")
-    frame = pd.read_parquet(tmp_path / "raw" / "shop.parquet")
+    frame = read_parquet(tmp_path / "raw" / "shop.parquet")
     assert report.rows_written == 1 and report.dropped["missing year"] == 1
     assert frame.iloc[0]["asking_price"] == 180_000_000 and report.has_listing_dates

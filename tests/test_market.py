@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from autovalue.keys import model_key
+from autovalue.parquet import read_parquet
 from autovalue.schema import CANONICAL_COLUMNS, ENUM_COLUMNS
 from market.catalog import catalog
 from market.generate import generate_market
@@ -21,7 +22,7 @@ END = date(2026, 6, 30)
 def market(tmp_path_factory):
     raw = tmp_path_factory.mktemp("raw")
     meta = generate_market(raw, 60_000, seed=7, end=END, days=730, progress=False)
-    return raw, meta, pd.read_parquet(raw / "market.parquet")
+    return raw, meta, read_parquet(raw / "market.parquet")
 
 
 def test_catalog_is_a_real_indonesian_market():
@@ -84,7 +85,7 @@ def test_same_seed_same_market(tmp_path):
     a = generate_market(tmp_path / "a", 5_000, seed=3, end=END, days=730, progress=False)
     b = generate_market(tmp_path / "b", 5_000, seed=3, end=END, days=730, progress=False)
     c = generate_market(tmp_path / "c", 5_000, seed=4, end=END, days=730, progress=False)
-    frame_a, frame_b, frame_c = (pd.read_parquet(m["path"]) for m in (a, b, c))
+    frame_a, frame_b, frame_c = (read_parquet(m["path"]) for m in (a, b, c))
     pd.testing.assert_frame_equal(frame_a, frame_b)
     assert not np.allclose(frame_a["asking_price"], frame_c["asking_price"])
 

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from autovalue.kafka_clients import assign_from_time, partition_reader
+from autovalue.parquet import read_parquet
 from autovalue.processes import ServerProcess, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from autovalue.tables import connect, valuations
@@ -64,7 +65,7 @@ def dated_csv(settings: Settings) -> str:
     mapping file that names them."""
     scratch = settings.home / "export"
     generate_market(scratch, 2_500, seed=3, end=date(2024, 6, 30), days=150, progress=False)
-    frame = pd.read_parquet(scratch / "market.parquet").drop(columns="listing_id").rename(columns=CSV_COLUMNS)
+    frame = read_parquet(scratch / "market.parquet").drop(columns="listing_id").rename(columns=CSV_COLUMNS)
     for column in ("posted", "sold"):
         frame[column] = frame[column].dt.strftime("%Y-%m-%d %H:%M:%S")
     frame.to_csv(settings.home / "shop.csv", index=False)
@@ -79,7 +80,7 @@ def pipeline(tmp_path_factory, kafka_bootstrap):
     autovalue(settings, "features", "--source", "shop", "--quiet")
     autovalue(settings, "train", "--source", "shop", "--quiet")
     # A column beyond the listing schema (a market-declared attribute): replayed, ignored by the scorer.
-    raw = pd.read_parquet(settings.raw_dir / "shop.parquet")
+    raw = read_parquet(settings.raw_dir / "shop.parquet")
     raw["engine_cc"] = [1500.0 if i % 3 else float("nan") for i in range(len(raw))]
     raw.to_parquet(settings.raw_dir / "shop.parquet", index=False)
     port = free_port()
