@@ -73,9 +73,9 @@ class Settings(BaseSettings):
     market_days_per_minute: float = Field(default=10.0, gt=0)
     # `autovalue simulate --scenario` (market/scenarios.py): "none" (the moving market alone),
     # "shock" (simulate_shock_segment re-prices -15% over 14 simulated days) or "launch" (a new
-    # car model enters), starting simulate_scenario_day simulated days after the stream starts
+    # car model enters) or "shock+launch" (both), starting simulate_scenario_day simulated days after the stream starts
     # (7: a whole week of the moved market before it, for a per-week benchmark to compare).
-    simulate_scenario: Literal["none", "shock", "launch"] = "none"
+    simulate_scenario: Literal["none", "shock", "launch", "shock+launch"] = "none"
     simulate_shock_segment: str = "suv"
     simulate_scenario_day: float = Field(default=7.0, ge=0)
     # `autovalue outcomes`: its own consumer group on the outcomes topic, one transaction per poll.

@@ -48,7 +48,7 @@ class ForwardMarket:
             steps = rng.normal(self.drift, SEGMENT_DAILY_SIGMA)
             innovations = rng.normal(0.0, SHOCK_INNOVATION_SIGMA, self.launch_column + 1)
             shock = MODEL_SHOCK_PERSISTENCE * self._shock[-1] + innovations
-            if next_day == math.ceil(self.scenario.start_day) and self.scenario.name == "launch":
+            if next_day == math.ceil(self.scenario.start_day) and self.scenario.launches:
                 shock[self.launch_column] = 0.0  # a launched model starts at its list price
             self._segment_log.append(self._segment_log[-1] + steps)
             self._shock.append(shock)

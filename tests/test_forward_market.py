@@ -11,7 +11,7 @@ import pytest
 
 from market.catalog import catalog
 from market.forward import SHOCK_INNOVATION_SIGMA, ForwardMarket
-from market.scenarios import LAUNCHED_MODEL, SHOCK_DAYS, SHOCK_SIZE, Scenario, scenario_from
+from market.scenarios import LAUNCHED_MODEL, SCENARIOS, SHOCK_DAYS, SHOCK_SIZE, Scenario, scenario_from
 from market.simulator import MODEL_SHOCK_PERSISTENCE, SEGMENT_DAILY_SIGMA, MarketSimulator
 
 END = date(2026, 6, 30)
@@ -69,7 +69,7 @@ def test_the_market_is_the_same_under_its_seed_whoever_asks_first(history):
     assert other_seed.segment_log_index(60) != far
 
 
-@pytest.mark.parametrize("name", ["none", "shock", "launch"])
+@pytest.mark.parametrize("name", ["none", "shock", "launch", "shock+launch"])
 def test_each_scenario_is_deterministic_under_a_seed(history, name):
     def draw(market_seed, stream_seed):
         market = forward(MarketSimulator(seed=market_seed, end=END, days=DAYS), name)
@@ -127,6 +127,28 @@ def test_the_launched_model_is_new_and_listed_only_from_its_day(history):
     # The catalog's models move as they do without the launch.
     np.testing.assert_array_equal(launched.model_shock(START + 30)[:len(known)],
                                   forward(history).model_shock(START + 30)[:len(known)])
+
+
+def test_shock_and_launch_together_are_each_as_alone(history):
+    both, shocked, launched = forward(history, "shock+launch"), forward(history, "shock"), forward(history, "launch")
+    day = START + 20
+    assert both.segment_log_index(day) == shocked.segment_log_index(day)
+    np.testing.assert_array_equal(both.model_shock(day), launched.model_shock(day))
+    cars_both = both.listings(3000, np.random.default_rng(4), day)
+    cars_launched = launched.listings(3000, np.random.default_rng(4), day)
+    assert list(cars_both["model"]) == list(cars_launched["model"]) and LAUNCHED_MODEL["model"] in set(cars_both["model"])
+    suv = cars_both["body_type"] == "suv"
+    np.testing.assert_allclose((cars_both["true_value"] / cars_launched["true_value"])[suv], 1 + SHOCK_SIZE, rtol=1e-12)
+    np.testing.assert_allclose(cars_both["true_value"][~suv], cars_launched["true_value"][~suv], rtol=1e-12)
+    truth = both.scenario.ground_truth()
+    assert truth["shock"] == shocked.scenario.ground_truth()["shock"] and truth["launch"] == launched.scenario.ground_truth()["launch"]
+
+
+def test_the_settings_offer_every_scenario():
+    from typing import get_args
+
+    from autovalue.settings import Settings
+    assert get_args(Settings.model_fields["simulate_scenario"].annotation) == SCENARIOS
 
 
 def test_scenarios_refuse_what_does_not_exist():
