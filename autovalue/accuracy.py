@@ -88,6 +88,23 @@ def by_confidence(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()[columns]
 
 
+def by_version(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per model version that valued the sales, in the order they first served: sales judged,
+    MAPE, coverage, and the first and last outcome time. A promotion starts a new row, so the
+    rows read as live accuracy before and after each one."""
+    columns = ["model_version", "sold", "mape", "coverage", "first", "last"]
+    judged = _judged(frame)
+    if judged.empty:
+        return pd.DataFrame(columns=columns)
+    judged = judged.assign(at=pd.to_datetime(judged["outcome_at"], utc=True, format="mixed"),
+                           model_version=judged["model_version"].fillna("unknown"))
+    grouped = judged.groupby("model_version")
+    out = pd.DataFrame({"sold": grouped.size(), "mape": grouped["abs_pct_error"].mean(),
+                        "coverage": grouped["inside_interval"].agg(_coverage),
+                        "first": grouped["at"].min(), "last": grouped["at"].max()})
+    return out.sort_values("first").reset_index()[columns]
+
+
 def over_time(frame: pd.DataFrame, bucket: str = BUCKET) -> pd.DataFrame:
     """Per time bucket of `outcome_at`: outcomes, judged sales, MAPE and coverage."""
     columns = ["time", "outcomes", "sold", "mape", "coverage"]

@@ -69,3 +69,22 @@ def test_outcomes_older_than_the_window_are_left_out(home):
     assert {m.label: m.value for m in at.metric}["Outcomes"] == "211"
     at.selectbox(key="window").select("last 15 minutes").run()
     assert not at.exception and {m.label: m.value for m in at.metric}["Outcomes"] == "210"
+
+
+def test_each_model_versions_live_accuracy_in_the_order_they_served(home):
+    fill_outcomes(home.database)  # v2: 190 sales, MAPE 4.0%, within the last 5 minutes
+    engine = connect(home.database)
+    now = datetime.now(timezone.utc)
+    with engine.begin() as connection:  # the champion before the promotion: worse, and earlier
+        connection.execute(outcomes.insert(), [
+            {"listing_id": f"before-{i}", "outcome": "sold", "sold_price": 110e6, "days_on_market": 9.0,
+             "outcome_at": now - timedelta(minutes=20, seconds=i), "valuation_id": 1000 + i, "brand": "Toyota",
+             "model": "Avanza", "model_version": "v1", "predicted_price": 100e6, "price_low": 92e6,
+             "price_high": 108e6, "realized_error": 0.1, "abs_pct_error": 0.1, "inside_interval": False,
+             "stored_at": now} for i in range(30)])
+    engine.dispose()
+    at = page()
+    versions = next(d.value for d in at.dataframe if "outcomes from" in d.value.columns)
+    assert list(versions["model"]) == ["v1", "v2"]
+    assert list(versions["sales"]) == [30, 190] and list(versions["MAPE"]) == ["10.0%", "4.0%"]
+    assert list(versions["inside 80% interval"]) == ["0.0%", "94.7%"]

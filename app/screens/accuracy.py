@@ -78,6 +78,13 @@ def rating_shares(figures: accuracy.Accuracy) -> None:
     st.dataframe(shares, hide_index=True, width="stretch")
 
 
+def version_table(versions: pd.DataFrame) -> None:
+    view = pd.DataFrame({"model": versions["model_version"], "sales": versions["sold"],
+                         "MAPE": versions["mape"].map(percent), "inside 80% interval": versions["coverage"].map(percent),
+                         "outcomes from": versions["first"].map(lambda t: t.strftime("%H:%M:%S"))})
+    st.dataframe(view, hide_index=True, width="stretch")
+
+
 def confidence_table(levels: pd.DataFrame) -> None:
     view = pd.DataFrame({"confidence": levels["confidence"], "sales": levels["sold"],
                          "MAPE": levels["mape"].map(percent), "inside 80% interval": levels["coverage"].map(percent)})
@@ -117,6 +124,11 @@ def live_accuracy(minutes: int) -> None:
             st.subheader("By confidence")
             st.caption("Each level's interval is calibrated to hold 80% of sales.")
             confidence_table(accuracy.by_confidence(frame))
+            st.subheader("By model")
+            st.caption("Each champion on the sales it valued, in the order they served: a promotion "
+                       "(`autovalue retrain`, `autovalue champion set`) starts a row. The Model page shows "
+                       "each retrain's challenger and champion on the same sales.")
+            version_table(accuracy.by_version(frame))
 
 
 live_accuracy(WINDOWS[window])
