@@ -159,3 +159,13 @@ def test_retrain_without_enough_landed_sales_exits_2_naming_both_counts(home):
                      AUTOVALUE_HISTORY_WITHDRAWAL_HORIZON_DAYS="30")
     assert_one_line_error(result, "2 streamed sales have landed", "at least 3", "AUTOVALUE_RETRAIN_MIN_OUTCOMES")
     assert not (home.raw_dir / "landed.parquet").exists()  # nothing written or trained
+
+
+def test_the_history_needs_no_broker_so_a_restarted_one_loses_none_of_it(home):
+    # tansu keeps its log in memory: after a restart only the database remembers the stream.
+    result = run_cli("history", home=home.home, AUTOVALUE_MARKET_SOURCE=SOURCE,
+                     AUTOVALUE_HISTORY_WITHDRAWAL_HORIZON_DAYS="30", AUTOVALUE_KAFKA_BOOTSTRAP="127.0.0.1:9")
+    assert result.returncode == 0, result.stderr
+    assert "2 history listings + 4 streamed (2 sold, 1 withdrawn" in result.stdout
+    landed = read_source(home.raw_dir, LANDED_SOURCE)
+    assert {"sold", "withdrawn", "old-unsold", "replayed-sale"} <= set(landed["listing_id"])
