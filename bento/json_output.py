@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from _bentoml_sdk.io_models import IORootModel  # pinned bentoml 1.4.40: the type behind `-> list[...]`
 from starlette.responses import Response
 
 from autovalue.valuation import VALUATION_LIST, Valuation
+from bento.bentoml_internals import IORootModel
 
 
 class ValuationList(IORootModel[list[Valuation]]):

@@ -19,6 +19,7 @@ from autovalue.settings import get_settings
 from autovalue.schema import CAR_ATTRIBUTES, LISTING_FIELDS, plain
 from autovalue.tables import STORED_AS, connect, dead_letters, valuations
 from consumers.messages import Accepted, DeadLetter, Limits, refused
+from consumers.sqlalchemy_internals import positional_order
 
 _UPDATED_ON_REPLAY = ["predicted_price", "price_low", "price_high", "deal_rating", "fallback",
                       "feature_service", "scored_at", "asking_price"]
@@ -105,7 +106,7 @@ class _DriverStatement:
     def __init__(self, statement, columns: list[str], dialect) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=columns)
         self.sql = str(compiled)
-        self.order = list(compiled.positiontup) if compiled.positional else None  # sqlite: "?" params
+        self.order = positional_order(compiled)  # sqlite: "?" params
         table_columns = statement.table.c
         self.processors = {name: processor for name in columns
                            if (processor := table_columns[name].type.dialect_impl(dialect).bind_processor(dialect))}

@@ -18,6 +18,7 @@ import pandas as pd
 from feast.types import String
 
 from autovalue.feature_inputs import ENTITY_KEYS
+from feature_repo.feast_internals import run_transformation
 
 
 class ServiceFeatures:
@@ -50,7 +51,7 @@ class ServiceFeatures:
         columns = {k: list(request[k]) for k in self.request_fields}
         out = {}
         for view, names in self.transforms:
-            transformed = view.feature_transformation.udf(columns)
+            transformed = run_transformation(view, columns)
             out.update({name: list(transformed[name]) for name in names})
         return out
 

@@ -1,14 +1,15 @@
 """The BentoML internals bento/bentoml_internals.py names still exist in the pinned version:
 an upgrade that moves them fails here, not silently in production (logs at ERROR again, /docs
-without its files)."""
+without its files, the batch response written the slow way or not at all)."""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import bentoml
 
-from bento.bentoml_internals import PINNED_VERSION, REQUEST_ERROR_LOGGER, swagger_assets
+from bento.bentoml_internals import PINNED_VERSION, REQUEST_ERROR_LOGGER, IORootModel, swagger_assets
 
 
 def test_written_for_the_installed_bentoml():
@@ -23,3 +24,13 @@ def test_the_request_error_logger_is_the_module_that_logs_failed_requests():
 def test_the_swagger_ui_files_are_where_they_are_looked_for():
     names = {path.name for path in swagger_assets().iterdir()}
     assert {"swagger-ui.css", "swagger-ui-bundle.js"} <= names, sorted(names)
+
+
+def test_a_list_output_is_described_by_the_root_model_json_output_subclasses():
+    @bentoml.api
+    def echo(self, numbers: list[int]) -> list[int]:
+        return numbers
+
+    assert issubclass(echo.output_spec, IORootModel), echo.output_spec.__mro__
+    # bento/json_output.py overrides this hook with the same signature.
+    assert list(inspect.signature(IORootModel.to_http_response).parameters) == ["obj", "serde"]

@@ -12,21 +12,19 @@ from pathlib import Path
 
 from autovalue.model_bundle import METADATA_FILE, MODEL_FILE, ModelBundle
 from autovalue.settings import Settings
+from training.bentoml_store import create_model, get_model
 
 
 def bento_tag(settings: Settings, version: str) -> str:
     return f"{settings.bento_model_name}:{version}"
 
 
-def _model_store(settings: Settings):
-    # BentoML reads BENTOML_HOME when first imported; passing the store explicitly as well keeps
-    # each Settings object (tests use several) writing where it says.
+def _store_home(settings: Settings) -> Path:
+    # BentoML reads BENTOML_HOME when first imported: its own files go to the first home used.
+    # The store is named per call as well, so each Settings object (tests use several) writes
+    # where it says (training/bentoml_store.py).
     os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_store))
-    from bentoml._internal.models import ModelStore
-
-    path = settings.bentoml_store / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return ModelStore(path)
+    return settings.bentoml_store
 
 
 def export_bundle(settings: Settings, bundle: ModelBundle) -> tuple[Path, str]:
@@ -36,24 +34,20 @@ def export_bundle(settings: Settings, bundle: ModelBundle) -> tuple[Path, str]:
         raise FileExistsError(f"{directory} already holds a model: the registry and models/ disagree "
                               "(was mlflow.db reset?); move the old models away first")
     bundle.save(directory)
-    import bentoml
-
     tag = bento_tag(settings, bundle.version)
     labels = {"feature_service": str(bundle.metadata.get("feature_service")),
               "source": str(bundle.metadata.get("source"))}
     summary = {"mape": bundle.metadata["metrics"]["xgboost"]["mape"],
                "data_fingerprint": bundle.metadata["data_fingerprint"]}
-    with bentoml.models.create(tag, module="autovalue.model_bundle", labels=labels, metadata=summary,
-                               context=_context(), _model_store=_model_store(settings)) as entry:
+    with create_model(_store_home(settings), tag, module="autovalue.model_bundle", labels=labels,
+                      metadata=summary, context=_context()) as entry:
         for name in (MODEL_FILE, METADATA_FILE):
             shutil.copyfile(directory / name, Path(entry.path) / name)
     return directory, tag
 
 
 def load_from_bento_store(settings: Settings, version: str) -> ModelBundle:
-    import bentoml
-
-    entry = bentoml.models.get(bento_tag(settings, version), _model_store=_model_store(settings))
+    entry = get_model(_store_home(settings), bento_tag(settings, version))
     return ModelBundle.load(Path(entry.path))
 
 
@@ -63,6 +57,6 @@ def load_from_models_dir(settings: Settings, version: str) -> ModelBundle:
 
 def _context():
     import xgboost
-    from bentoml._internal.models.model import ModelContext
+    from bentoml.models import ModelContext
 
     return ModelContext(framework_name="xgboost", framework_versions={"xgboost": xgboost.__version__})
