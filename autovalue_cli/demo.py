@@ -1,7 +1,7 @@
 """`autovalue demo`: the whole pipeline on the embedded default, until Ctrl-C.
 
 broker -> dashboard and outcome consumer (they need no model) while market (generated once) ->
-features -> model (trained when none, without baselines) -> service and scorer -> simulator ->
+features -> model (trained when none, without baselines) -> service, scorer and market feed -> simulator ->
 baselines of a champion that has none (in the background, niced). With --source S an imported market
 takes the generated one's place: every child reads S (AUTOVALUE_MARKET_SOURCE, its currency with it), the
 features are built from it, a champion is trained on it, and `replay` plays it instead of the
@@ -150,6 +150,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         service = children.start("service", autovalue_command("serve"))
         # The scorer joins its group while the service starts; it retries a service not yet up.
         children.start("scorer", autovalue_command("score"))
+        # Beside the scorer, not its child: one feed pushes the market statistics for every scorer.
+        children.start("market-feed", autovalue_command("market-feed"))
         _wait_ready(settings, service, stop)
         print(f"service: {settings.service_url} ready")
         _stream(children, args, dated)
@@ -181,7 +183,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_setup)
 
     p = add_command(commands, "demo", "the whole pipeline on the embedded default, until Ctrl-C",
-                    "Run the embedded broker, the setup, the valuation service, the scorer, the outcome consumer, "
+                    "Run the embedded broker, the setup, the valuation service, the scorer, the market feed, the outcome consumer, "
                     "the simulator (with a dated --source: its replay) and the dashboard, each logging to data/logs/. A child that dies is reported "
                     "and started again with backoff; one that keeps dying stops the demo with status 1.")
     p.add_argument("--source", help="an imported market (data/raw/<source>.parquet) instead of the simulated one; "

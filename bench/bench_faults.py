@@ -92,7 +92,7 @@ class Run:
 def sigkill(run: Run, args) -> float:
     for at in kill_moments(args.seed, args.kills, 5.0, run.seconds * 0.85, args.min_kill_gap_s):
         run.until(at)
-        os.killpg(run.scorers[-1].pid, signal.SIGKILL)  # with its market feed: the whole process group
+        os.killpg(run.scorers[-1].pid, signal.SIGKILL)
         run.scorers[-1].wait()
         run.scorers.append(run.stack.scorer(run.settings, f"{run.name}-scorer"))  # as a supervisor would
     return time.time()
