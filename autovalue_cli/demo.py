@@ -24,7 +24,7 @@ from pathlib import Path
 from autovalue.processes import READY_PATH, answers, autovalue_command
 from autovalue.settings import Settings, get_settings
 from autovalue.supervisor import Supervisor, SupervisorFailed
-from autovalue_cli.common import add_command, positive_number, today
+from autovalue_cli.common import add_command, positive_number, stop_on_signal, today
 
 
 def _wait_ready(settings: Settings, process: subprocess.Popen, stop: list, timeout_s: float = 60) -> None:
@@ -42,13 +42,6 @@ def _wait_ready(settings: Settings, process: subprocess.Popen, stop: list, timeo
 def _niced(argv: list[str]) -> list[str]:
     nice = shutil.which("nice")
     return [nice, "-n", "10", *argv] if nice else argv
-
-
-def _stop_on_signal() -> list:
-    stop: list = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.append(True))
-    return stop
 
 
 def setup(settings: Settings, baselines: bool = True, imported: bool = False) -> None:
@@ -146,7 +139,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}")
         children.start("outcomes", autovalue_command("outcomes"))
         setup(settings, baselines=False, imported=bool(args.source))
-        stop = _stop_on_signal()
+        stop = stop_on_signal()
         service = children.start("service", autovalue_command("serve"))
         # The scorer joins its group while the service starts; it retries a service not yet up.
         children.start("scorer", autovalue_command("score"))

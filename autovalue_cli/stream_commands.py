@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from typing import get_args
 
 from autovalue.settings import Settings, get_settings
-from autovalue_cli.common import CommandError, add_command, one_line, positive_int, positive_number, utc_datetime
+from autovalue_cli.common import (CommandError, add_command, one_line, positive_int, positive_number, stop_on_signal,
+                                  utc_datetime)
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,7 @@ def cmd_market_feed(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     require_source(settings, settings.market_source)
-    stop = []  # set before the slow imports: a stop during start-up is a clean exit too
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.append(True))
+    stop = stop_on_signal()  # before the slow imports: a stop during start-up is a clean exit too
     from consumers.market_feed import run_market_feed
 
     run_market_feed(settings, lambda: bool(stop))
@@ -76,9 +74,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"autovalue replay: warning: {source.name} is priced in {currency}, the scorer's market "
               f"({settings.market_source}) in {expected}: run the scorer with AUTOVALUE_MARKET_SOURCE={source.name}, "
               "or it refuses these asking prices", file=sys.stderr)
-    stop = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.append(True))
+    stop = stop_on_signal()
     chosen = plan(source.frame, since=args.since, limit=args.limit)
     done = replay(settings, source.name, chosen.listings, args.speedup, args.duration, lambda: bool(stop),
                   progress=not args.quiet)
