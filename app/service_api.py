@@ -14,7 +14,6 @@ from autovalue.settings import Settings
 from autovalue.valuation import Valuation
 
 VALUATE_PATH = "/valuate"
-READY_PATH = "/readyz"
 
 
 def request_body(listing: dict) -> dict:

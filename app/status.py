@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import httpx
 import streamlit as st
 
-from app import service_api
 from autovalue.kafka_clients import broker_answers
+from autovalue.processes import READY_PATH
 from autovalue.settings import Settings
 
 TIMEOUT_S = 1.5
@@ -34,7 +34,7 @@ class Parts:
 
 
 def _service(settings: Settings) -> tuple[bool, str, str | None]:
-    url = settings.service_url.rstrip("/") + service_api.READY_PATH
+    url = settings.service_url.rstrip("/") + READY_PATH
     try:
         response = httpx.get(url, timeout=TIMEOUT_S)
     except httpx.TimeoutException:

@@ -89,16 +89,12 @@ class ServerProcess:
             return
         group = self.process.pid  # the session leader's pid is the group id
         workers = children_of(group)  # remembered now: they are re-parented once it exits
-        try:
-            os.killpg(group, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        signal_group(group, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and (_group_alive(group) or any(alive(w) for w in workers)):
             self.process.poll()
             time.sleep(0.1)
-        if _group_alive(group):
-            os.killpg(group, signal.SIGKILL)
+        signal_group(group, signal.SIGKILL)  # whatever of it is left
         for worker in workers:
             if alive(worker):
                 os.kill(worker, signal.SIGKILL)
@@ -111,15 +107,22 @@ class ServerProcess:
 
 
 def stop_process_group(process: subprocess.Popen, timeout: float = 20.0) -> None:
-    """SIGTERM to a child started with start_new_session=True (its whole group), SIGKILL if it lingers."""
+    """SIGTERM to a child started with start_new_session=True (its whole group), SIGKILL if it
+    lingers. The one way the project stops such a child."""
+    signal_group(process.pid, signal.SIGTERM)
     try:
-        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        signal_group(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def signal_group(group: int, signum: int) -> None:
+    """`signum` to every process of `group`; none left is no error (it ended on its own)."""
+    try:
+        os.killpg(group, signum)
     except ProcessLookupError:
         pass
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 def children_of(parent: int) -> list[int]:

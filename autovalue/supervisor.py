@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autovalue.processes import children_of
+from autovalue.processes import children_of, signal_group, stop_process_group
 
 
 class SupervisorFailed(RuntimeError):
@@ -111,14 +111,11 @@ class Supervisor:
         running = [c.process for c in reversed(list(self.children.values())) if c.process is not None]
         for process in running:
             if process.poll() is None:
-                _signal_group(process.pid, signal.SIGTERM)
+                signal_group(process.pid, signal.SIGTERM)  # all at once: they stop side by side
         deadline = time.monotonic() + timeout_s
         for process in running:
-            try:
-                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
-                process.wait()
+            if process.poll() is None:
+                stop_process_group(process, timeout=max(deadline - time.monotonic(), 0.1))
         self._end_orphans()
 
     def _end_orphans(self, timeout_s: float = 10.0) -> None:
@@ -136,13 +133,6 @@ class Supervisor:
             if not _reaped(pid):
                 _signal(pid, signal.SIGKILL)
                 _reaped(pid, block=True)
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    try:
-        os.killpg(pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def _signal(pid: int, signum: int) -> None:

@@ -1,7 +1,7 @@
 """`autovalue demo`: the whole pipeline on the embedded default, until Ctrl-C.
 
 broker -> dashboard and outcome consumer (they need no model) while market (generated once) ->
-features -> model (trained when none, without baselines) -> service and scorer -> simulator ->
+features -> model (trained when none, without baselines) -> service, scorer and market feed -> simulator ->
 baselines of a champion that has none (in the background, niced). With --source S an imported market
 takes the generated one's place: every child reads S (AUTOVALUE_MARKET_SOURCE, its currency with it), the
 features are built from it, a champion is trained on it, and `replay` plays it instead of the
@@ -24,7 +24,7 @@ from pathlib import Path
 from autovalue.processes import READY_PATH, answers, autovalue_command
 from autovalue.settings import Settings, get_settings
 from autovalue.supervisor import Supervisor, SupervisorFailed
-from autovalue_cli.common import add_command, positive_number, today
+from autovalue_cli.common import add_command, positive_number, stop_on_signal, today
 
 
 def _wait_ready(settings: Settings, process: subprocess.Popen, stop: list, timeout_s: float = 60) -> None:
@@ -42,13 +42,6 @@ def _wait_ready(settings: Settings, process: subprocess.Popen, stop: list, timeo
 def _niced(argv: list[str]) -> list[str]:
     nice = shutil.which("nice")
     return [nice, "-n", "10", *argv] if nice else argv
-
-
-def _stop_on_signal() -> list:
-    stop: list = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.append(True))
-    return stop
 
 
 def setup(settings: Settings, baselines: bool = True, imported: bool = False) -> None:
@@ -146,10 +139,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"dashboard: http://{settings.dashboard_host}:{settings.dashboard_port}")
         children.start("outcomes", autovalue_command("outcomes"))
         setup(settings, baselines=False, imported=bool(args.source))
-        stop = _stop_on_signal()
+        stop = stop_on_signal()
         service = children.start("service", autovalue_command("serve"))
         # The scorer joins its group while the service starts; it retries a service not yet up.
         children.start("scorer", autovalue_command("score"))
+        # Beside the scorer, not its child: one feed pushes the market statistics for every scorer.
+        children.start("market-feed", autovalue_command("market-feed"))
         _wait_ready(settings, service, stop)
         print(f"service: {settings.service_url} ready")
         _stream(children, args, dated)
@@ -181,7 +176,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_setup)
 
     p = add_command(commands, "demo", "the whole pipeline on the embedded default, until Ctrl-C",
-                    "Run the embedded broker, the setup, the valuation service, the scorer, the outcome consumer, "
+                    "Run the embedded broker, the setup, the valuation service, the scorer, the market feed, the outcome consumer, "
                     "the simulator (with a dated --source: its replay) and the dashboard, each logging to data/logs/. A child that dies is reported "
                     "and started again with backoff; one that keeps dying stops the demo with status 1.")
     p.add_argument("--source", help="an imported market (data/raw/<source>.parquet) instead of the simulated one; "

@@ -4,61 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
-import subprocess
 import sys
-import threading
-from datetime import datetime, timezone
 from typing import get_args
 
 from autovalue.settings import Settings, get_settings
-from autovalue_cli.common import CommandError, add_command, one_line, positive_int, positive_number, utc_datetime
+from autovalue_cli.common import (CommandError, add_command, one_line, positive_int, positive_number, stop_on_signal,
+                                  utc_datetime)
 
 log = logging.getLogger(__name__)
-
-
-class MarketFeedChild:
-    """The market feed as a child process (its pandas work must not share the scorer's GIL),
-    started again with backoff when it fails."""
-
-    def __init__(self) -> None:
-        self.child = self._start()
-        self.stopped = threading.Event()
-        self.watcher = threading.Thread(target=self._watch, name="market-feed-watch", daemon=True)
-        self.watcher.start()
-
-    @staticmethod
-    def _start() -> subprocess.Popen:
-        command = [sys.executable, "-m", "autovalue_cli.main", "market-feed", "--parent-pid", str(os.getpid())]
-        return subprocess.Popen(command)
-
-    def _watch(self) -> None:
-        delay = 5.0
-        while not self.stopped.wait(1.0):
-            status = self.child.poll()
-            if status is None or status == 0:  # running, or stopped on purpose
-                continue
-            log.error("market feed exited with status %s; starting it again in %.0f s", status, delay)
-            if self.stopped.wait(delay):
-                return
-            self.child = self._start()
-            delay = min(delay * 2, 300.0)
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.watcher.join()
-        _stop_child(self.child)
-
-
-def _stop_child(child: subprocess.Popen) -> None:
-    if child.poll() is None:
-        child.send_signal(signal.SIGTERM)
-    try:
-        child.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        child.wait()
 
 
 # Exit status of a scorer that stalled and could not recover: its supervisor starts it again.
@@ -69,40 +22,25 @@ def cmd_score(args: argparse.Namespace) -> int:
     from consumers.liveness import Stalled
     from consumers.scorer import Scorer
 
-    settings = get_settings()
-    feed = None if args.no_push else MarketFeedChild()
     try:
-        scorer = Scorer(settings)
+        scorer = Scorer(get_settings())
         scorer.install_signal_handlers()
         scorer.run(idle_exit_s=args.idle_exit)
     except Stalled as stalled:
         log.error("%s", stalled)
         return STALLED_EXIT
-    finally:
-        if feed is not None:
-            feed.close()
     return 0
 
 
 def cmd_market_feed(args: argparse.Namespace) -> int:
-    stop = []  # set before the slow imports: a stop during start-up is a clean exit too
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.append(True))
-    from consumers.market_feed import MarketFeed
-    from feature_repo.config import feature_store
-    from feature_repo.definitions import push_source_name
-    from feature_repo.live import LiveMarket
-    from market.io import read_source, table_path
+    from autovalue_cli.feature_commands import require_source
 
     settings = get_settings()
-    market = LiveMarket(feature_store(settings), read_source(settings.raw_dir, settings.market_source),
-                        push_source_name(settings.market_source))
-    # The history holds what was stored when it was written: the stream from then on is new.
-    written = table_path(settings.raw_dir, settings.market_source).stat().st_mtime
-    feed = MarketFeed(settings, market, datetime.fromtimestamp(written, timezone.utc))
-    # Started by a scorer: end with it, also when it was killed without a word.
-    orphaned = (lambda: os.getppid() != args.parent_pid) if args.parent_pid else (lambda: False)
-    feed.run(lambda: bool(stop) or orphaned())
+    require_source(settings, settings.market_source)
+    stop = stop_on_signal()  # before the slow imports: a stop during start-up is a clean exit too
+    from consumers.market_feed import run_market_feed
+
+    run_market_feed(settings, lambda: bool(stop))
     return 0
 
 
@@ -136,9 +74,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"autovalue replay: warning: {source.name} is priced in {currency}, the scorer's market "
               f"({settings.market_source}) in {expected}: run the scorer with AUTOVALUE_MARKET_SOURCE={source.name}, "
               "or it refuses these asking prices", file=sys.stderr)
-    stop = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.append(True))
+    stop = stop_on_signal()
     chosen = plan(source.frame, since=args.since, limit=args.limit)
     done = replay(settings, source.name, chosen.listings, args.speedup, args.duration, lambda: bool(stop),
                   progress=not args.quiet)
@@ -183,15 +119,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     p = add_command(commands, "score", "value listings from Kafka through the service, until stopped",
                     "Consume the listings topic in a consumer group, validate each listing (bad ones to the "
                     "dead-letter topic and table), value the rest through the service, store the valuations "
-                    "and commit offsets last. Starts the market feed as a child process unless --no-push.")
+                    "and commit offsets last. The market statistics are `autovalue market-feed`'s, a process of its own.")
     p.add_argument("--idle-exit", type=float, help="stop after this many seconds without a message")
-    p.add_argument("--no-push", action="store_true", help="do not start the market feed (Feast pushes)")
     p.set_defaults(func=cmd_score)
 
     p = add_command(commands, "market-feed", "push live market statistics from the listings topic to Feast",
                     "Read every partition of the listings topic outside the consumer group and push fresh "
-                    "market statistics to Feast every AUTOVALUE_MARKET_PUSH_INTERVAL_S seconds.")
-    p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+                    "market statistics to Feast every AUTOVALUE_MARKET_PUSH_INTERVAL_S seconds. One feed serves "
+                    "every scorer of the market: start it beside them.")
     p.set_defaults(func=cmd_market_feed)
 
     p = add_command(commands, "simulate", "produce realistic new listings to the listings topic",

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from autovalue.processes import stop_process_group
 from bench.common import write_result
 from bench.faults_stack import Producer, Stack, kill_moments, scorer_logs, stored, tally
 from bench.stack import isolated
@@ -85,14 +86,14 @@ class Run:
 
     def stop_scorer(self, process) -> None:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            self.exits.append(process.wait(timeout=60))
+            stop_process_group(process, timeout=60)
+            self.exits.append(process.returncode)
 
 
 def sigkill(run: Run, args) -> float:
     for at in kill_moments(args.seed, args.kills, 5.0, run.seconds * 0.85, args.min_kill_gap_s):
         run.until(at)
-        os.killpg(run.scorers[-1].pid, signal.SIGKILL)  # with its market feed: the whole process group
+        os.killpg(run.scorers[-1].pid, signal.SIGKILL)
         run.scorers[-1].wait()
         run.scorers.append(run.stack.scorer(run.settings, f"{run.name}-scorer"))  # as a supervisor would
     return time.time()

@@ -5,7 +5,7 @@ streamed listings judge the valuations users saw.
 
 In a temporary AUTOVALUE_HOME it runs `autovalue setup` (market, features, first champion),
 unless --home names one that has them. Then, each a process of its own on free ports: broker,
-serve, score, outcomes, and simulate at a steady rate for the given minutes. It then waits for
+serve, score, market-feed, outcomes, and simulate at a steady rate for the given minutes. It then waits for
 the outcome consumer to store every outcome the simulator sent, stops everything (SIGTERM to
 each process group), and reports the figures of autovalue.accuracy over the outcomes of the run:
 bench/results/live_accuracy.json.
@@ -14,9 +14,7 @@ bench/results/live_accuracy.json.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import signal
 import subprocess
 import tempfile
 import time
@@ -27,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from autovalue import accuracy
-from autovalue.processes import READY_PATH, answers, autovalue_command, settings_environment
+from autovalue.processes import READY_PATH, answers, autovalue_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from autovalue.tables import connect
 from bench.common import write_result
@@ -76,12 +74,7 @@ class Stack:
         leave their groups while the broker is still there."""
         for process in reversed(list(self.processes.values())):
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+                stop_process_group(process, timeout=30)
 
 
 def stored_outcomes(settings: Settings, since: datetime) -> tuple[int, int]:
@@ -100,6 +93,7 @@ def run_stack(settings: Settings, minutes: float, rate: float, started: datetime
         stack.start("service", "serve")
         stack.wait_for("the valuation service", lambda: answers(settings.service_url + READY_PATH), 180)
         stack.start("scorer", "score")
+        stack.start("market-feed", "market-feed")  # the live market statistics the service values with
         stack.start("outcomes", "outcomes")
         stack.wait_for("the scorer and the outcome consumer in their groups", lambda: (
             "scoring: assigned" in stack.log("scorer") and "outcomes: assigned" in stack.log("outcomes")), 120)

@@ -11,8 +11,6 @@ before it.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -22,7 +20,7 @@ import psutil
 from sqlalchemy import select
 
 from autovalue.kafka_clients import group_consumer, json_producer
-from autovalue.processes import ServerProcess, autovalue_command, serve_command, settings_environment
+from autovalue.processes import ServerProcess, autovalue_command, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from autovalue.tables import connect, valuations
 from bench.common import median, percentiles, write_result
@@ -83,16 +81,21 @@ def drain(settings: Settings, count: int) -> tuple[float, float]:
 
 
 def freshness(settings: Settings, rate: float, seconds: float) -> dict:
-    log = settings.home / f"scorer-{settings.consumer_group}.log"
-    scorer = subprocess.Popen(autovalue_command("score"), env=settings_environment(settings),
-                              stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    """With the market feed beside the scorer, as deployed: its pushes share the cores."""
+    def start(name: str, command: str) -> tuple[subprocess.Popen, Path]:
+        log = settings.home / f"{name}-{settings.consumer_group}.log"
+        return subprocess.Popen(autovalue_command(command), env=settings_environment(settings), stdout=open(log, "wb"),
+                                stderr=subprocess.STDOUT, start_new_session=True), log
+
+    (scorer, scorer_log), (feed, feed_log) = start("scorer", "score"), start("market-feed", "market-feed")
     deadline = time.monotonic() + 60
-    while "scoring: assigned" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+    while time.monotonic() < deadline and not ("scoring: assigned" in scorer_log.read_text(errors="replace")
+                                               and "market feed: reading" in feed_log.read_text(errors="replace")):
         time.sleep(0.2)  # start-up and group join are not part of the steady-state freshness
     simulate(settings, rate, seconds)
     time.sleep(3)
-    os.killpg(scorer.pid, signal.SIGTERM)
-    scorer.wait(timeout=30)
+    for process in (scorer, feed):
+        stop_process_group(process, timeout=30)
     engine = connect(settings.database)
     with engine.connect() as connection:
         rows = connection.execute(select(valuations.c.produced_at, valuations.c.scored_at)).all()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 from autovalue.kafka_clients import broker_answers, ensure_topics
+from autovalue.processes import stop_process_group
 from autovalue.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -67,12 +67,7 @@ class EmbeddedBroker:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_process_group(self.process, timeout=5)
 
     def __enter__(self) -> "EmbeddedBroker":
         return self.start()

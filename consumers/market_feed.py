@@ -4,8 +4,9 @@ to Feast's online store every `market_push_interval_s`.
 It reads every partition outside any consumer group, from when the stored history was written:
 the statistics need the whole market, not the share of partitions one scorer owns, and a
 restart rebuilds them from the history plus the stream the broker still holds. Two feeds therefore push the same rows. It runs
-in a process of its own (`autovalue score` starts one): a push recomputes statistics with
-pandas, which in the scorer's process held the GIL long enough to set the p99 freshness.
+in a process of its own (`autovalue market-feed`, started beside the scorers by the demo or
+compose): a push recomputes statistics with pandas, which in the scorer's process held the GIL
+long enough to set the p99 freshness.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from autovalue.kafka_clients import assign_from_time, partition_reader
 from autovalue.schema import Listing
 from autovalue.settings import Settings
 from consumers.messages import Accepted, market_listing, parse_record
+from market.io import read_source, table_path
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +73,20 @@ class MarketFeed:
             log.exception("market statistics could not be recomputed; the listings since the last push are skipped")
             return
         self.pushed += pushed
+
+
+def stream_start(settings: Settings) -> datetime:
+    """When the stored market history was written: the stream from then on is new to it."""
+    written = table_path(settings.raw_dir, settings.market_source).stat().st_mtime
+    return datetime.fromtimestamp(written, timezone.utc)
+
+
+def run_market_feed(settings: Settings, stopping: Callable[[], bool]) -> None:
+    """The feed of the settings' market into its own Feast push source, until `stopping()`."""
+    from feature_repo.config import feature_store
+    from feature_repo.definitions import push_source_name
+    from feature_repo.live import LiveMarket
+
+    source = settings.market_source
+    market = LiveMarket(feature_store(settings), read_source(settings.raw_dir, source), push_source_name(source))
+    MarketFeed(settings, market, stream_start(settings)).run(stopping)

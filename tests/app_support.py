@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -68,17 +67,6 @@ def wait_for(url: str, process: subprocess.Popen, timeout_s: float) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} not ready after {timeout_s} s")
-
-
-def stop_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 def build_market(settings: Settings, listings: int = 3000, days: int = 60) -> pd.DataFrame:

@@ -64,7 +64,7 @@ def table_ids(settings: Settings) -> tuple[list[str], list[dict]]:
 
 
 def score_until_stored(settings: Settings, payloads: list, stored: int | None = None, timeout_s: float = 180) -> None:
-    """The real scorer (`autovalue score --no-push`) over `payloads` until `stored` rows (default:
+    """The real scorer (`autovalue score`) over `payloads` until `stored` rows (default:
     one per payload) are in the valuations and dead-letter tables together; fails if it exits."""
     import subprocess
     import sys
@@ -74,7 +74,7 @@ def score_until_stored(settings: Settings, payloads: list, stored: int | None = 
     from tests.service_support import REPO
 
     expected = len(payloads) if stored is None else stored
-    scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
+    scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO,
                               env=settings_environment(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                               start_new_session=True)
     try:

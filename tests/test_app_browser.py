@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from autovalue.processes import stop_process_group
 from autovalue.settings import Settings
 from tests.app_support import (APP_DIR, REPO, build_market, dashboard_env, fill_outcomes, metrics, new_stack, run,
-                               set_env, stop_group, texts, wait_for)
+                               set_env, texts, wait_for)
 from tests.conftest import free_port
 from tests.streaming import isolated
 
@@ -62,7 +63,7 @@ def service(champion):
         wait_for(f"http://127.0.0.1:{port}/readyz", process, 180)
         yield f"http://127.0.0.1:{port}", process
     finally:
-        stop_group(process)
+        stop_process_group(process)
         log.close()
 
 
@@ -106,7 +107,7 @@ def dashboard(env: dict[str, str]):
             wait_for(f"http://127.0.0.1:{port}/_stcore/health", process, 60)
             yield f"http://127.0.0.1:{port}"
         finally:
-            stop_group(process)
+            stop_process_group(process)
 
 
 def shoot(page, name: str) -> None:
@@ -191,7 +192,7 @@ def test_browser_shows_what_a_person_needs_on_every_page(chromium, stack, servic
             page.wait_for_timeout(1000)
             assert hosts == {service[0].removeprefix("http://")}, hosts
 
-            stop_group(service[1])  # the service goes down: Live says so within a refresh
+            stop_process_group(service[1])  # the service goes down: Live says so within a refresh
             page.goto(url)
             expect(page.get_by_text("Valuation service down")).to_be_visible(timeout=30_000)
             expect(page.locator("[data-testid='stMetric']", has_text="Model serving")).to_contain_text("none")

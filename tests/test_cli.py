@@ -123,3 +123,7 @@ def test_replaying_an_undated_source_says_there_is_nothing_to_replay(tmp_path):
     assert line.endswith("nothing to replay")
     assert_one_line_error(run_cli("replay", "nosuch", home=tmp_path), "nosuch")
     assert_one_line_error(run_cli("replay", "undated", "--speedup", "0", home=tmp_path), "--speedup")
+
+
+def test_the_market_feed_without_its_market(tmp_path):
+    assert_one_line_error(run_cli("market-feed", home=tmp_path, AUTOVALUE_MARKET_SOURCE="nosuch"), "nosuch")

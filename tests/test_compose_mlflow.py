@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx
 import psycopg
 import pytest
 
+from autovalue.processes import stop_process_group
 from tests.conftest import free_port
 from tests.test_compose import SECRETS, _env_example, compose_config
 
@@ -87,10 +87,5 @@ def test_mlflow_answers_the_stack_by_its_compose_name(tmp_path, mlflow_database)
         check = [sys.executable, *[part.replace("127.0.0.1:5000", f"127.0.0.1:{port}") for part in test[2:]]]
         assert subprocess.run(check, timeout=60).returncode == 0
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_process_group(server, timeout=30)
         log.close()

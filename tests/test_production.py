@@ -4,9 +4,7 @@ for Apache Kafka. The settings are the ones docker-compose.yml passes (see .env.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +13,7 @@ import uuid
 import psycopg
 import pytest
 
-from autovalue.processes import ServerProcess, serve_command, settings_environment
+from autovalue.processes import ServerProcess, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from tests.conftest import free_port
 from tests.service_support import REPO, build_market
@@ -82,13 +80,16 @@ def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, produc
     port = free_port()
     settings = settings.model_copy(update={"service_url": f"http://127.0.0.1:{port}", "service_port": port})
     server = ServerProcess(serve_command(port), settings_environment(settings), port, tmp_path / "service.log").start()
-    scorer = None
+    scorer = feed = None
     try:
         from consumers.simulator import simulate
 
-        scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO,
-                                  env=settings_environment(settings), stdout=open(tmp_path / "scorer.log", "wb"),
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        def start(command: str) -> subprocess.Popen:
+            return subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", command], cwd=REPO,
+                                    env=settings_environment(settings), stdout=open(tmp_path / f"{command}.log", "wb"),
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+
+        scorer, feed = start("score"), start("market-feed")
         counts = simulate(settings, rate=200, duration_s=3, bad_share=0.05, seed=4).listings
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -96,20 +97,20 @@ def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, produc
             if len(valued) + len(dead) >= sum(counts.values()):
                 break
             time.sleep(0.5)
-        while time.monotonic() < deadline and "market feed: reading" not in (tmp_path / "scorer.log").read_text():
+        while time.monotonic() < deadline and "market feed: reading" not in (tmp_path / "market-feed.log").read_text():
             time.sleep(0.5)  # the feed starts with Feast's slow import: let it read the stream
         time.sleep(3 * settings.market_push_interval_s)
     finally:
-        if scorer is not None and scorer.poll() is None:
-            os.killpg(scorer.pid, signal.SIGTERM)
-            scorer.wait(timeout=30)
+        for process in (scorer, feed):
+            if process is not None and process.poll() is None:
+                stop_process_group(process)
         server.stop()
         feature_store(settings).teardown()
     valued, dead = table_ids(settings)
     assert len(valued) == len(set(valued)) == counts["valid"]
     assert len(dead) == sum(counts.values()) - counts["valid"]
-    # The scorer's market feed read the same stream and pushed its statistics into Redis.
-    log = (tmp_path / "scorer.log").read_text(errors="replace")
-    feed = re.search(r"market feed stopped after (\d+) listings and (\d+) pushed model rows", log)
-    assert feed and int(feed.group(1)) == counts["valid"] and int(feed.group(2)) > 0, log[-2000:]
+    # The market feed read the same stream and pushed its statistics into Redis.
+    log = (tmp_path / "market-feed.log").read_text(errors="replace")
+    feed_done = re.search(r"market feed stopped after (\d+) listings and (\d+) pushed model rows", log)
+    assert feed_done and int(feed_done.group(1)) == counts["valid"] and int(feed_done.group(2)) > 0, log[-2000:]
     assert "market push failed" not in log

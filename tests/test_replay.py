@@ -115,7 +115,7 @@ def test_a_replayed_market_is_valued_once_per_listing_in_listing_date_order(pipe
     settings = isolated(settings)
     since = pd.Timestamp(raw["listed_at"].quantile(0.8)).floor("D")  # the newest stretch, as a holdout would be
     expected = plan(raw, since=since.to_pydatetime(), limit=REPLAYED).listings
-    scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
+    scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO,
                               env=settings_environment(settings), stdout=open(settings.home / "scorer.log", "ab"),
                               stderr=subprocess.STDOUT, start_new_session=True)
     try:

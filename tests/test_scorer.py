@@ -20,7 +20,7 @@ from kafka import TopicPartition
 
 from autovalue.kafka_clients import group_consumer, json_producer
 from autovalue.logs import tracebacks_outside_kafka_python
-from autovalue.processes import ServerProcess, alive, children_of, serve_command, settings_environment
+from autovalue.processes import ServerProcess, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from consumers.heartbeat import wait_until_group_settled
 from consumers.simulator import MALFORMED_KINDS, ListingFactory, _malformed, simulate
@@ -288,7 +288,10 @@ def test_streamed_listings_reach_the_online_market_statistics_through_the_feed(s
     key = [{"model_key": model_key("Wuling", "Air ev")}]
     before = store.get_online_features(features=features, entity_rows=key).to_dict()
     assert before["model_ask_median_7d"][0] != pytest.approx(2e9)
-    scorer = start_scorer(settings, "scorer-feed")
+    log = open(settings.home / "market-feed.log", "ab")
+    feed = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "market-feed"], cwd=REPO,
+                            env=settings_environment(settings), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     try:
         factory = ListingFactory(settings, seed=3)
         expensive = [{**listing, "brand": "Wuling", "model": "Air ev", "asking_price": 2e9}
@@ -300,21 +303,13 @@ def test_streamed_listings_reach_the_online_market_statistics_through_the_feed(s
         producer.close()
         deadline, after = time.monotonic() + 90, before
         while time.monotonic() < deadline and after["model_ask_median_7d"][0] != pytest.approx(2e9):
+            assert feed.poll() is None, f"the market feed exited with {feed.returncode}"
             time.sleep(0.5)
             after = store.get_online_features(features=features, entity_rows=key).to_dict()
         assert after["model_ask_median_7d"][0] == pytest.approx(2e9), (before, after)
         assert after["model_listings_7d"][0] >= 300
-        feeds = children_of(scorer.pid)
-        assert len(feeds) == 1
-        os.kill(scorer.pid, signal.SIGKILL)  # the scorer alone: its feed must not outlive it
-        scorer.wait(timeout=30)
-        deadline = time.monotonic() + 20
-        while alive(feeds[0]) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert not alive(feeds[0]), "the market feed outlived its scorer"
+        stop(feed)
+        assert feed.returncode == 0  # a stop is a clean exit, after a last push
     finally:
-        stop(scorer)
-        try:
-            os.killpg(scorer.pid, signal.SIGKILL)  # whatever of its group is left
-        except ProcessLookupError:
-            pass
+        if feed.poll() is None:
+            stop_process_group(feed)

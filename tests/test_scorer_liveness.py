@@ -98,7 +98,7 @@ def test_a_group_tansu_never_assigns_makes_the_scorer_exit_non_zero_naming_the_f
                 pytest.skip("tansu assigned the group this time: the fault did not happen")
             time.sleep(0.2)
         log = settings.home / "stuck-scorer.log"
-        scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score", "--no-push"], cwd=REPO,
+        scorer = subprocess.Popen([sys.executable, "-m", "autovalue_cli.main", "score"], cwd=REPO,
                                   env=settings_environment(settings), stdout=open(log, "wb"), stderr=subprocess.STDOUT)
         try:
             status = scorer.wait(timeout=120)
