@@ -1,8 +1,7 @@
 """Closed-loop benchmark (issue 17): one compressed stream of `--days` simulated days under the
 shock+launch scenario, in three arms that each start from the same first champion:
 
-- frozen: the first champion on the market statistics of set-up (the scorer without its market
-  feed, no retraining);
+- frozen: the first champion on the market statistics of set-up (no market feed, no retraining);
 - live features: the market feed keeps the statistics fresh, no retraining;
 - loop: live features and `autovalue retrain --every-days 30` (what `make demo` runs).
 
@@ -58,7 +57,9 @@ def run_arm(arm: str, settings: Settings, days: float, rate: float, every_days: 
         stack.wait_for("the broker and its topics", lambda: "tansu broker on" in stack.log("broker"), 60)
         stack.start("service", "serve")
         stack.wait_for("the valuation service", lambda: answers(settings.service_url + READY_PATH), 180)
-        stack.start("scorer", "score", *(["--no-push"] if arm == "frozen" else []))
+        stack.start("scorer", "score")
+        if arm != "frozen":
+            stack.start("market-feed", "market-feed")
         stack.start("outcomes", "outcomes")
         stack.wait_for("the scorer and the outcome consumer in their groups", lambda: (
             "scoring: assigned" in stack.log("scorer") and "outcomes: assigned" in stack.log("outcomes")), 120)
