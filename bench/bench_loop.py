@@ -153,7 +153,8 @@ def plot(result: dict, path: Path) -> None:
     figure, axes = plt.subplots(len(panels), 1, figsize=(9, 9), sharex=True)
     for axis, (key, title) in zip(axes, panels):
         for arm, outcome in result["arms"].items():
-            points = [(w["start_day"] + WINDOW_DAYS / 2, w[key]) for w in outcome["windows"] if w[key] is not None]
+            points = [(w["start_day"] + min(WINDOW_DAYS, result["days"] - w["start_day"]) / 2, w[key])
+                      for w in outcome["windows"] if w[key] is not None]
             if points:
                 axis.plot(*zip(*points), marker="o", label=arm)
         if floor:
