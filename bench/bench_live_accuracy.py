@@ -69,6 +69,29 @@ class Stack:
                 raise SystemExit(f"timed out waiting for {what} (logs: {self.logs})")
             time.sleep(0.2)
 
+    def start_valuing(self, settings: Settings, market_feed: bool = True) -> None:
+        """Broker, service, scorer, the market feed (unless told not to) and the outcome consumer,
+        waited for until both consumers are in their groups."""
+        self.start("broker", "broker")
+        self.wait_for("the broker and its topics", lambda: "tansu broker on" in self.log("broker"), 60)
+        self.start("service", "serve")
+        self.wait_for("the valuation service", lambda: answers(settings.service_url + READY_PATH), 180)
+        self.start("scorer", "score")
+        if market_feed:
+            self.start("market-feed", "market-feed")  # the live market statistics the service values with
+        self.start("outcomes", "outcomes")
+        self.wait_for("the scorer and the outcome consumer in their groups", lambda: (
+            "scoring: assigned" in self.log("scorer") and "outcomes: assigned" in self.log("outcomes")), 120)
+
+    def wait_for_outcomes(self, settings: Settings, started: datetime, sent: int, timeout_s: float) -> None:
+        """Every outcome the simulator sent stored, and joined where it can be: those stored before
+        their valuation are joined within outcomes_join_interval_s; a listing the service refused
+        never is (it is reported as not joined)."""
+        self.wait_for("every outcome stored", lambda: stored_outcomes(settings, started)[0] == sent, timeout_s)
+        deadline = time.monotonic() + 3 * settings.outcomes_join_interval_s
+        while stored_outcomes(settings, started)[1] < sent and time.monotonic() < deadline:
+            time.sleep(0.5)
+
     def stop(self) -> None:
         """Last started first, each process group waited for before the next: the consumers
         leave their groups while the broker is still there."""
@@ -88,27 +111,14 @@ def stored_outcomes(settings: Settings, since: datetime) -> tuple[int, int]:
 def run_stack(settings: Settings, minutes: float, rate: float, started: datetime) -> dict:
     stack = Stack(settings)
     try:
-        stack.start("broker", "broker")
-        stack.wait_for("the broker and its topics", lambda: "tansu broker on" in stack.log("broker"), 60)
-        stack.start("service", "serve")
-        stack.wait_for("the valuation service", lambda: answers(settings.service_url + READY_PATH), 180)
-        stack.start("scorer", "score")
-        stack.start("market-feed", "market-feed")  # the live market statistics the service values with
-        stack.start("outcomes", "outcomes")
-        stack.wait_for("the scorer and the outcome consumer in their groups", lambda: (
-            "scoring: assigned" in stack.log("scorer") and "outcomes: assigned" in stack.log("outcomes")), 120)
+        stack.start_valuing(settings)
         simulator = stack.start("simulator", "simulate", "--rate", str(rate), "--duration", str(minutes * 60),
                                 "--bad-share", "0.02")
         stack.wait_for(f"{minutes:g} minutes of simulated listings", lambda: simulator.poll() is not None,
                        minutes * 60 + 120)
         summary = stack.log("simulator").strip().splitlines()[-1]
         sent = int(re.search(r"and ([\d,]+) outcomes", summary).group(1).replace(",", ""))
-        stack.wait_for("every outcome stored", lambda: stored_outcomes(settings, started)[0] == sent, 120)
-        # Those stored before their valuation are joined within outcomes_join_interval_s; a
-        # listing the service refused never is (it is reported as not joined).
-        deadline = time.monotonic() + 3 * settings.outcomes_join_interval_s
-        while stored_outcomes(settings, started)[1] < sent and time.monotonic() < deadline:
-            time.sleep(0.5)
+        stack.wait_for_outcomes(settings, started, sent, 120)
     finally:
         stack.stop()
     return {"simulator": summary, "outcomes_sent": sent, "logs": str(stack.logs)}

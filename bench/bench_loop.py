@@ -22,7 +22,6 @@ import json
 import re
 import shutil
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,10 +29,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from autovalue.processes import READY_PATH, answers
 from autovalue.settings import Settings
 from autovalue.tables import connect, outcomes, valuations
-from bench.bench_live_accuracy import Stack, stored_outcomes
+from bench.bench_live_accuracy import Stack
 from bench.common import RESULTS, write_result
 from bench.stack import free_port
 from market.io import read_meta
@@ -53,16 +51,7 @@ def run_arm(arm: str, settings: Settings, days: float, rate: float, every_days: 
     started = datetime.now(timezone.utc)
     minutes = (days + TAIL_DAYS) / settings.market_days_per_minute
     try:
-        stack.start("broker", "broker")
-        stack.wait_for("the broker and its topics", lambda: "tansu broker on" in stack.log("broker"), 60)
-        stack.start("service", "serve")
-        stack.wait_for("the valuation service", lambda: answers(settings.service_url + READY_PATH), 180)
-        stack.start("scorer", "score")
-        if arm != "frozen":
-            stack.start("market-feed", "market-feed")
-        stack.start("outcomes", "outcomes")
-        stack.wait_for("the scorer and the outcome consumer in their groups", lambda: (
-            "scoring: assigned" in stack.log("scorer") and "outcomes: assigned" in stack.log("outcomes")), 120)
+        stack.start_valuing(settings, market_feed=arm != "frozen")
         if arm == "loop":
             stack.start("retrain", "retrain", "--every-days", str(every_days))
         simulator = stack.start("simulator", "simulate", "--rate", str(rate), "--duration", str(minutes * 60),
@@ -72,10 +61,7 @@ def run_arm(arm: str, settings: Settings, days: float, rate: float, every_days: 
         summary = stack.log("simulator").strip().splitlines()[-1]
         sent = int(re.search(r"and ([\d,]+) outcomes", summary).group(1).replace(",", ""))
         truth_path = Path(re.search(r"ground truth in (\S+)", summary).group(1))
-        stack.wait_for("every outcome stored", lambda: stored_outcomes(settings, started)[0] == sent, 300)
-        deadline = time.monotonic() + 3 * settings.outcomes_join_interval_s
-        while stored_outcomes(settings, started)[1] < sent and time.monotonic() < deadline:
-            time.sleep(0.5)
+        stack.wait_for_outcomes(settings, started, sent, 300)
     finally:
         stack.stop()
     retrains = [line for line in (stack.log("retrain") if arm == "loop" else "").splitlines()
@@ -223,9 +209,15 @@ def main() -> None:
         worst = max((w["mape"] for w in outcome["windows"] if w["mape"] is not None
                      and (outcome["first_new_version_day"] is None or w["start_day"] >= outcome["first_new_version_day"])),
                     default=np.nan)
-        print(f"{arm}: MAPE {outcome['all']['mape']:.2%}; shocked segment after the shock "
-              f"{outcome['shocked_after_shock']['mape']:.2%}; launched model {outcome['launched_after_launch']['mape']}; "
-              f"worst window after its first new version {worst:.2%} = {worst / floor:.2f} x floor")
+        print(f"{arm}: MAPE {percent(outcome['all']['mape'])}; shocked segment after the shock "
+              f"{percent(outcome['shocked_after_shock']['mape'])}; launched model "
+              f"{percent(outcome['launched_after_launch']['mape'])}; worst window after its first new version "
+              f"{percent(worst)} = {worst / floor:.2f} x floor")
+
+
+def percent(value: float | None) -> str:
+    """A MAPE, or "no sales" where a short run had none (before the shock or the launch)."""
+    return "no sales" if value is None or np.isnan(value) else f"{value:.2%}"
 
 
 if __name__ == "__main__":
