@@ -61,6 +61,14 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def market_clock(engine: Engine) -> datetime | None:
+    """The stream's own date: the newest listing date valued (a simulated or replayed market runs
+    on its calendar, behind the wall clock); None before the first valuation."""
+    frame = _read(engine, select(func.max(valuations.c.listed_at).label("listed_at")))
+    value = frame["listed_at"].iloc[0] if len(frame) else None
+    return None if value is None or pd.isna(value) else value.to_pydatetime()
+
+
 def latest_valuations(engine: Engine, limit: int = 20) -> pd.DataFrame:
     return _read(engine, select(valuations).order_by(desc(valuations.c.created_at), desc(valuations.c.id)).limit(limit))
 

@@ -7,6 +7,7 @@ Nothing is read or created at import time: call `get_settings()`.
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -30,6 +31,11 @@ class Settings(BaseSettings):
     market_seed: int = 42
     market_listings: int = 200_000
     market_days: int = 730
+    # The simulated market's history ends this many days before the day it is generated: the
+    # stream that continues it is dated on the market's own calendar (market_days_per_minute days
+    # a real minute), so it has that many market days before it would reach today, from where it
+    # goes on in real time (a listing is never dated in the future).
+    market_lead_days: int = Field(default=365, ge=0)
 
     # Listing validation (autovalue.schema.Listing, read through get_settings()). An asking price
     # outside [min, max] is refused; an unset bound is the market currency's default
@@ -195,9 +201,13 @@ class Settings(BaseSettings):
     # valued (the simulator withdraws the unsold after a mean 45 days: e^-4, 1.8%, are still
     # listed at 180); younger, it is still on the market and left out.
     history_withdrawal_horizon_days: float = Field(default=180.0, gt=0)
-    # Fewer landed sales than this and `autovalue retrain` does not train (exit 2): a holdout of
-    # its newest 15% must be large enough for a MAPE to tell two models apart.
+    # Fewer landed sales than this and `autovalue retrain` does not train (exit 2): the judged
+    # share of them must be large enough for a MAPE to tell two models apart.
     retrain_min_outcomes: int = Field(default=500, ge=1)
+    # The newest share of the streamed sales that judges a retrain's challenger (its holdout):
+    # it learns from every sale before them, the older stream included. A holdout of the newest
+    # 15% of all rows (training's) held out the whole stream: the challenger never learnt from it.
+    retrain_judged_share: float = Field(default=0.25, gt=0, lt=1)
     # `autovalue retrain --every-days` (the demo's and compose's retrain service): market days
     # between retrains, on the market's clock (AUTOVALUE_MARKET_DAYS_PER_MINUTE).
     retrain_every_days: float = Field(default=30.0, gt=0)
@@ -212,6 +222,10 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value):
         return value.upper() if isinstance(value, str) else value
+
+    def market_end(self) -> date:
+        """The last day of a simulated market generated today (market_lead_days before it)."""
+        return datetime.now(timezone.utc).date() - timedelta(days=self.market_lead_days)
 
     @computed_field
     @property

@@ -11,6 +11,7 @@ NULL until that valuation is stored; the realized error is derived from them.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import (
@@ -24,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
 )
@@ -31,6 +33,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from autovalue.schema import ATTRIBUTE_KINDS, CAR_ATTRIBUTES, Listing
+
+class UtcDateTime(TypeDecorator):
+    """A moment stored in UTC. SQLite keeps a datetime's wall time and drops its offset, so a
+    listing dated 09:30+07:00 read back as 09:30 UTC, seven hours late; PostgreSQL converts."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return value.astimezone(timezone.utc) if isinstance(value, datetime) and value.tzinfo else value
+
 
 metadata = MetaData()
 # A listing attribute stored under another name (the table's, from before the schema was one).
@@ -60,7 +73,7 @@ valuations = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("listing_id", String(128), nullable=False, index=True),
-    Column("listed_at", DateTime(timezone=True), nullable=False),
+    Column("listed_at", UtcDateTime(), nullable=False),
     *attribute_columns(),
     Column("asking_price", Float),
     Column("attributes", Text),  # the market's own listing attributes, as JSON (NULL: it declares none)
@@ -73,9 +86,9 @@ valuations = Table(
     Column("market_data_age_s", Float),  # age of the market statistics the valuation used
     Column("model_version", String(64), nullable=False),
     Column("feature_service", String(64)),
-    Column("produced_at", DateTime(timezone=True)),
-    Column("scored_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("produced_at", UtcDateTime()),
+    Column("scored_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("listing_id", "listed_at", "model_version", name="uq_valuation_version"),
 )
 
@@ -89,10 +102,10 @@ dead_letters = Table(
     Column("listing_id", String(128)),
     Column("reason", Text, nullable=False),
     Column("payload", Text),  # cut to AUTOVALUE_DEAD_LETTER_PAYLOAD_BYTES, with a marker
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("payload_bytes", BigInteger),  # the whole record value's length and sha256
     Column("payload_sha256", String(64)),
-    Column("produced_at", DateTime(timezone=True)),  # the record's timestamp
+    Column("produced_at", UtcDateTime()),  # the record's timestamp
     # Not the position alone: a recreated topic (a restarted in-memory broker) starts its offsets
     # at 0 again, and its records must not be taken for the old ones. A replay is the same letter.
     UniqueConstraint("topic", "partition", "offset", "produced_at", "payload_sha256", name="uq_dead_letter_key"),
@@ -110,9 +123,9 @@ scorer_heartbeats = Table(
     Column("lag", BigInteger),  # end offsets minus its positions (a lower bound on tansu); NULL unknown
     Column("fetch_wait_ms", Integer),
     Column("state", String(32)),  # scoring | recovering | stopped | stalled
-    Column("started_at", DateTime(timezone=True)),
-    Column("last_progress_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("last_progress_at", UtcDateTime()),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 outcomes = Table(
@@ -124,7 +137,7 @@ outcomes = Table(
     Column("outcome", String(16), nullable=False),  # sold | withdrawn
     Column("sold_price", Float),  # NULL when withdrawn
     Column("days_on_market", Float, nullable=False),
-    Column("outcome_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("outcome_at", UtcDateTime(), nullable=False, index=True),
     # The listing's earliest valuation (NULL until it is stored).
     Column("valuation_id", Integer, index=True),  # the outcomes still to join: IS NULL
     Column("brand", String(64)),
@@ -141,7 +154,7 @@ outcomes = Table(
     Column("realized_error", Float),
     Column("abs_pct_error", Float),
     Column("inside_interval", Boolean),
-    Column("stored_at", DateTime(timezone=True), nullable=False),
+    Column("stored_at", UtcDateTime(), nullable=False),
     UniqueConstraint("listing_id", name="uq_outcome_listing"),
 )
 

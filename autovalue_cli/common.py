@@ -7,7 +7,7 @@ import math
 import os
 import re
 import signal
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 
 class CommandError(Exception):
@@ -77,10 +77,6 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) == 0:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
     return int(text)
-
-
-def today() -> date:
-    return datetime.now(timezone.utc).date()
 
 
 def wait_for_signal() -> None:

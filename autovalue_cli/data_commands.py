@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from autovalue.settings import get_settings
-from autovalue_cli.common import CommandError, add_command, one_line, today, wait_for_signal
+from autovalue_cli.common import CommandError, add_command, one_line, wait_for_signal
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -50,7 +50,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from market.generate import generate_market
 
     settings = get_settings()
-    meta = generate_market(settings.raw_dir, args.listings, args.seed, args.end, args.days,
+    meta = generate_market(settings.raw_dir, args.listings, args.seed, args.end or settings.market_end(), args.days,
                            progress=not args.quiet)
     print(f"wrote {meta['listings']:,} listings ({meta['sold']:,} sold) to {meta['path']}; "
           f"noise floor MAPE {meta['noise_floor_mape']:.2%}")
@@ -87,7 +87,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "data/raw/market.parquet and its metadata. The same --seed and --end give the same data.")
     p.add_argument("--listings", type=int, default=settings.market_listings, help="listings to simulate")
     p.add_argument("--seed", type=int, default=settings.market_seed, help="random seed")
-    p.add_argument("--end", type=date.fromisoformat, default=today(), help="last day of the market (ISO date)")
+    p.add_argument("--end", type=date.fromisoformat, default=None,
+                   help="last day of the market (ISO date; default AUTOVALUE_MARKET_LEAD_DAYS before today, "
+                        "so that its stream has that many market days to run)")
     p.add_argument("--days", type=int, default=settings.market_days, help="days of market history")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)

@@ -24,7 +24,7 @@ from pathlib import Path
 from autovalue.processes import READY_PATH, answers, autovalue_command
 from autovalue.settings import Settings, get_settings
 from autovalue.supervisor import Supervisor, SupervisorFailed
-from autovalue_cli.common import add_command, positive_number, stop_on_signal, today
+from autovalue_cli.common import add_command, positive_number, stop_on_signal
 
 
 def _wait_ready(settings: Settings, process: subprocess.Popen, stop: list, timeout_s: float = 60) -> None:
@@ -63,7 +63,7 @@ def setup(settings: Settings, baselines: bool = True, imported: bool = False) ->
     try:
         if not table_path(settings.raw_dir, settings.market_source).exists():
             print("market: generating")
-            generate_market(settings.raw_dir, settings.market_listings, settings.market_seed, today(),
+            generate_market(settings.raw_dir, settings.market_listings, settings.market_seed, settings.market_end(),
                             settings.market_days)
         if imported or not Path(stats_path(settings, "model", settings.market_source)).exists():
             print("features: building, applying, materializing")

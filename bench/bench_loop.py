@@ -1,7 +1,10 @@
 """Closed-loop benchmark (issue 17): one compressed stream of `--days` simulated days under the
 shock+launch scenario, in three arms that each start from the same first champion:
 
-- frozen: the first champion on the market statistics of set-up (no market feed, no retraining);
+- frozen: the first champion on the market statistics of set-up (no market feed, no retraining):
+  the stream is dated on the market's calendar, so those statistics pass their 2-day TTL at the
+  listing's moment and the service values without them (low confidence), as it would with a
+  stopped feed;
 - live features: the market feed keeps the statistics fresh, no retraining;
 - loop: live features and `autovalue retrain --every-days 30` (what `make demo` runs).
 
@@ -85,8 +88,8 @@ def judged_sales(settings: Settings, since: datetime) -> pd.DataFrame:
 
 
 def simulated_day(listed_at: pd.Series, truth: dict) -> pd.Series:
-    minutes = (pd.to_datetime(listed_at, utc=True) - pd.Timestamp(truth["started_at"])).dt.total_seconds() / 60
-    return minutes * truth["market_days_per_minute"]
+    """The stream day a listing was drawn on: listings are dated on the market's calendar."""
+    return (pd.to_datetime(listed_at, utc=True) - pd.Timestamp(truth["stream_day_0"])).dt.total_seconds() / 86_400
 
 
 def windows(sales: pd.DataFrame, truth: dict, days: float) -> list[dict]:

@@ -136,7 +136,7 @@ def encoded_rows(settings: Settings, pool: list[dict]) -> list[list[float]]:
     bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
     reader = MarketReader(feature_store(settings), bundle.metadata["feature_service"])
     listings = [Listing(**x) for x in pool]
-    read = reader.read(feature_inputs(attribute_columns(listings)), time.time())
+    read = reader.read(feature_inputs(attribute_columns(listings)))
     return bundle.encode(read.features).tolist()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import uuid
-from datetime import datetime, timezone
 
 from autovalue.kafka_clients import ensure_topics
 from autovalue.settings import Settings
@@ -24,7 +23,7 @@ def build_market(settings: Settings, listings: int = 20_000, seed: int = 11) -> 
     from market.generate import generate_market
     from market.io import read_source
 
-    generate_market(settings.raw_dir, listings, seed=seed, end=datetime.now(timezone.utc).date(), days=240,
+    generate_market(settings.raw_dir, listings, seed=seed, end=settings.market_end(), days=240,
                     progress=False)
     build_features(settings, read_source(settings.raw_dir, "market"), progress=False)
 

@@ -7,8 +7,11 @@ batch asks for the same few dozen car models again and again: each key's row is 
 most batches at the price of statistics up to that much older (reported in market_data_age_s).
 
 Feast does not enforce a view's TTL online (it returns months-old rows), while training's
-point-in-time joins do (an expired row is NULL there). So a row older than its view's TTL is
-blanked here: the model sees what it saw in training, and the fallback moves to a coarser level.
+point-in-time joins do (an expired row is NULL there). So a row further than its view's TTL from
+the listing's own moment (`listed_at`, not the wall clock: a replayed or simulated market runs on
+its own calendar) is blanked here: the model sees what it saw in training, and the fallback moves
+to a coarser level. A row newer than the listing (the feed has seen later listings) counts as
+fresh within the same TTL: the online store holds no older one to give.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ class Level:
 class MarketRead:
     features: dict[str, list]  # feature name -> one value per listing (stale levels blanked)
     fallback: list[Fallback]
-    age_s: list[float | None]  # age of the fallback level's statistics; None without market
+    age_s: list[float | None]  # age of the fallback level's statistics at the listing's moment (>= 0)
+    stamp_s: list[float | None]  # their event time (epoch s); None without market
 
 
 class MarketReader:
@@ -75,26 +79,29 @@ class MarketReader:
             used = set(model_features)
             self.levels = [level for level in self.levels if used & set(level.features)]
 
-    def read(self, entity_rows: Mapping[str, Sequence], now: float) -> MarketRead:
-        """`entity_rows`: autovalue.feature_inputs output; `now`: epoch seconds of the valuation."""
+    def read(self, entity_rows: Mapping[str, Sequence]) -> MarketRead:
+        """`entity_rows`: autovalue.feature_inputs output, whose `listed_at_epoch` is each
+        listing's moment: the market statistics are judged fresh or stale at it."""
         read_market = self._cached_market if self.cache is not None else None
         values = self.reader.read_online(entity_rows, with_timestamps=True, read_market=read_market)
         n = len(next(iter(entity_rows.values())))
+        moments = entity_rows["listed_at_epoch"]
         fallback: list[Fallback] = [Fallback.none] * n
         age: list[float | None] = [None] * n
+        stamp_at: list[float | None] = [None] * n
         for level in self.levels:
             if not level.features:
                 continue
             stamps = values[level.features[0] + TIMESTAMP_SUFFIX]  # one event time per view row
             for i, stamp in enumerate(stamps):
-                fresh = stamp > 0 and (level.ttl_s is None or now - stamp <= level.ttl_s)
+                fresh = stamp > 0 and (level.ttl_s is None or abs(moments[i] - stamp) <= level.ttl_s)
                 if not fresh:
                     for name in level.features:
                         values[name][i] = None
                 elif fallback[i] is Fallback.none:
-                    fallback[i], age[i] = level.fallback, max(now - stamp, 0.0)
+                    fallback[i], age[i], stamp_at[i] = level.fallback, max(moments[i] - stamp, 0.0), float(stamp)
         features = {name: column for name, column in values.items() if not name.endswith(TIMESTAMP_SUFFIX)}
-        return MarketRead(features, fallback, age)
+        return MarketRead(features, fallback, age, stamp_at)
 
     def _cached_market(self, keys: list[tuple]) -> dict[str, list]:
         """ServiceFeatures.read_market with timestamps, each key's row kept for `cache_s`."""

@@ -3,7 +3,6 @@ batch, whatever the batch size (a single listing is a batch of one)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,10 +40,10 @@ class Valuator:
         self.bands = {level: None if level is Confidence.low else bundle.deal_bands(level.value)
                       for level in Confidence}
 
-    def _read(self, listings: Sequence[Listing], now: float) -> tuple[dict, MarketRead]:
+    def _read(self, listings: Sequence[Listing]) -> tuple[dict, MarketRead]:
         entity_rows = feature_inputs(attribute_columns(listings, self.attributes), self.attributes)
         try:
-            return entity_rows, self.market.read(entity_rows, now)
+            return entity_rows, self.market.read(entity_rows)
         except Exception as error:  # sqlite, redis, registry: whatever the online store raises
             raise FeatureStoreUnavailable(f"{type(error).__name__}: {error}") from error
 
@@ -54,8 +53,7 @@ class Valuator:
         the parity check (training.parity), and an answer to "why this price?"."""
         if not listings:
             return []
-        now = time.time()
-        _, read = self._read(listings, now)
+        _, read = self._read(listings)
         matrix = self.bundle.encode(read.features)
         names = self.bundle.features
         out = []
@@ -65,14 +63,14 @@ class Valuator:
                 if name not in read.features:  # computed by the model bundle (the market source)
                     row[name] = None if np.isnan(matrix[i, j]) else float(matrix[i, j])
             row["market_data_age_s"] = read.age_s[i]
+            row["market_data_at"] = read.stamp_s[i]  # the statistics' event time (epoch s)
             out.append(row)
         return out
 
     def valuate(self, listings: Sequence[Listing]) -> list[Valuation]:
         if not listings:
             return []
-        now = time.time()
-        entity_rows, read = self._read(listings, now)
+        entity_rows, read = self._read(listings)
         confidence, reasons = self.judge.judge(listings, entity_rows["model_key"], entity_rows["brand_key"],
                                                read.features.get("km_per_year", [None] * len(listings)),
                                                read.fallback, read.age_s)

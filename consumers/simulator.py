@@ -4,7 +4,10 @@ and later what became of each valid one (sold or withdrawn) on the outcomes topi
 One compressed clock, `market_days_per_minute` simulated days per real minute, runs both the
 market and the outcomes. The market moves on from the history's last day (stream day 0, market.forward),
 optionally under a scenario (market.scenarios); a listing is valued on the market of the
-simulated day it is drawn at, and is stamped with the wall clock. Its outcome falls due
+simulated day it is drawn at, and is dated on the market's own calendar (StreamCalendar), as a
+replayed market's listings are: its car's age, the feed's 7-day windows and the landed history's
+days are then market days, not the minutes of a compressed run. Its outcome is stamped when it is
+sent (the wall clock, as a replay's), and falls due
 `days_on_market` simulated days after it was sent. Those not yet due when the run ends are
 dropped (counted in the summary); a malformed listing gets none. Each run writes its ground
 truth (scenario, clock, and per simulated day its first listing and the segments' true value
@@ -21,15 +24,17 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 
 from autovalue.kafka_clients import json_producer
+from autovalue.market_attributes import DEFAULT_SOURCE
 from autovalue.schema import LISTING_FIELDS
 from autovalue.settings import Settings
 from market.forward import ForwardMarket
+from market.io import meta_path
 from market.scenarios import Scenario, scenario_from
 from market.simulator import MarketSimulator
 
@@ -64,12 +69,45 @@ MALFORMED_KINDS = ["not_json", "not_utf8", "not_object", "missing_field", "negat
                    "future_year", "unknown_fuel", "wrong_type"]
 
 
+def simulated_history(settings: Settings) -> MarketSimulator:
+    """The simulator behind the stored simulated market (its metadata's seed, start and end),
+    so the stream continues that history; the settings' market when none is stored."""
+    meta_file = meta_path(settings.raw_dir, DEFAULT_SOURCE)
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    if meta.get("kind") == "simulated" and meta.get("end") and meta.get("start"):
+        end, start = date.fromisoformat(meta["end"]), date.fromisoformat(meta["start"])
+        return MarketSimulator(seed=int(meta["seed"]), end=end, days=(end - start).days)
+    return MarketSimulator(seed=settings.market_seed, end=settings.market_end(), days=settings.market_days)
+
+
+class StreamCalendar:
+    """Stream day x (simulated days since the history's last midnight) -> the date a listing
+    drawn then carries. Never ahead of the wall clock (a listing is not dated in the future): a
+    stream that reaches today goes on in real time, and says so once."""
+
+    def __init__(self, last_day: date) -> None:
+        self.origin = datetime.combine(last_day, datetime.min.time(), tzinfo=timezone.utc)
+        self.caught_up = False
+
+    def moment(self, day: float) -> tuple[float, datetime]:
+        """(the stream day, the listing date) for stream day `day`."""
+        at, now = self.origin + timedelta(days=day), datetime.now(timezone.utc)
+        if at <= now:
+            return day, at
+        if not self.caught_up:
+            self.caught_up = True
+            log.warning("the simulated market has reached today (stream day %.1f): it goes on in real time; "
+                        "AUTOVALUE_MARKET_LEAD_DAYS sets how far before today a generated market ends", day)
+        return (now - self.origin) / timedelta(days=1), now
+
+
 class ListingFactory:
-    """New listings drawn from the market moving on past its history (market.forward), dated now."""
+    """New listings drawn from the market moving on past its history (market.forward), dated on
+    the market's calendar."""
 
     def __init__(self, settings: Settings, seed: int | None = None, scenario: Scenario | None = None) -> None:
-        today = datetime.now(timezone.utc).date()
-        history = MarketSimulator(seed=settings.market_seed, end=today, days=settings.market_days)
+        history = simulated_history(settings)
+        self.calendar = StreamCalendar(history.end)
         self.scenario = scenario or scenario_from(settings.simulate_scenario, settings.simulate_scenario_day,
                                                   settings.simulate_shock_segment)
         self.market = ForwardMarket(history, self.scenario)
@@ -78,21 +116,23 @@ class ListingFactory:
         self.id_prefix = f"live-{self.run_id}"
         self.made = 0
 
-    def batch(self, n: int, day: int = 0) -> list[dict]:
+    def batch(self, n: int, day: float = 0) -> list[dict]:
         return [listing for listing, _ in self.batch_with_outcomes(n, day)]
 
-    def batch_with_outcomes(self, n: int, day: int = 0) -> list[tuple[dict, dict]]:
-        """(listing, outcome) pairs drawn on simulated stream `day` (0: the history's last day);
-        an outcome has listing_id, outcome ("sold" | "withdrawn"), sold_price (None when
-        withdrawn; around the listing's value on `day`) and days_on_market. Sales are never cut
-        at the market's end date: these listings are dated now."""
-        frame = self.market.listings(n, self.rng, day, id_prefix=self.id_prefix, id_offset=self.made)
+    def batch_with_outcomes(self, n: int, day: float = 0) -> list[tuple[dict, dict]]:
+        """(listing, outcome) pairs drawn on simulated stream `day` (0: the history's last day),
+        dated at that moment of the market's calendar (or now, once it has reached today); an
+        outcome has listing_id, outcome ("sold" | "withdrawn"), sold_price (None when withdrawn;
+        around the listing's value on `day`) and days_on_market. Sales are never cut at the
+        market's end date."""
+        day, listed_at = self.calendar.moment(day)
+        frame = self.market.listings(n, self.rng, int(day), id_prefix=self.id_prefix, id_offset=self.made)
         self.made += n
-        now = datetime.now(timezone.utc).isoformat()
+        stamp = listed_at.isoformat()
         rows = frame[MESSAGE_FIELDS].to_dict("records")
         pairs = []
         for row, sold_price, days in zip(rows, frame["sold_price"].to_numpy(), frame["days_on_market"].to_numpy()):
-            row["listed_at"] = now
+            row["listed_at"] = stamp
             row["year"] = int(row["year"])
             sold = not math.isnan(sold_price)
             pairs.append((row, {"listing_id": row["listing_id"], "outcome": "sold" if sold else "withdrawn",
@@ -136,7 +176,7 @@ def ground_truth(settings: Settings, factory: ListingFactory, started_at: dateti
                  done: Simulated) -> dict:
     """The run's scenario and clock: simulated day = minutes since `started_at` x days per minute."""
     return {"run_id": factory.run_id, "listing_id_prefix": factory.id_prefix,
-            "started_at": started_at.isoformat(), "market_days_per_minute": settings.market_days_per_minute,
+            "started_at": started_at.isoformat(), "stream_day_0": factory.calendar.origin.isoformat(), "market_days_per_minute": settings.market_days_per_minute,
             "market_seed": settings.market_seed, "history_days": settings.market_days, "seed": seed,
             **factory.scenario.ground_truth(), "days": [done.days[d] for d in sorted(done.days)]}
 
@@ -191,9 +231,9 @@ def simulate(settings: Settings, rate: float, duration_s: float, bad_share: floa
             now = time.monotonic()
             due = min(total, int((now - started) * rate) + 1)
             if due > sent:
-                day = int((now - started) / clock.seconds_per_day)
+                day, _ = factory.calendar.moment((now - started) / clock.seconds_per_day)
                 pairs = factory.batch_with_outcomes(due - sent, day)
-                done.drew(day, pairs[0][0]["listing_id"], len(pairs), factory.market.segment_index(day))
+                done.drew(int(day), pairs[0][0]["listing_id"], len(pairs), factory.market.segment_index(int(day)))
                 for listing, outcome in pairs:
                     if bad_share and rng.random() < bad_share:
                         kind = MALFORMED_KINDS[rng.integers(len(MALFORMED_KINDS))]

@@ -2,7 +2,10 @@
 
 The same `level_stats` code as the batch pipeline computes the rows, over the recent raw
 history plus every listing streamed since, so a pushed row means what a materialized row
-means, only stamped now. Pushes go online only: with a parquet offline source Feast rewrites
+means, only stamped on the stream's clock: the newest listing date seen (the history's newest
+date before the first). A live marketplace's clock is the wall clock give or take; a replayed
+or simulated market's is its own calendar, so its 7-day window is seven of its days, not seven
+real ones (which hold months of a compressed stream). Pushes go online only: with a parquet offline source Feast rewrites
 the whole file on each offline push, without a lock (unsafe with several pushers, measured
 45-120 ms per call); offline history comes from the batch pipeline instead.
 
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -38,8 +41,10 @@ class LiveMarket:
         self.store = store
         self.push_source = push_source  # the market's own (definitions.push_source_name)
         self.horizon = pd.Timedelta(days=max(WINDOWS_DAYS))
-        cutoff = pd.Timestamp.now(tz="UTC") - self.horizon
         listed, sold = pd.to_datetime(history["listed_at"], utc=True), pd.to_datetime(history["sold_at"], utc=True)
+        newest = max(listed.max(), sold.max()) if sold.notna().any() else listed.max()
+        self.clock: datetime = (newest if pd.notna(newest) else pd.Timestamp.now(tz="UTC")).to_pydatetime()
+        cutoff = pd.Timestamp(self.clock) - self.horizon
         recent = history[(listed >= cutoff) | (sold >= cutoff)]
         self.frame = _naive_utc(keyed_listings(recent))
         self.fresh: list[dict] = []  # streamed listings not yet in `frame`: one concat per push
@@ -56,9 +61,11 @@ class LiveMarket:
         since the last push; returns the rows pushed."""
         if not self.fresh and not self.unpushed:
             return 0
-        now = datetime.now(timezone.utc)
         keys, self.unpushed = self.unpushed, set()
         streamed, self.fresh = self.fresh, []
+        if streamed:
+            self.clock = max(self.clock, *(listing["listed_at"] for listing in streamed))
+        now = self.clock
         if streamed:
             # Listings may carry any UTC offset: naive UTC times before keyed_listings uses .dt.
             fresh = keyed_listings(_naive_utc(pd.DataFrame(streamed, columns=CANONICAL_COLUMNS)))

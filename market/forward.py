@@ -6,8 +6,8 @@ sigma) and each car model's AR(1) demand shock (the same persistence and sigma).
 come from a generator keyed on (market seed, FORWARD_KEY, day), so the market is the same under a
 seed however far ahead it is asked and by whom. A scenario (market.scenarios) moves it further.
 
-Listings stay dated on the history's last day (the stream stamps them with the wall clock: a car's
-age barely changes over a demo), while their value follows the market of their stream day.
+A listing drawn on stream day d is dated on that day of the market's calendar (the history's last
+day + d), so its car's age, and its value, are those of that day.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class ForwardMarket:
         if day < 0:
             raise ValueError(f"stream day {day} is before the history's last day")
         frame = self.history.listings(
-            n, rng, day_index=np.full(n, self.history.days), outcomes=True, models=self.models_on(day),
+            n, rng, day_index=np.full(n, self.history.days + day), outcomes=True, models=self.models_on(day),
             market_log=lambda body, model: self.log_index(day, body, model), **kwargs)
         frame["market_day"] = day
         return frame

@@ -116,7 +116,8 @@ class MarketSimulator:
         models = self.models if models is None else models
         if day_index is None:
             day_index = self._listing_days(rng, n)
-        day_index = np.clip(day_index, 0, self.days)
+        # The history's days end on its last day; a moving market (market_log) dates past it.
+        day_index = np.clip(day_index, 0, self.days if market_log is None else None)
         seconds = rng.integers(7 * 3600, 22 * 3600, n)
         start_ts = pd.Timestamp(datetime.combine(self.start, time(), tzinfo=timezone.utc))
         listed_at = start_ts + pd.to_timedelta(day_index, unit="D") + pd.to_timedelta(seconds, unit="s")

@@ -162,6 +162,26 @@ def test_minute_counts_on_sqlite_and_postgresql(database_url):
     assert counts["last"].iloc[-1] == pd.Timestamp(rows[-1]["created_at"])
 
 
+def test_the_market_clock_is_the_newest_listing_date_valued(database_url):
+    """The Value page values as of this date when a market runs on its own calendar."""
+    from datetime import datetime, timedelta, timezone
+
+    from app.database import market_clock
+    from autovalue.tables import connect, valuations
+
+    engine = connect(database_url)
+    assert market_clock(engine) is None
+    then = datetime(2025, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=7)))  # 02:30 UTC
+    rows = [{"listing_id": f"l{i}", "listed_at": then - timedelta(days=i), "brand": "Toyota", "model": "Avanza",
+             "year": 2020, "mileage": 1.0, "predicted_price": 1e8, "model_version": "v1",
+             "created_at": datetime.now(timezone.utc)} for i in range(3)]
+    with engine.begin() as connection:
+        connection.execute(valuations.insert(), rows)
+    clock = market_clock(engine)
+    engine.dispose()
+    assert clock == then and clock.utcoffset() == timedelta(0)
+
+
 def test_model_metrics_in_words():
     from app import model_metrics
 

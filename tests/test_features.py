@@ -205,6 +205,31 @@ def test_streamed_listings_are_pushed_as_fresh_market_statistics(embedded):
         {k: v for k, v in after.items() if k.startswith("model_")}
 
 
+def test_the_live_market_runs_on_the_streams_own_calendar(embedded):
+    """A stream dated on its market's calendar (a simulated or replayed market, behind the wall
+    clock): the windows end at its newest listing, and the pushed row is stamped there."""
+    from autovalue.keys import model_key
+    from autovalue.schema import Listing
+    from feature_repo.live import LiveMarket
+
+    settings, raw = embedded
+    live = LiveMarket(feature_store(settings), raw.copy())
+    end = pd.to_datetime(raw["listed_at"], utc=True).max()
+    assert pd.Timestamp(live.clock) == end
+    streamed = [Listing(listing_id=f"calendar-{day}-{i}", brand="Wuling", model="Air ev", year=2022,
+                        mileage_km=1000.0, body_type="hatchback", asking_price=1e9 if day < 10 else 3e9,
+                        listed_at=(end + pd.Timedelta(days=day)).to_pydatetime())
+                for day in range(1, 21) for i in range(10)]
+    live.add(streamed)
+    assert live.push() == 1
+    assert pd.Timestamp(live.clock) == end + pd.Timedelta(days=20)
+    row = live.rows({model_key("Wuling", "Air ev")}, live.clock).iloc[0]
+    assert row["event_timestamp"] == end + pd.Timedelta(days=20)
+    # [clock - 7 days, clock): stream days 13-19, the cars asked 3e9, and no history listing.
+    assert row["model_listings_7d"] == 70 and row["model_ask_median_7d"] == pytest.approx(3e9)
+    assert row["model_listings_30d"] >= 190
+
+
 def test_batch_reader_returns_exactly_what_feast_returns(embedded):
     settings, raw = embedded
     store = feature_store(settings)

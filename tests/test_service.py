@@ -148,6 +148,18 @@ def test_thin_markets_fall_back_to_coarser_keys(client, changes, fallback):
         assert v["market_data_age_s"] < 14 * 86400
 
 
+
+def test_market_statistics_are_judged_at_the_listings_own_moment(client):
+    """The stale fixture row (60 days old) is the market of a listing dated 60 days ago: a
+    replayed or simulated market runs on its own calendar, as training's point-in-time join does."""
+    stale_car = {"brand": STALE_BRAND, "model": STALE_MODEL}
+    then = (datetime.now(timezone.utc) - timedelta(days=60, hours=-1)).isoformat()
+    at_its_moment = valuate(client, **stale_car, listed_at=then).json()
+    assert at_its_moment["fallback"] == "model", at_its_moment
+    assert 0 <= at_its_moment["market_data_age_s"] < 2 * 3600  # pushed an hour before that moment
+    now = valuate(client, **stale_car).json()
+    assert now["fallback"] == "brand"
+
 def test_batch_returns_one_valuation_per_listing_in_order(client):
     listings = [{**LISTING, "listing_id": f"b-{i}", "mileage_km": 10_000 * i,
                  "model": "Neverheard" if i % 3 == 0 else "Avanza"} for i in range(MAX_BATCH)]
@@ -427,8 +439,6 @@ def market_listings(settings: Settings, n: int, seed: int) -> list:
 
 def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
     """The service encodes Feast's values without pandas; the model must see the same input."""
-    import time
-
     import numpy as np
 
     from autovalue.feature_inputs import feature_inputs
@@ -442,8 +452,7 @@ def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
     bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
     listings = market_listings(settings, 300, seed=2)
     listings += [Listing(**{**LISTING, "brand": "Nopebrand", "model": "Ghost", "body_type": "convertible"})]
-    read = MarketReader(feature_store(settings), "valuation_v1").read(
-        feature_inputs(attribute_columns(listings)), time.time())
+    read = MarketReader(feature_store(settings), "valuation_v1").read(feature_inputs(attribute_columns(listings)))
     import pandas as pd
 
     # The numpy path (the service's) and pandas coercion (a column of numbers as text) agree.
@@ -473,8 +482,6 @@ def test_batches_on_more_threads_value_exactly_as_one_thread(stack):
 
 def test_market_rows_are_reused_for_the_cache_time_then_read_again(stack):
     """A key's row (even its absence) is served from the cache until it expires, then re-read."""
-    import time
-
     from autovalue.feature_inputs import feature_inputs
     from autovalue.schema import Listing
     from autovalue.valuation import Fallback
@@ -487,14 +494,14 @@ def test_market_rows_are_reused_for_the_cache_time_then_read_again(stack):
     rows = feature_inputs(attribute_columns([listing]))
     clock = [0.0]  # the cache's own clock, moved by hand: the test does not depend on timing
     reader = MarketReader(feature_store(settings), "valuation_v1", cache_s=1.0, clock=lambda: clock[0])
-    assert reader.read(rows, time.time()).fallback == [Fallback.brand]  # no such model yet
+    assert reader.read(rows).fallback == [Fallback.brand]  # no such model yet
     push_model_row(settings, "Toyota", "Cache Probe")
     clock[0] = 0.9
-    assert reader.read(rows, time.time()).fallback == [Fallback.brand]  # still the cached absence
+    assert reader.read(rows).fallback == [Fallback.brand]  # still the cached absence
     clock[0] = 1.1
-    fresh = reader.read(rows, time.time())
+    fresh = reader.read(rows)
     assert fresh.fallback == [Fallback.model] and fresh.features[reader.levels[0].features[0]] == [1.0]
-    assert MarketReader(feature_store(settings), "valuation_v1").read(rows, time.time()).fallback == [Fallback.model]
+    assert MarketReader(feature_store(settings), "valuation_v1").read(rows).fallback == [Fallback.model]
 
 
 @pytest.mark.parametrize("amount, currency, label", [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from datetime import date
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from autovalue.kafka_clients import assign_from_time, partition_reader
 from consumers.messages import Accepted, parse_record
 from consumers.simulator import ListingFactory, OutcomeClock, simulate
+from market.generate import generate_market
 from market.scenarios import SHOCK_SIZE, scenario_from
 from tests.streaming import isolated, read_topic
 
@@ -100,13 +102,18 @@ def test_each_scenario_streams_the_same_listings_and_outcomes_under_a_seed(setti
 
 
 def test_outcomes_follow_the_value_on_the_simulated_day(settings):
-    """Sold prices follow the market the listing was drawn in: the moving market, then the shock."""
+    """Sold prices follow the market the listing was drawn in: the moving market, then the shock.
+    A listing is dated on its simulated day, so 60 days on the same car is also 60 days older:
+    a history ending in March keeps both draws in one year (the same model years)."""
+    generate_market(settings.raw_dir, 2_000, seed=settings.market_seed, end=date(2024, 3, 1), days=730,
+                    progress=False)
+
     def drawn(day, scenario=None):
         pairs = ListingFactory(settings, seed=4, scenario=scenario).batch_with_outcomes(3000, day)
         return [listing for listing, _ in pairs], np.array([o["sold_price"] or np.nan for _, o in pairs])
 
     listings, at_start = drawn(0)
-    _, later = drawn(60)
+    later_listings, later = drawn(60)
     market = ListingFactory(settings).market
     models = market.history.models
     row = {(b, m): i for i, (b, m) in enumerate(zip(models["brand"], models["model"]))}
@@ -115,7 +122,11 @@ def test_outcomes_follow_the_value_on_the_simulated_day(settings):
     market_moved = np.exp(market.log_index(60, body, rows) - market.log_index(0, body, rows))
     sold = ~np.isnan(at_start)
     assert np.abs(market_moved[sold] - 1).max() > 0.03  # the market did move over 60 simulated days
-    np.testing.assert_allclose(later[sold] / at_start[sold], market_moved[sold], rtol=0.005)  # up to the rounding
+    assert [listings[0]["listed_at"], later_listings[0]["listed_at"]] == ["2024-03-01T00:00:00+00:00",
+                                                                          "2024-04-30T00:00:00+00:00"]
+    aged = np.log(later[sold] / at_start[sold] / market_moved[sold])  # what 60 more days of age took off
+    assert aged.max() < 0.005 and aged.min() > -0.05  # up to the rounding: never worth more for its age
+    assert aged.std() < 0.01 < np.log(market_moved[sold]).std()  # the market, not the age, moved the prices
 
     shocked_day = 3 + 14
     _, calm = drawn(shocked_day)

@@ -26,8 +26,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from autovalue.market_attributes import (DEFAULT_SOURCE, attributes_of, feature_service_name,
-                                         market_currency)
+from autovalue.market_attributes import attributes_of, feature_service_name, market_currency
 from autovalue.schema import CANONICAL_COLUMNS, CAR_ATTRIBUTES
 from autovalue.settings import Settings
 from autovalue.tables import STORED_AS, connect, outcomes, valuations
@@ -65,12 +64,9 @@ class LandedHistory:
 
 
 def withdrawal_horizon(settings: Settings) -> pd.Timedelta:
-    """The horizon on the listings' own clock: the simulated stream dates its listings on the wall
-    clock at market_days_per_minute market days a minute; a replayed market's carry their own dates."""
-    days = settings.history_withdrawal_horizon_days
-    if settings.market_source == DEFAULT_SOURCE:
-        return pd.Timedelta(minutes=days / settings.market_days_per_minute)
-    return pd.Timedelta(days=days)
+    """The horizon on the listings' own calendar (a simulated or replayed stream is dated on its
+    market's, consumers.simulator.StreamCalendar)."""
+    return pd.Timedelta(days=settings.history_withdrawal_horizon_days)
 
 
 def landed_history(settings: Settings, engine: Engine | None = None) -> LandedHistory:
@@ -153,9 +149,9 @@ def _first_valuations(engine: Engine, services: set[str]) -> pd.DataFrame:
 def _canonical(rows: pd.DataFrame, sold: pd.Series, attributes: list[str]) -> pd.DataFrame:
     out = rows[["listing_id", "listed_at", *CAR_ATTRIBUTES, "asking_price"]].copy()
     listed = out["listed_at"]
-    # The sale on the listing's clock: the outcome's time, unless the listing is dated on another
-    # clock than its outcome (a replay dates listings by its file, outcomes by the wall clock),
-    # when only its days on the market place the sale.
+    # The sale on the listing's calendar: the outcome's time, unless the listing is dated on
+    # another clock than its outcome (a replay or the simulator dates listings on its market's
+    # calendar, outcomes by the wall clock), when only its days on the market place the sale.
     after_days = listed + pd.to_timedelta(pd.to_numeric(rows["days_on_market"]), unit="D")
     outcome_at = pd.to_datetime(rows["outcome_at"], utc=True)
     out["sold_at"] = pd.concat([outcome_at, after_days], axis=1).min(axis=1).where(sold)

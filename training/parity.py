@@ -15,7 +15,6 @@ and the price is compared on the training path's market with the service's own f
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -122,10 +121,8 @@ def check(spec, bundle: ModelBundle, rows: pd.DataFrame, dated: bool, post: Post
             training[name] = matrix[:, j]
     trained_price = bundle.predict(matrix)[0]
     served, valued = [], []
-    answered: list[float] = []  # when each listing's inputs came back: the service's "now", give or take
     for start in range(0, len(payloads), batch):
         inputs = post("/model_inputs", payloads[start:start + batch])
-        answered += [time.time()] * len(inputs)
         served += inputs
         valued += post("/valuate_batch", payloads[start:start + batch])
     report = ParityReport(sample, listings=len(rows), refused=refused)
@@ -137,10 +134,11 @@ def check(spec, bundle: ModelBundle, rows: pd.DataFrame, dated: bool, post: Post
     hybrid = []  # listings valued on the training path's market with the service's own features
     for i, (inputs, valuation) in enumerate(zip(served, valued)):
         listing_id = str(rows.at[i, "listing_id"])
-        age, now = inputs.get("market_data_age_s"), answered[i]
-        # Without market features there is no market to have moved; without market statistics
-        # now (stale, blanked) the service cannot show the market of the listing's moment.
-        as_of_moment = not market_features or (age is not None and now - age <= listed[i] + 1.0)
+        stamp = inputs.get("market_data_at")
+        # Without market features there is no market to have moved; with statistics newer than
+        # the listing (or none fresh at its moment: blanked) the service cannot show the market
+        # of the listing's moment.
+        as_of_moment = not market_features or (stamp is not None and stamp <= listed[i] + 1.0)
         report.market_compared += as_of_moment
         for name in bundle.features:
             if (as_of_moment or name in request) and not _same(training.at[i, name], inputs.get(name)):
@@ -151,8 +149,8 @@ def check(spec, bundle: ModelBundle, rows: pd.DataFrame, dated: bool, post: Post
             hybrid.append(i)
         # The stored row against the service: when both read the same market row (same event
         # time: not pushed again since the scorer valued it), or there is no market to read.
-        same_row = (not market_features or age is None or listing_id not in stored_stamp
-                    or abs(stored_stamp[listing_id] - (now - age)) <= MARKET_STAMP_TOLERANCE_S)
+        same_row = (not market_features or stamp is None or listing_id not in stored_stamp
+                    or abs(stored_stamp[listing_id] - stamp) <= MARKET_STAMP_TOLERANCE_S)
         if listing_id in stored_price and (as_of_moment or same_row):
             report.stored_compared += 1
             _compare(report, listing_id, "stored price", stored_price[listing_id], valuation["predicted_price"],
@@ -168,11 +166,13 @@ def check(spec, bundle: ModelBundle, rows: pd.DataFrame, dated: bool, post: Post
 
 
 def _market_stamps(stored: pd.DataFrame) -> dict[str, float]:
-    """listing_id -> event time (epoch s) of the market row a stored valuation used, if known."""
-    if "market_data_age_s" not in stored or "scored_at" not in stored:
+    """listing_id -> event time (epoch s) of the market row a stored valuation used, if known
+    (its age is at the listing's moment; a row newer than the listing reads as age 0, and so as
+    the listing's own time: then no same row is found and the stored price is not compared)."""
+    if "market_data_age_s" not in stored or "listed_at" not in stored:
         return {}
-    scored = pd.to_datetime(stored["scored_at"], utc=True).map(pd.Timestamp.timestamp)
-    stamps = scored - stored["market_data_age_s"].astype(float)
+    listed = pd.to_datetime(stored["listed_at"], utc=True).map(pd.Timestamp.timestamp)
+    stamps = listed - stored["market_data_age_s"].astype(float)
     return {key: stamp for key, stamp in zip(stored["listing_id"], stamps) if pd.notna(stamp)}
 
 

@@ -70,7 +70,7 @@ def stream_rows(settings: Settings, bundle: ModelBundle, n: int) -> tuple[pd.Dat
     if "attributes" in rows and rows["attributes"].notna().any():  # the market's own, stored as JSON
         own = pd.DataFrame([json.loads(text) if text else {} for text in rows["attributes"]], index=rows.index)
         rows = rows.drop(columns="attributes").join(own)
-    return rows, stored[["listing_id", "predicted_price", "scored_at", "market_data_age_s"]]
+    return rows, stored[["listing_id", "predicted_price", "listed_at", "market_data_age_s"]]
 
 
 def run_parity(settings: Settings, holdout: int, stream: int) -> list[ParityReport]:

@@ -5,8 +5,9 @@ of them trained on, and becomes champion only when it values them better.
 Steps: the landed history (training.landed_history, kept as data/raw/landed.parquet) -> the
 market's statistics rebuilt from it under the market's own Feast objects (so the challenger is
 served through the same feature service the market feed keeps fresh) -> a point-in-time dataset
--> the real trainer, time split, without its own champion decision -> both models value the
-challenger's holdout rows the champion never trained on (from its own holdout's start on) -> the
+-> the real trainer, time split with the newest `retrain_judged_share` of the streamed sales as
+holdout (it learns from the older stream), without its own champion decision -> both models value
+the challenger's holdout rows the champion never trained on (from its own holdout's start on) -> the
 champion moves once, as `autovalue champion set` moves it, and only when the challenger is clearly
 better (a paired bootstrap: lower MAPE alone promoted a 0.01-point gain, noise) -> the decision on
 the challenger's MLflow run.
@@ -78,13 +79,21 @@ def retrain(settings: Settings, progress: bool = False) -> Retrained:
     build_features(settings, history.frame, progress=progress, source=source)
     data = build_dataset(settings, source, raw=history.frame)
     # No baselines: they were most of a training's time and decide nothing (`autovalue baselines` adds them).
-    result = train(settings, data, split="time", progress=progress, decide_champion=False, baselines=False)
+    judged = holdout_fraction(settings, history, len(data.frame))
+    result = train(settings.model_copy(update={"train_holdout_fraction": judged}), data, split="time",
+                   progress=progress, decide_champion=False, baselines=False)
     judgement = judge(settings, result.bundle, result.holdout)
     if judgement.promote:
         make_champion(settings, result.version)  # the alias and models/champion.json, once
     _record(settings, result.run_id, judgement)
     return Retrained(history, result.version, result.run_id, len(data.frame), judgement,
                      time.perf_counter() - started)
+
+
+def holdout_fraction(settings: Settings, history: LandedHistory, rows: int) -> float:
+    """The share of the dataset's rows that is the newest `retrain_judged_share` of the streamed
+    sales (the time split cuts at that share of rows, oldest to newest)."""
+    return min(settings.retrain_judged_share * history.sold / max(rows, 1), settings.train_holdout_fraction)
 
 
 def judge(settings: Settings, challenger: ModelBundle, holdout: pd.DataFrame) -> Judgement:

@@ -2,7 +2,7 @@
 the car model's market with this car marked, and comparable recent listings from the database."""
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import streamlit as st
@@ -72,8 +72,23 @@ with st.form("listing"):
                              placeholder="leave empty for the price alone")
     submitted = st.form_submit_button("Value this car", type="primary")
 
+def listing_moment() -> tuple[datetime, str | None]:
+    """Now; or the stream's own date when the market runs more than a day behind the wall clock
+    (its statistics are of that date: valued now, the car would find them stale)."""
+    now = datetime.now(timezone.utc)
+    try:
+        clock = database.market_clock(context.engine(settings.database))
+    except Exception:  # no database yet: nothing streamed
+        clock = None
+    if clock is None or clock >= now - timedelta(days=1):
+        return now, None
+    return clock, (f"Valued as of {clock:%Y-%m-%d %H:%M} UTC, the newest listing date on the stream: this "
+                   "market runs on its own calendar (simulated or replayed), and its statistics are of that date.")
+
+
 if submitted:
     st.session_state.pop("valuation", None)
+    moment, st.session_state["moment_note"] = listing_moment()
     try:
         mileage = display.parse_whole_number(mileage_text)
     except ValueError:
@@ -81,7 +96,7 @@ if submitted:
         st.stop()
     listing = {
         "listing_id": f"dashboard-{uuid.uuid4().hex[:12]}",
-        "listed_at": datetime.now(timezone.utc).isoformat(),
+        "listed_at": moment.isoformat(),
         "brand": brand, "model": model, "year": int(year), "mileage_km": float(mileage),
         "fuel": fuel, "transmission": transmission, "body_type": body_type, "region": region,
         "seller_type": seller_type,
@@ -141,6 +156,8 @@ if "valuation" in st.session_state:
     st.subheader(f"{listing['brand']} {listing['model']} {listing['year']}, {listing['mileage_km']:,.0f} km, "
                  f"{listing['transmission']}, {listing['fuel']}")
     valuation_view.show(valuation)
+    if st.session_state.get("moment_note"):
+        st.caption(st.session_state["moment_note"])
     with shown_safely("Market of this model"):
         market_context(listing, valuation)
     with shown_safely("Comparable listings"):
