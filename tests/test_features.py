@@ -214,8 +214,8 @@ def test_the_live_market_runs_on_the_streams_own_calendar(embedded):
 
     settings, raw = embedded
     live = LiveMarket(feature_store(settings), raw.copy())
-    end = pd.to_datetime(raw["listed_at"], utc=True).max()
-    assert pd.Timestamp(live.clock) == end
+    end = max(pd.to_datetime(raw["listed_at"], utc=True).max(), pd.to_datetime(raw["sold_at"], utc=True).max())
+    assert pd.Timestamp(live.clock) == end  # the history's newest moment, before any listing streamed
     streamed = [Listing(listing_id=f"calendar-{day}-{i}", brand="Wuling", model="Air ev", year=2022,
                         mileage_km=1000.0, body_type="hatchback", asking_price=1e9 if day < 10 else 3e9,
                         listed_at=(end + pd.Timedelta(days=day)).to_pydatetime())
