@@ -69,6 +69,17 @@ def market_clock(engine: Engine) -> datetime | None:
     return None if value is None or pd.isna(value) else value.to_pydatetime()
 
 
+def behind_market_clock(engine: Engine) -> datetime | None:
+    """The stream's date when its market runs more than a day behind the wall clock (a simulated
+    or replayed market on its own calendar: its statistics are of that date), else None: now.
+    None too when the database cannot be read (nothing streamed yet)."""
+    try:
+        clock = market_clock(engine)
+    except Exception:  # noqa: BLE001 — a missing or unreachable database: no stream to follow
+        return None
+    return clock if clock is not None and clock < now() - timedelta(days=1) else None
+
+
 def latest_valuations(engine: Engine, limit: int = 20) -> pd.DataFrame:
     return _read(engine, select(valuations).order_by(desc(valuations.c.created_at), desc(valuations.c.id)).limit(limit))
 

@@ -39,16 +39,17 @@ def _check_store(settings: Settings) -> None:
         raise NoData(f"No feature store yet ({registry} does not exist): run `autovalue features`.")
 
 
-def feature_ages(settings: Settings, cars: pd.DataFrame) -> pd.DataFrame:
+def feature_ages(settings: Settings, cars: pd.DataFrame, at: datetime | None = None) -> pd.DataFrame:
     """`cars`: brand, model, body_type (one row per car model to look up). Returns one row per
-    car model and level with the age in seconds of its oldest feature (NaN when none online)."""
+    car model and level with the age in seconds of its oldest feature at `at` (default now; a
+    market on its own calendar: the stream's date, as the service judges them) (NaN when none online)."""
     _check_store(settings)
     try:
         service = _service_features(settings.model_dump_json(exclude={"data_dir", "raw_dir", "processed_dir",
                                                                        "models_dir"}))
     except Exception as error:  # noqa: BLE001 — Feast raises many kinds; all mean "not readable"
         raise Unavailable(f"the feature store cannot be opened ({type(error).__name__}: {error}).") from error
-    now = datetime.now(timezone.utc)
+    now = at or datetime.now(timezone.utc)
     # Only the keys matter to the market views; the other attributes take the Listing's defaults.
     placeholder = {"listed_at": now, "year": now.year - 5, "mileage_km": 0.0}
     columns = {name: [placeholder[name] if name in placeholder else plain(Listing.model_fields[name].default)]

@@ -40,7 +40,7 @@ class MarketFeed:
         self.listing_type = market_listing(settings)
         self.consumer = partition_reader(settings, max_poll_records=settings.scorer_batch_size)
         self.added = 0
-        self.pushed = 0  # model rows
+        self.pushed = 0  # rows of every level
 
     def run(self, stopping: Callable[[], bool]) -> None:
         topic = self.settings.topic_listings
@@ -64,7 +64,7 @@ class MarketFeed:
         finally:
             self._push()  # what arrived since the last push
             self.consumer.close()
-            log.info("market feed stopped after %d listings and %d pushed model rows", self.added, self.pushed)
+            log.info("market feed stopped after %d listings and %d pushed rows", self.added, self.pushed)
 
     def _push(self) -> None:
         try:
@@ -84,9 +84,8 @@ def stream_start(settings: Settings) -> datetime:
 def run_market_feed(settings: Settings, stopping: Callable[[], bool]) -> None:
     """The feed of the settings' market into its own Feast push source, until `stopping()`."""
     from feature_repo.config import feature_store
-    from feature_repo.definitions import push_source_name
     from feature_repo.live import LiveMarket
 
     source = settings.market_source
-    market = LiveMarket(feature_store(settings), read_source(settings.raw_dir, source), push_source_name(source))
+    market = LiveMarket(feature_store(settings), read_source(settings.raw_dir, source), source)
     MarketFeed(settings, market, stream_start(settings)).run(stopping)

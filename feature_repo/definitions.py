@@ -31,6 +31,7 @@ from autovalue.settings import Settings
 from feature_repo.market_stats import WINDOWS_DAYS
 
 MODEL_PUSH_SOURCE = "model_market_push"  # the simulated market's; push_source_name(source) in general
+MARKET_LEVELS = ("model", "brand", "segment")
 # Rows are stamped every midnight, so the latest one is at most a day old: a short TTL keeps
 # the point-in-time join small (it scans every row inside the TTL) and marks a stalled
 # pipeline as missing data rather than serving old prices. Whole days only (ibis interval).
@@ -42,8 +43,9 @@ def stats_path(settings: Settings, level: str, source: str = DEFAULT_SOURCE) -> 
     return str((folder / f"{level}_market.parquet").resolve())
 
 
-def push_source_name(source: str) -> str:
-    return object_prefix(source) + MODEL_PUSH_SOURCE
+def push_source_name(source: str, level: str = "model") -> str:
+    """The push source of a market's `level` view (the market feed pushes every level)."""
+    return f"{object_prefix(source)}{level}_market_push"
 
 
 def _stat_fields(level: str, full: bool) -> list[Field]:
@@ -132,16 +134,14 @@ def _market_views(settings: Settings, source: str, entities: dict) -> tuple[list
         return FileSource(name=f"{prefix}{level}_market_stats", path=stats_path(settings, level, source),
                           timestamp_field="event_timestamp")
 
-    model_push = PushSource(name=push_source_name(source), batch_source=batch("model"))
-    views = [
-        FeatureView(name=f"{prefix}model_market", entities=[entities["model"]], ttl=STATS_TTL,
-                    schema=_stat_fields("model", full=True), source=model_push),
-        FeatureView(name=f"{prefix}brand_market", entities=[entities["brand"]], ttl=STATS_TTL,
-                    schema=_stat_fields("brand", full=False), source=batch("brand")),
-        FeatureView(name=f"{prefix}segment_market", entities=[entities["segment"]], ttl=STATS_TTL,
-                    schema=_stat_fields("segment", full=False), source=batch("segment")),
-    ]
-    return [model_push], views
+    # Every level has a push source: the stream's listings are dated on its market's calendar, so
+    # a level only the batch pipeline wrote would pass its TTL at the listings' moments.
+    pushes = {level: PushSource(name=push_source_name(source, level), batch_source=batch(level))
+              for level in MARKET_LEVELS}
+    views = [FeatureView(name=f"{prefix}{level}_market", entities=[entities[level]], ttl=STATS_TTL,
+                         schema=_stat_fields(level, full=level == "model"), source=pushes[level])
+             for level in MARKET_LEVELS]
+    return list(pushes.values()), views
 
 
 def build_definitions(settings: Settings) -> dict:

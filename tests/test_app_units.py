@@ -166,11 +166,11 @@ def test_the_market_clock_is_the_newest_listing_date_valued(database_url):
     """The Value page values as of this date when a market runs on its own calendar."""
     from datetime import datetime, timedelta, timezone
 
-    from app.database import market_clock
+    from app.database import behind_market_clock, market_clock
     from autovalue.tables import connect, valuations
 
     engine = connect(database_url)
-    assert market_clock(engine) is None
+    assert market_clock(engine) is None and behind_market_clock(engine) is None
     then = datetime(2025, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=7)))  # 02:30 UTC
     rows = [{"listing_id": f"l{i}", "listed_at": then - timedelta(days=i), "brand": "Toyota", "model": "Avanza",
              "year": 2020, "mileage": 1.0, "predicted_price": 1e8, "model_version": "v1",
@@ -178,8 +178,13 @@ def test_the_market_clock_is_the_newest_listing_date_valued(database_url):
     with engine.begin() as connection:
         connection.execute(valuations.insert(), rows)
     clock = market_clock(engine)
+    behind = behind_market_clock(engine)  # more than a day behind the wall clock: the page follows it
+    with engine.begin() as connection:
+        connection.execute(valuations.insert(), [{**rows[0], "listing_id": "live", "listed_at": datetime.now(timezone.utc)}])
+    live = behind_market_clock(engine)  # a live market: the wall clock
     engine.dispose()
     assert clock == then and clock.utcoffset() == timedelta(0)
+    assert behind == then and live is None
 
 
 def test_model_metrics_in_words():

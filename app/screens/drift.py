@@ -40,7 +40,12 @@ with shown_safely("Feature freshness"):
             raise
         source = incoming
     cars = source.groupby(["brand", "model"])["body_type"].agg(lambda s: s.mode().iat[0]).reset_index()
-    ages = feature_ages(settings, cars)
+    clock = database.behind_market_clock(context.engine(settings.database))
+    if clock is not None:
+        st.caption(f"Ages at {clock:%Y-%m-%d %H:%M} UTC, the newest listing date on the stream: this market runs on "
+                   "its own calendar (simulated or replayed), and the service judges its statistics at each "
+                   "listing's date.")
+    ages = feature_ages(settings, cars, at=clock)
     worst = ages["age_s"].max()
     stale = ages[ages["age_s"] > STALE_AFTER_S]
     missing = ages[ages["age_s"].isna()]

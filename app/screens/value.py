@@ -2,7 +2,7 @@
 the car model's market with this car marked, and comparable recent listings from the database."""
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pandas as pd
 import streamlit as st
@@ -75,13 +75,9 @@ with st.form("listing"):
 def listing_moment() -> tuple[datetime, str | None]:
     """Now; or the stream's own date when the market runs more than a day behind the wall clock
     (its statistics are of that date: valued now, the car would find them stale)."""
-    now = datetime.now(timezone.utc)
-    try:
-        clock = database.market_clock(context.engine(settings.database))
-    except Exception:  # no database yet: nothing streamed
-        clock = None
-    if clock is None or clock >= now - timedelta(days=1):
-        return now, None
+    clock = database.behind_market_clock(context.engine(settings.database))
+    if clock is None:
+        return datetime.now(timezone.utc), None
     return clock, (f"Valued as of {clock:%Y-%m-%d %H:%M} UTC, the newest listing date on the stream: this "
                    "market runs on its own calendar (simulated or replayed), and its statistics are of that date.")
 
