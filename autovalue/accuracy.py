@@ -90,18 +90,29 @@ def by_confidence(frame: pd.DataFrame) -> pd.DataFrame:
 
 def by_version(frame: pd.DataFrame) -> pd.DataFrame:
     """Per model version that valued the sales, in the order they first served: sales judged,
-    MAPE, coverage, and the first and last outcome time. A promotion starts a new row, so the
-    rows read as live accuracy before and after each one."""
-    columns = ["model_version", "sold", "mape", "coverage", "first", "last"]
+    MAPE, coverage, the first and last outcome time, and the champion it replaced scored in
+    shadow on the same sales (its version, how many of them it valued, its MAPE on those and the
+    served model's MAPE on the same ones). A promotion starts a new row, so the rows read as live
+    accuracy before and after each one, next to what the replaced model would have scored."""
+    columns = ["model_version", "sold", "mape", "coverage", "first", "last", "shadow_version", "shadow_sold",
+               "shadow_mape", "mape_on_shadowed"]
     judged = _judged(frame)
     if judged.empty:
         return pd.DataFrame(columns=columns)
     judged = judged.assign(at=pd.to_datetime(judged["outcome_at"], utc=True, format="mixed"),
                            model_version=judged["model_version"].fillna("unknown"))
+    if "shadow_abs_pct_error" not in judged:  # outcomes read from before the shadow columns
+        judged = judged.assign(shadow_model_version=None, shadow_abs_pct_error=np.nan)
     grouped = judged.groupby("model_version")
     out = pd.DataFrame({"sold": grouped.size(), "mape": grouped["abs_pct_error"].mean(),
                         "coverage": grouped["inside_interval"].agg(_coverage),
                         "first": grouped["at"].min(), "last": grouped["at"].max()})
+    shadowed = judged[judged["shadow_abs_pct_error"].notna()].groupby("model_version")
+    out["shadow_version"] = shadowed["shadow_model_version"].agg(lambda v: ", ".join(sorted(set(v))))
+    out["shadow_sold"] = shadowed.size()
+    out["shadow_mape"] = shadowed["shadow_abs_pct_error"].mean()
+    out["mape_on_shadowed"] = shadowed["abs_pct_error"].mean()
+    out["shadow_sold"] = out["shadow_sold"].fillna(0).astype(int)
     return out.sort_values("first").reset_index()[columns]
 
 

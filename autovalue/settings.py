@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     # (enough for every worker to have seen and loaded it: bento/rollout.py).
     service_champion_poll_s: float = Field(default=2.0, ge=0)
     service_champion_settle_s: float = Field(default=10.0, ge=0)
+    # Score the champion the last promotion replaced in shadow: each valuation carries its price
+    # (shadow_price), so live accuracy shows next to what the old model would have scored.
+    service_shadow: bool = True
     service_workers: int = 2  # one per core here (the p99 with one and two: bench/README.md)
     # BentoML adaptive batching of /valuate_batch: listings merged into one model call, and the
     # queueing time after which BentoML answers 503 (callers retry later).

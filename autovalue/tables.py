@@ -86,6 +86,9 @@ valuations = Table(
     Column("market_data_age_s", Float),  # age of the market statistics the valuation used
     Column("model_version", String(64), nullable=False),
     Column("feature_service", String(64)),
+    # The champion the last promotion replaced, scored in shadow (NULL before a promotion).
+    Column("shadow_model_version", String(64)),
+    Column("shadow_price", Float),
     Column("produced_at", UtcDateTime()),
     Column("scored_at", UtcDateTime()),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -154,6 +157,10 @@ outcomes = Table(
     Column("realized_error", Float),
     Column("abs_pct_error", Float),
     Column("inside_interval", Boolean),
+    # The same sale against the shadow model's price on the same valuation (NULL without one).
+    Column("shadow_model_version", String(64)),
+    Column("shadow_price", Float),
+    Column("shadow_abs_pct_error", Float),
     Column("stored_at", UtcDateTime(), nullable=False),
     UniqueConstraint("listing_id", name="uq_outcome_listing"),
 )

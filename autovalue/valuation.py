@@ -69,6 +69,10 @@ class Valuation(BaseModel):
     model_version: str
     feature_service: str
     market_data_age_s: float | None = None  # how old the market statistics used are
+    # The previous champion's price for the same listing, scored in shadow since the last
+    # promotion (None before one): live accuracy next to what the model it replaced would give.
+    shadow_model_version: str | None = None
+    shadow_price: float | None = None
 
 
 # A batch of valuations, validated and written to JSON in one pydantic-core call each way.

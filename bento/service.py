@@ -82,6 +82,7 @@ class ValuationService:
         gc.freeze()
         log.info("serving champion %s (%s) with feature service %s", self.champion.tag, bundle.version,
                  self.valuator.feature_service)
+        self.shadow = None  # the champion the last promotion replaced, scored in shadow (SETTINGS.service_shadow)
         self.rollout: Rollout | None = None
         if SETTINGS.bento_model_version == "champion" and SETTINGS.service_champion_poll_s > 0:
             self.rollout = Rollout(SETTINGS.models_dir, bundle.version, self._load_version, self._switch,
@@ -121,6 +122,8 @@ class ValuationService:
         return self._ready_valuator(bundle)
 
     def _switch(self, version: str, valuator) -> None:
+        if SETTINGS.service_shadow:
+            self.shadow = self.valuator  # first: a request between the two sees both the same, no shadow
         self.valuator = valuator  # one assignment: a request in flight keeps the valuator it began with
         SERVED.update(model_version=version, feature_service=valuator.feature_service)
         # The old model was frozen with the rest at start-up: let a full collection free it once
@@ -141,8 +144,9 @@ class ValuationService:
     def _valuate(self, listings: list[ServedListing]) -> list[Valuation]:
         from bento.valuator import FeatureStoreUnavailable
 
+        chosen = self._valuator()
         try:
-            valuations = self._valuator().valuate(listings)
+            valuations = chosen.valuate(listings)
         except FeatureStoreUnavailable as error:
             log.error("feature store read failed: %s", error)
             raise ServiceUnavailable("the feature store is unavailable; retry later") from error
@@ -154,7 +158,23 @@ class ValuationService:
                                       for v in valuations)
         for (rating, fallback), n in counted.items():
             VALUATIONS.labels(deal_rating=rating, fallback=fallback).inc(n)
+        # In a rollout's moment the served valuator is still the one being replaced: that is the shadow.
+        shadow = self.valuator if chosen is not self.valuator and SETTINGS.service_shadow else self.shadow
+        if shadow is not None and shadow is not chosen:
+            self._score_in_shadow(shadow, listings, valuations)
         return valuations
+
+    @staticmethod
+    def _score_in_shadow(shadow, listings: list[ServedListing], valuations: list[Valuation]) -> None:
+        """The replaced champion's price beside each valuation; a shadow never fails a request."""
+        try:
+            prices = shadow.prices(listings)
+        except Exception as error:  # noqa: BLE001 — whatever it is, the answer goes out without it
+            log.warning("shadow model %s could not value %d listings: %s: %s", shadow.bundle.version,
+                        len(listings), type(error).__name__, error)
+            return
+        for valuation, price in zip(valuations, prices):
+            valuation.shadow_model_version, valuation.shadow_price = shadow.bundle.version, price
 
     @bentoml.api(route="/valuate")
     def valuate(self, listing: ServedListing) -> Valuation:

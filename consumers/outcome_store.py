@@ -21,7 +21,7 @@ from consumers.sink import DEAD_LETTER_KEY, dead_letter_row, sqlite_pragmas
 OUTCOME_COLUMNS = ["outcome", "sold_price", "days_on_market", "outcome_at", "stored_at"]
 JOINED_COLUMNS = ["valuation_id", "brand", "model", "model_version", "predicted_price", "price_low",
                   "price_high", "asking_price", "deal_rating", "confidence", "realized_error", "abs_pct_error",
-                  "inside_interval"]
+                  "inside_interval", "shadow_model_version", "shadow_price", "shadow_abs_pct_error"]
 
 
 def _earliest_valuation():
@@ -44,9 +44,10 @@ def _join_statement():
     error = outcomes.c.sold_price / predicted - 1
     values = {name: of_first(valuations.c[name]) for name in
               ["brand", "model", "model_version", "predicted_price", "price_low", "price_high",
-               "asking_price", "deal_rating", "confidence"]}
+               "asking_price", "deal_rating", "confidence", "shadow_model_version", "shadow_price"]}
     values.update(
         valuation_id=first, realized_error=error, abs_pct_error=func.abs(error),
+        shadow_abs_pct_error=func.abs(outcomes.c.sold_price / of_first(valuations.c.shadow_price) - 1),
         inside_interval=and_(outcomes.c.sold_price >= of_first(valuations.c.price_low),
                              outcomes.c.sold_price <= of_first(valuations.c.price_high)))
     has_valuation = exists(select(valuations.c.id).where(valuations.c.listing_id == outcomes.c.listing_id)

@@ -156,6 +156,7 @@ def _valuation_row(accepted: Accepted, valuation: dict) -> dict:
         "fallback": valuation.get("fallback"), "confidence": valuation.get("confidence"),
         "market_data_age_s": valuation.get("market_data_age_s"), "model_version": valuation["model_version"],
         "feature_service": valuation.get("feature_service"), "produced_at": accepted.produced_at,
+        "shadow_model_version": valuation.get("shadow_model_version"), "shadow_price": valuation.get("shadow_price"),
     }
 
 

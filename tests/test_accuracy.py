@@ -131,3 +131,28 @@ def test_accuracy_per_stated_confidence(tmp_path):
     assert got.loc["high", "sold"] == 2 and got.loc["high", "coverage"] == pytest.approx(1.0)
     assert got.loc["high", "mape"] == pytest.approx(0.075)
     assert got.loc["low", "coverage"] == 0.0 and got.loc["medium", "sold"] == 1
+
+
+def test_per_version_next_to_the_replaced_champion_in_shadow(tmp_path):
+    """v2 served a3 and b1 after a promotion, with v1 scored in shadow on them; v1's own sales
+    have no shadow. The shadow figures are over the same sales as the served model's beside them."""
+    served_by = {"a1": "v1", "a2": "v1", "a3": "v2", "b1": "v2", "w1": "v2"}
+    shadow_price = {"a3": 120.0, "b1": 80.0, "w1": 100.0}  # v1 would have been 8.3% and 0% off
+    rows = []
+    for r in ROWS:
+        version, shadow = served_by.get(r["listing_id"], r["model_version"]), shadow_price.get(r["listing_id"])
+        rows.append({**r, "model_version": version, "shadow_model_version": "v1" if shadow else None,
+                     "shadow_price": shadow, "shadow_abs_pct_error":
+                     abs(r["sold_price"] / shadow - 1) if shadow and r["sold_price"] else None})
+    engine = connect(f"sqlite:///{tmp_path / 'versions.db'}")
+    with engine.begin() as connection:
+        connection.execute(outcomes.insert(), rows)
+    frame = accuracy.read_outcomes(engine, since=T0)
+    engine.dispose()
+    got = accuracy.by_version(frame).set_index("model_version")
+    assert list(got.index) == ["v1", "v2"]  # in the order they served
+    assert got.loc["v1", "shadow_sold"] == 0 and pd.isna(got.loc["v1", "shadow_mape"])
+    assert got.loc["v2", "sold"] == 2 and got.loc["v2", "mape"] == pytest.approx(0.25)  # +30%, -20%
+    assert got.loc["v2", "shadow_version"] == "v1" and got.loc["v2", "shadow_sold"] == 2  # w1 was withdrawn
+    assert got.loc["v2", "shadow_mape"] == pytest.approx((10 / 120 + 0.0) / 2)
+    assert got.loc["v2", "mape_on_shadowed"] == pytest.approx(0.25)

@@ -298,8 +298,10 @@ def test_the_join_on_postgresql(postgres_name):
     postgres(f"CREATE DATABASE {postgres_name}")
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{postgres_name}"
     store = OutcomeStore(url)
-    store_valuations(url, [valuation("p1", 100e6, 90e6, 110e6, rating="fair"),
-                           valuation("p1", 50e6, 40e6, 60e6, version="v2", stored=T0 + timedelta(days=1))])
+    shadow = {"shadow_model_version": "v0", "shadow_price": 84e6}  # the replaced champion, scored in shadow
+    store_valuations(url, [{**valuation("p1", 100e6, 90e6, 110e6, rating="fair"), **shadow},
+                           {**valuation("p1", 50e6, 40e6, 60e6, version="v2", stored=T0 + timedelta(days=1)),
+                            "shadow_model_version": None, "shadow_price": None}])
     now = datetime.now(timezone.utc)
     sold = Outcome(listing_id="p1", outcome="sold", sold_price=105e6, days_on_market=9, outcome_at=now)
     early = Outcome(listing_id="p2", outcome="withdrawn", days_on_market=45, outcome_at=now)
@@ -313,3 +315,5 @@ def test_the_join_on_postgresql(postgres_name):
     assert rows["p1"].model_version == "v1" and rows["p1"].realized_error == pytest.approx(-0.20)
     assert rows["p1"].inside_interval is False and rows["p1"].deal_rating == "fair"
     assert rows["p2"].predicted_price == 70e6 and rows["p2"].inside_interval is None
+    assert rows["p1"].shadow_model_version == "v0" and rows["p1"].shadow_abs_pct_error == pytest.approx(4 / 84)
+    assert rows["p2"].shadow_price is None and rows["p2"].shadow_abs_pct_error is None

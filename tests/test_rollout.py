@@ -59,6 +59,7 @@ def test_a_promotion_reaches_the_running_service_without_a_failed_request(two_mo
                       AUTOVALUE_SERVICE_WORKERS="2")
     server = ServerProcess(serve_command(port), env, port, settings.home / "serve.log").start(timeout=120)
     answers: list[tuple[int, str]] = []
+    shadows: list[tuple[str, str | None, float, float | None]] = []  # version, shadow version, prices
     stop = threading.Event()
 
     def valuate_one_after_another() -> None:
@@ -67,6 +68,9 @@ def test_a_promotion_reaches_the_running_service_without_a_failed_request(two_mo
             r = httpx.post(server.url + "/valuate", timeout=30,
                            json={"listing": {**LISTING, "listing_id": f"r-{len(answers)}"}})
             answers.append((r.status_code, r.json()["model_version"] if r.status_code == 200 else r.text))
+            if r.status_code == 200:
+                v = r.json()
+                shadows.append((v["model_version"], v["shadow_model_version"], v["predicted_price"], v["shadow_price"]))
 
     def wait_until(condition, what: str, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -92,3 +96,9 @@ def test_a_promotion_reaches_the_running_service_without_a_failed_request(two_mo
     versions = [v for _, v in answers]
     assert versions[0] == "v1" and versions[-1] == "v2"
     assert sum(a != b for a, b in zip(versions, versions[1:])) == 1, "the version went back and forth"
+    # From the promotion on, the replaced champion is scored in shadow: v1's own price for the car.
+    v1_price = {price for version, _, price, _ in shadows if version == "v1"}
+    assert all(shadow is None for version, shadow, _, _ in shadows if version == "v1")
+    assert len(v1_price) == 1  # the same car each time
+    assert {(shadow, shadow_price) for version, shadow, _, shadow_price in shadows if version == "v2"} == \
+        {("v1", v1_price.pop())}

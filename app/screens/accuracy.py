@@ -79,9 +79,13 @@ def rating_shares(figures: accuracy.Accuracy) -> None:
 
 
 def version_table(versions: pd.DataFrame) -> None:
+    shadowed = versions["shadow_sold"] > 0
     view = pd.DataFrame({"model": versions["model_version"], "sales": versions["sold"],
                          "MAPE": versions["mape"].map(percent), "inside 80% interval": versions["coverage"].map(percent),
-                         "outcomes from": versions["first"].map(lambda t: t.strftime("%H:%M:%S"))})
+                         "outcomes from": versions["first"].map(lambda t: t.strftime("%H:%M:%S")),
+                         "replaced model (shadow)": versions["shadow_version"].where(shadowed, "–"),
+                         "its MAPE, same sales": versions["shadow_mape"].where(shadowed).map(percent),
+                         "this model's, same sales": versions["mape_on_shadowed"].where(shadowed).map(percent)})
     st.dataframe(view, hide_index=True, width="stretch")
 
 
@@ -126,8 +130,10 @@ def live_accuracy(minutes: int) -> None:
             confidence_table(accuracy.by_confidence(frame))
             st.subheader("By model")
             st.caption("Each champion on the sales it valued, in the order they served: a promotion "
-                       "(`autovalue retrain`, `autovalue champion set`) starts a row. The Model page shows "
-                       "each retrain's challenger and champion on the same sales.")
+                       "(`autovalue retrain`, `autovalue champion set`) starts a row. From a promotion on, "
+                       "the service also scores the champion it replaced in shadow: its MAPE on the same sales "
+                       "is what keeping it would have given. The Model page shows each retrain's challenger "
+                       "and champion on the same sales.")
             version_table(accuracy.by_version(frame))
 
 
