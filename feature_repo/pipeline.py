@@ -47,15 +47,17 @@ def materialize(store: FeatureStore, settings: Settings, end: datetime | None = 
 
 
 def build_features(settings: Settings, raw: pd.DataFrame, progress: bool = True,
-                   source: str = DEFAULT_SOURCE) -> dict[str, int]:
+                   source: str = DEFAULT_SOURCE, online: bool = True) -> dict[str, int]:
     """Market tables of `source` (whose listings `raw` holds; the simulated market unless
-    named), the repo applied, its market views materialized. Listings without dates have no
-    market over time: the repo is applied alone (its request-time features serve them).
-    Returns rows per level written ({} for undated listings)."""
+    named), the repo applied, its market views materialized (`online=False`: not, for a
+    retrain, whose landed history holds only the listings with an outcome: the market feed
+    keeps the online statistics of every listing). Listings without dates have no market over
+    time: the repo is applied alone (its request-time features serve them). Returns rows per
+    level written ({} for undated listings)."""
     dated = raw["listed_at"].notna().any() if "listed_at" in raw.columns else False
     counts = write_market_tables(settings, raw, source, progress) if dated else {}
     store = feature_store(settings)
     apply_definitions(store, settings)
-    if counts:
+    if counts and online:
         materialize(store, settings, source=source)
     return counts

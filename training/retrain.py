@@ -76,7 +76,10 @@ def retrain(settings: Settings, progress: bool = False) -> Retrained:
     check_enough(settings, history)  # before anything is written or trained
     write_landed_history(settings, history)
     source = settings.market_source
-    build_features(settings, history.frame, progress=progress, source=source)
+    # Offline only: written online, the landed history's statistics (listings with an outcome
+    # alone) replaced the feed's for a while, and the loop arm's windows around each retrain
+    # were worse than the live arm's with the same model (bench/README.md, "Closed loop").
+    build_features(settings, history.frame, progress=progress, source=source, online=False)
     data = build_dataset(settings, source, raw=history.frame)
     # No baselines: they were most of a training's time and decide nothing (`autovalue baselines` adds them).
     judged = holdout_fraction(settings, history, len(data.frame))
