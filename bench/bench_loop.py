@@ -70,7 +70,7 @@ def run_arm(arm: str, settings: Settings, days: float, rate: float, every_days: 
     finally:
         stack.stop()
     retrains = [line for line in (stack.log("retrain") if arm == "loop" else "").splitlines()
-                if line.startswith("retrain")]
+                if line.startswith(("retrain", "challenger"))]
     return {"simulator": summary, "outcomes_sent": sent, "retrains": retrains, "logs": str(stack.logs),
             "truth": json.loads(truth_path.read_text()), "sales": judged_sales(settings, started)}
 
