@@ -111,6 +111,6 @@ def test_pipeline_with_the_production_settings(tmp_path, kafka_bootstrap, produc
     assert len(dead) == sum(counts.values()) - counts["valid"]
     # The market feed read the same stream and pushed its statistics into Redis.
     log = (tmp_path / "market-feed.log").read_text(errors="replace")
-    feed_done = re.search(r"market feed stopped after (\d+) listings and (\d+) pushed model rows", log)
+    feed_done = re.search(r"market feed stopped after (\d+) listings and (\d+) pushed rows", log)
     assert feed_done and int(feed_done.group(1)) == counts["valid"] and int(feed_done.group(2)) > 0, log[-2000:]
     assert "market push failed" not in log
