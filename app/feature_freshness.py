@@ -42,7 +42,8 @@ def _check_store(settings: Settings) -> None:
 def feature_ages(settings: Settings, cars: pd.DataFrame, at: datetime | None = None) -> pd.DataFrame:
     """`cars`: brand, model, body_type (one row per car model to look up). Returns one row per
     car model and level with the age in seconds of its oldest feature at `at` (default now; a
-    market on its own calendar: the stream's date, as the service judges them) (NaN when none online)."""
+    market on its own calendar: the stream's date, as the service judges them) and its stamp in epoch s
+    (NaN when none online)."""
     _check_store(settings)
     try:
         service = _service_features(settings.model_dump_json(exclude={"data_dir", "raw_dir", "processed_dir",
@@ -68,8 +69,9 @@ def feature_ages(settings: Settings, cars: pd.DataFrame, at: datetime | None = N
                       if name.startswith(f"{level}_") and name.endswith("__ts")]
             stamps = [_epoch(s) for s in stamps if s is not None]
             stamps = [s for s in stamps if s > 0]
-            age = now.timestamp() - min(stamps) if stamps else float("nan")
-            rows.append({"car": f"{brand} {model}", "level": level, "age_s": age})
+            oldest = min(stamps) if stamps else float("nan")
+            rows.append({"car": f"{brand} {model}", "level": level, "age_s": now.timestamp() - oldest,
+                         "stamp_s": oldest})
     return pd.DataFrame(rows)
 
 

@@ -146,7 +146,8 @@ class ValuationService:
 
         chosen = self._valuator()
         try:
-            valuations = chosen.valuate(listings)
+            read = chosen.read(listings)
+            valuations = chosen.valuate(listings, read)
         except FeatureStoreUnavailable as error:
             log.error("feature store read failed: %s", error)
             raise ServiceUnavailable("the feature store is unavailable; retry later") from error
@@ -161,14 +162,15 @@ class ValuationService:
         # In a rollout's moment the served valuator is still the one being replaced: that is the shadow.
         shadow = self.valuator if chosen is not self.valuator and SETTINGS.service_shadow else self.shadow
         if shadow is not None and shadow is not chosen:
-            self._score_in_shadow(shadow, listings, valuations)
+            # The served model's read when it serves the shadow too: one feature read a request.
+            self._score_in_shadow(shadow, listings, valuations, read[1] if shadow.reads_like(chosen) else None)
         return valuations
 
     @staticmethod
-    def _score_in_shadow(shadow, listings: list[ServedListing], valuations: list[Valuation]) -> None:
+    def _score_in_shadow(shadow, listings: list[ServedListing], valuations: list[Valuation], read=None) -> None:
         """The replaced champion's price beside each valuation; a shadow never fails a request."""
         try:
-            prices = shadow.prices(listings)
+            prices = shadow.prices(listings, read)
         except Exception as error:  # noqa: BLE001 — whatever it is, the answer goes out without it
             log.warning("shadow model %s could not value %d listings: %s: %s", shadow.bundle.version,
                         len(listings), type(error).__name__, error)

@@ -40,7 +40,14 @@ class Valuator:
         self.bands = {level: None if level is Confidence.low else bundle.deal_bands(level.value)
                       for level in Confidence}
 
-    def _read(self, listings: Sequence[Listing]) -> tuple[dict, MarketRead]:
+    def reads_like(self, other: "Valuator") -> bool:
+        """Whether `other`'s feature read serves this model as is (same feature service, same
+        features read): a shadow then values the served model's read, not a second one."""
+        return (self.feature_service == other.feature_service and self.attributes == other.attributes
+                and self.bundle.row_features == other.bundle.row_features)
+
+    def read(self, listings: Sequence[Listing]) -> tuple[dict, MarketRead]:
+        """The listings' entity rows and their market statistics, from the online store."""
         entity_rows = feature_inputs(attribute_columns(listings, self.attributes), self.attributes)
         try:
             return entity_rows, self.market.read(entity_rows)
@@ -53,7 +60,7 @@ class Valuator:
         the parity check (training.parity), and an answer to "why this price?"."""
         if not listings:
             return []
-        _, read = self._read(listings)
+        _, read = self.read(listings)
         matrix = self.bundle.encode(read.features)
         names = self.bundle.features
         out = []
@@ -67,21 +74,24 @@ class Valuator:
             out.append(row)
         return out
 
-    def prices(self, listings: Sequence[Listing]) -> list[float]:
+    def prices(self, listings: Sequence[Listing], read: MarketRead | None = None) -> list[float]:
         """The point estimates alone (a shadow model's: no interval, drivers or confidence), by the
         same sum of leaf contributions as `valuate`'s, so a shadow price is to the unit what this
-        model would serve (XGBoost's own prediction differs in float32 rounding, ~4e-6)."""
+        model would serve (XGBoost's own prediction differs in float32 rounding, ~4e-6). `read`:
+        a read of the same listings by a valuator this one `reads_like`."""
         if not listings:
             return []
-        _, read = self._read(listings)
+        if read is None:
+            _, read = self.read(listings)
         bundle = self.batch_bundle if len(listings) >= self.threads_from_rows else self.bundle
         price = bundle.explain(bundle.encode(read.features), self.grouped)[0]
         return [float(p) for p in np.round(np.asarray(price, dtype=np.float64))]
 
-    def valuate(self, listings: Sequence[Listing]) -> list[Valuation]:
+    def valuate(self, listings: Sequence[Listing], read: tuple[dict, MarketRead] | None = None) -> list[Valuation]:
+        """`read`: this valuator's `read` of the same listings, when the caller has it already."""
         if not listings:
             return []
-        entity_rows, read = self._read(listings)
+        entity_rows, read = read if read is not None else self.read(listings)
         confidence, reasons = self.judge.judge(listings, entity_rows["model_key"], entity_rows["brand_key"],
                                                read.features.get("km_per_year", [None] * len(listings)),
                                                read.fallback, read.age_s)

@@ -480,6 +480,29 @@ def test_batches_on_more_threads_value_exactly_as_one_thread(stack):
         assert [d.feature for d in b.value_drivers] == [d.feature for d in a.value_drivers]
 
 
+
+def test_a_shadow_prices_the_served_read_as_its_own(stack):
+    """The shadow reuses the served model's feature read when that read serves it: the prices
+    are its own read's to the unit, and the online store is read once, not twice."""
+    from autovalue.model_bundle import ModelBundle
+    from bento.market import MarketReader
+    from bento.valuator import Valuator
+    from feature_repo.config import feature_store
+
+    settings, _, _ = stack
+    bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
+    listings = market_listings(settings, 50, seed=4)
+    served = Valuator(bundle, MarketReader(feature_store(settings), "valuation_v1"), 3)
+    shadow = Valuator(bundle, MarketReader(feature_store(settings), "valuation_v1"), 3)
+    reads = []
+    original = shadow.market.read
+    shadow.market.read = lambda rows: reads.append(rows) or original(rows)
+    assert shadow.reads_like(served)
+    _, read = served.read(listings)
+    assert shadow.prices(listings, read) == [v.predicted_price for v in served.valuate(listings)]
+    assert reads == []
+    assert shadow.prices(listings) == shadow.prices(listings, read) and len(reads) == 1
+
 def test_market_rows_are_reused_for_the_cache_time_then_read_again(stack):
     """A key's row (even its absence) is served from the cache until it expires, then re-read."""
     from autovalue.feature_inputs import feature_inputs
