@@ -11,7 +11,7 @@ from kafka.admin import OffsetSpec
 from kafka.errors import KafkaError
 
 from app.guard import BrokerUnavailable, NoData
-from autovalue.kafka_clients import admin, broker_answers, partition_reader
+from consumers.kafka_clients import admin, broker_answers, partition_reader
 from autovalue.settings import Settings
 
 

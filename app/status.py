@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 import streamlit as st
 
-from autovalue.kafka_clients import broker_answers
+from consumers.kafka_clients import broker_answers
 from autovalue.processes import READY_PATH
 from autovalue.settings import Settings
 

@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from autovalue.leaf_contributions import LeafContributions
 from autovalue.market_margin import MarketMargin
 
 MODEL_FILE = "model.ubj"
@@ -97,7 +96,7 @@ class ModelBundle:
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Price estimate and the 80% interval, in the market's currency; with `confidence`
         (one level per row), each row's interval is the one calibrated for its level."""
-        return self._prices(self.predict_log(matrix), confidence)
+        return self.prices_of(self.predict_log(matrix), confidence)
 
     def interval(self, confidence: str | None = None) -> dict:
         """The calibrated interval offsets of a confidence level (the model's own without one)."""
@@ -117,8 +116,9 @@ class ModelBundle:
         low, high = self.interval()["lower_log_offset"], self.interval()["upper_log_offset"]
         return [low, low / 2, high / 2, high]
 
-    def _prices(self, log_price: np.ndarray, confidence: Sequence[str] | None = None,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def prices_of(self, log_price: np.ndarray, confidence: Sequence[str] | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Price and interval from log prices (at each row's confidence level, when given)."""
         if confidence is None:
             interval = self.interval()
             lower, upper = interval["lower_log_offset"], interval["upper_log_offset"]
@@ -127,42 +127,6 @@ class ModelBundle:
             lower = np.array([offsets[level]["lower_log_offset"] for level in confidence])
             upper = np.array([offsets[level]["upper_log_offset"] for level in confidence])
         return np.exp(log_price), np.exp(log_price + lower), np.exp(log_price + upper)
-
-    def contributions(self, matrix: np.ndarray, lookup: LeafContributions | None = None) -> np.ndarray:
-        """Per-feature contributions to log(price); the last column is the bias; each row sums
-        to the predicted log price. Approximate (Saabas) contributions, XGBoost's
-        `approx_contribs`: exact SHAP was some 25-140 times slower and named the same top driver
-        for 96% of listings (bench/README.md). Looked up per leaf (autovalue.leaf_contributions):
-        XGBoost's own call has a fixed cost of milliseconds even for one row.
-        `lookup`: a projection of this model's lookup (grouped_contributions) instead."""
-        dmatrix = xgb.DMatrix(matrix, feature_names=self.features, feature_types=self.feature_types,
-                              enable_categorical=True, nthread=self.metadata.get("nthread", 1))
-        leaves = self.booster.predict(dmatrix, pred_leaf=True, validate_features=False)
-        lookup = lookup if lookup is not None else self._leaf_contributions
-        out = lookup.contributions(leaves.reshape(len(matrix), -1))
-        if self.margin is not None:
-            # XGBoost adds a given margin instead of its base score.
-            out[:, -1] -= lookup.base_score
-            out += lookup.project(self.margin.contributions(matrix, len(self.features) + 1))
-        return out
-
-    def explain(self, matrix: np.ndarray, lookup: LeafContributions | None = None,
-                confidence: Sequence[str] | None = None,
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Price, interval and contributions (per feature, or per group with a grouped `lookup`)
-        from one pass over the trees: the log price is the sum of the contributions (XGBoost's
-        prediction up to float32 rounding, ~1e-6)."""
-        contributions = self.contributions(matrix, lookup)
-        return (*self._prices(contributions.sum(axis=1), confidence), contributions)
-
-    def grouped_contributions(self, columns: np.ndarray) -> LeafContributions:
-        """A lookup whose contributions are summed into groups: `columns` is (features + 1, k),
-        the bias in the last of the k (LeafContributions.projected)."""
-        return self._leaf_contributions.projected(columns)
-
-    @cached_property
-    def _leaf_contributions(self) -> LeafContributions:
-        return LeafContributions(self.booster, len(self.features))
 
     @cached_property
     def feature_types(self) -> list[str]:
@@ -177,7 +141,6 @@ class ModelBundle:
         booster = self.booster.copy()
         booster.set_param({"nthread": threads})
         bundle = ModelBundle(booster, {**self.metadata, "nthread": threads})
-        bundle.__dict__["_leaf_contributions"] = self._leaf_contributions  # same trees: one table
         return bundle
 
     def save(self, directory: Path) -> Path:

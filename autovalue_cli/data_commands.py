@@ -29,7 +29,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 def cmd_topics(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
-    from autovalue.kafka_clients import broker_answers, ensure_topics
+    from consumers.kafka_clients import broker_answers, ensure_topics
 
     settings = get_settings()
     deadline = time.monotonic() + args.wait

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 from sqlalchemy import select
 
-from autovalue.kafka_clients import group_consumer, json_producer
+from consumers.kafka_clients import group_consumer, json_producer
 from autovalue.processes import ServerProcess, autovalue_command, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from autovalue.tables import connect, valuations

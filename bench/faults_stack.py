@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from autovalue.kafka_clients import ensure_topics, json_producer
+from consumers.kafka_clients import ensure_topics, json_producer
 from autovalue.logs import tracebacks_outside_kafka_python
 from autovalue.processes import ServerProcess, autovalue_command, serve_command, settings_environment
 from autovalue.settings import Settings

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import uuid
 
-from autovalue.kafka_clients import ensure_topics
+from consumers.kafka_clients import ensure_topics
 from autovalue.settings import Settings
 
 

@@ -47,7 +47,7 @@ class DriverGrouping:
         self.groups = sorted({group_of(f) for f in features})
         index = {group: j for j, group in enumerate(self.groups)}
         # Rows: the contribution columns (features, then XGBoost's bias); columns: the groups,
-        # then the bias, which belongs to no group (ModelBundle.grouped_contributions' layout).
+        # then the bias, which belongs to no group (Explainer.grouped's layout).
         self.membership = np.zeros((len(features) + 1, len(self.groups) + 1), dtype=np.float64)
         for i, feature in enumerate(features):
             self.membership[i, index[group_of(feature)]] = 1.0

@@ -14,6 +14,7 @@ from autovalue.model_bundle import ModelBundle
 from autovalue.schema import Listing, attribute_columns
 from autovalue.valuation import VALUATION_LIST, Confidence, Valuation, deal_rating
 from bento.drivers import DriverGrouping
+from bento.explanation import Explainer
 from bento.market import MarketRead, MarketReader
 
 
@@ -25,7 +26,8 @@ class Valuator:
     def __init__(self, bundle: ModelBundle, market: MarketReader, top_drivers: int,
                  batch_threads: int = 1, threads_from_rows: int = 64, stale_after_s: float = 30 * 3600):
         self.bundle = bundle
-        self.batch_bundle = bundle.with_threads(batch_threads) if batch_threads > 1 else bundle
+        self.explainer = Explainer(bundle)
+        self.batch_explainer = self.explainer.with_threads(batch_threads) if batch_threads > 1 else self.explainer
         self.threads_from_rows = threads_from_rows
         self.market = market
         self.top_drivers = top_drivers
@@ -34,7 +36,7 @@ class Valuator:
         self.feature_service = market.service.name
         self.drivers = DriverGrouping(bundle.features)
         # Contributions come summed per driver group from the lookup itself (one table for both bundles).
-        self.grouped = bundle.grouped_contributions(self.drivers.membership)
+        self.grouped = self.explainer.grouped(self.drivers.membership)
         self.judge = ConfidenceJudge(bundle.metadata, stale_after_s)
         # No deal rating at low confidence: the estimate itself is in doubt.
         self.bands = {level: None if level is Confidence.low else bundle.deal_bands(level.value)
@@ -83,8 +85,8 @@ class Valuator:
             return []
         if read is None:
             _, read = self.read(listings)
-        bundle = self.batch_bundle if len(listings) >= self.threads_from_rows else self.bundle
-        price = bundle.explain(bundle.encode(read.features), self.grouped)[0]
+        explainer = self.batch_explainer if len(listings) >= self.threads_from_rows else self.explainer
+        price = explainer.explain(self.bundle.encode(read.features), self.grouped)[0]
         return [float(p) for p in np.round(np.asarray(price, dtype=np.float64))]
 
     def valuate(self, listings: Sequence[Listing], read: tuple[dict, MarketRead] | None = None) -> list[Valuation]:
@@ -95,9 +97,9 @@ class Valuator:
         confidence, reasons = self.judge.judge(listings, entity_rows["model_key"], entity_rows["brand_key"],
                                                read.features.get("km_per_year", [None] * len(listings)),
                                                read.fallback, read.age_s)
-        bundle = self.batch_bundle if len(listings) >= self.threads_from_rows else self.bundle
-        matrix = bundle.encode(read.features)
-        price, low, high, grouped = bundle.explain(matrix, self.grouped, [c.value for c in confidence])
+        explainer = self.batch_explainer if len(listings) >= self.threads_from_rows else self.explainer
+        matrix = self.bundle.encode(read.features)
+        price, low, high, grouped = explainer.explain(matrix, self.grouped, [c.value for c in confidence])
         # Money in the currency's unit (whole rupiah, dollars, rupees): further digits are noise.
         amounts = np.round(self.drivers.amounts(grouped, price))
         price, low, high = (np.round(np.asarray(a, dtype=np.float64)) for a in (price, low, high))

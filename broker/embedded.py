@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from autovalue.kafka_clients import broker_answers, ensure_topics
+from consumers.kafka_clients import broker_answers, ensure_topics
 from autovalue.processes import stop_process_group
 from autovalue.settings import Settings
 

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 
-from autovalue.kafka_clients import admin
+from consumers.kafka_clients import admin
 from autovalue.settings import Settings
 from consumers.log_watch import LogWatch
 

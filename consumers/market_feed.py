@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Protocol
 
-from autovalue.kafka_clients import assign_from_time, partition_reader
+from consumers.kafka_clients import assign_from_time, partition_reader
 from autovalue.schema import Listing
 from autovalue.settings import Settings
 from consumers.messages import Accepted, market_listing, parse_record

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pydantic import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from autovalue.kafka_clients import group_consumer, json_producer
+from consumers.kafka_clients import group_consumer, json_producer
 from autovalue.outcome import Outcome
 from autovalue.settings import Settings
 from consumers.backoff import Abandoned, retry

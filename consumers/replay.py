@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autovalue.kafka_clients import json_producer
+from consumers.kafka_clients import json_producer
 from autovalue.parquet import read_parquet
 from autovalue.schema import FIELD_KINDS, REQUIRED_COLUMNS
 from autovalue.settings import Settings

@@ -11,7 +11,7 @@ import logging
 import time
 from datetime import datetime
 
-from autovalue.kafka_clients import assign_from_time, partition_reader
+from consumers.kafka_clients import assign_from_time, partition_reader
 from autovalue.settings import Settings
 from consumers.scorer import Scorer
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from kafka.errors import KafkaError
 
-from autovalue.kafka_clients import group_consumer, json_producer
+from consumers.kafka_clients import group_consumer, json_producer
 from autovalue.settings import Settings
 from consumers.backoff import Abandoned
 from consumers.heartbeat import Heartbeat, members_holding_partitions

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autovalue.kafka_clients import json_producer
+from consumers.kafka_clients import json_producer
 from autovalue.market_attributes import DEFAULT_SOURCE
 from autovalue.schema import LISTING_FIELDS
 from autovalue.settings import Settings

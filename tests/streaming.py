@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import select
 
-from autovalue.kafka_clients import assign_from_time, ensure_topics, json_producer, partition_reader
+from consumers.kafka_clients import assign_from_time, ensure_topics, json_producer, partition_reader
 from autovalue.settings import Settings
 from autovalue.tables import connect, dead_letters, valuations
 

@@ -16,7 +16,7 @@ from app.consumer_lag import consumer_lag
 from app.live_metrics import deal_feed
 from app.service_api import rejection_message, request_body
 from autovalue_cli.app_commands import dashboard_argv
-from autovalue.kafka_clients import json_producer
+from consumers.kafka_clients import json_producer
 from tests.streaming import isolated
 
 

@@ -7,13 +7,13 @@ import uuid
 
 from kafka import TopicPartition
 
-from autovalue.kafka_clients import broker_answers, ensure_topics, group_consumer, json_producer
+from consumers.kafka_clients import broker_answers, ensure_topics, group_consumer, json_producer
 from autovalue.settings import Settings
 from broker.embedded import EmbeddedBroker
 
 
 def test_topics_exist_with_configured_partitions(settings):
-    from autovalue.kafka_clients import admin
+    from consumers.kafka_clients import admin
 
     client = admin(settings)
     try:
@@ -26,7 +26,7 @@ def test_topics_exist_with_configured_partitions(settings):
 
 def test_topics_get_the_configured_replication_factor(settings):
     """Settings().topic_replication_factor reaches the broker (tansu records the replica list it was asked for)."""
-    from autovalue.kafka_clients import admin
+    from consumers.kafka_clients import admin
     from tests.streaming import isolated
 
     assert Settings().topic_replication_factor == 1  # the embedded default: one broker

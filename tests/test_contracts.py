@@ -60,3 +60,20 @@ def test_settings_from_environment(monkeypatch, tmp_path):
 def test_scorer_batches_never_exceed_what_the_service_accepts():
     assert Settings(scorer_batch_size=1000, max_batch_size=50).scorer_batch == 50
     assert Settings(scorer_batch_size=200, max_batch_size=1000).scorer_batch == 200
+
+
+def test_the_core_imports_no_part():
+    """autovalue/ holds the shared contracts: a part's module imported there (even lazily, inside a
+    function) would make every part depend on that part."""
+    import ast
+    from pathlib import Path
+
+    parts = {"app", "bento", "broker", "consumers", "feature_repo", "market", "training", "autovalue_cli", "bench",
+             "tests"}
+    found = []
+    for path in sorted((Path(__file__).parents[1] / "autovalue").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}: {name}" for name in names if name.split(".")[0] in parts]
+    assert found == []

@@ -151,7 +151,7 @@ def batch(settings, prices: list) -> tuple[list, list]:
 
 
 def write_through_a_lock(settings, prices: list, when) -> tuple:
-    from autovalue.kafka_clients import json_producer
+    from consumers.kafka_clients import json_producer
 
     store = ValuationStore(settings.database, LIMITS)
     locked = lock_the_database(store, settings.database.removeprefix("sqlite:///"), when, seconds=0.3)

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from kafka.admin import NewTopic
 
-from autovalue.kafka_clients import admin, json_producer
+from consumers.kafka_clients import admin, json_producer
 from consumers.scorer import listings_consumer
 
 pytestmark = pytest.mark.slow

@@ -8,6 +8,7 @@ import pytest
 import xgboost as xgb
 
 from autovalue.model_bundle import ModelBundle
+from bento.explanation import Explainer
 
 
 def _bundle(native: bool, rounds: int = 40, depth: int = 5, base_score: float | None = None) -> tuple:
@@ -39,9 +40,10 @@ def test_leaf_lookup_equals_xgboost_approx_contributions(native, base_score):
     dmatrix = xgb.DMatrix(matrix, feature_names=bundle.features, feature_types=bundle.feature_types,
                           enable_categorical=True)
     expected = bundle.booster.predict(dmatrix, pred_contribs=True, approx_contribs=True)
-    got = bundle.contributions(matrix)
+    explainer = Explainer(bundle)
+    got = explainer.contributions(matrix)
     np.testing.assert_allclose(got, expected, atol=2e-5)
-    price, low, high, contributions = bundle.explain(matrix[:7])
+    price, low, high, contributions = explainer.explain(matrix[:7])
     np.testing.assert_allclose(np.log(price), bundle.predict_log(matrix[:7]), atol=2e-5)
     np.testing.assert_allclose(contributions, expected[:7], atol=2e-5)
     assert (low < price).all() and (price < high).all()
@@ -49,17 +51,19 @@ def test_leaf_lookup_equals_xgboost_approx_contributions(native, base_score):
 
 def test_one_row_and_threads_give_the_same_contributions():
     bundle, matrix = _bundle(native=False, rounds=60, depth=6)
-    many = bundle.with_threads(2).contributions(matrix)
-    np.testing.assert_allclose(bundle.contributions(matrix[5:6]), many[5:6], atol=1e-9)
+    explainer = Explainer(bundle)
+    many = explainer.with_threads(2).contributions(matrix)
+    np.testing.assert_allclose(explainer.contributions(matrix[5:6]), many[5:6], atol=1e-9)
 
 
 def test_grouped_lookup_sums_the_contributions_of_each_group():
     bundle, matrix = _bundle(native=True)
     # mileage and age in one group, brand alone, the bias last
     columns = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float64)
-    per_feature = bundle.contributions(matrix)
-    price, _, _, grouped = bundle.explain(matrix, bundle.grouped_contributions(columns))
+    explainer = Explainer(bundle)
+    per_feature = explainer.contributions(matrix)
+    price, _, _, grouped = explainer.explain(matrix, explainer.grouped(columns))
     np.testing.assert_allclose(grouped, per_feature @ columns, atol=1e-9)
     np.testing.assert_allclose(np.log(price), bundle.predict_log(matrix), atol=2e-5)
     with pytest.raises(ValueError):
-        bundle.grouped_contributions(columns[:, :2])  # the bias must stay a column of its own
+        explainer.grouped(columns[:, :2])  # the bias must stay a column of its own

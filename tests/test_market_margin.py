@@ -8,7 +8,8 @@ import pytest
 import xgboost as xgb
 
 from autovalue.confidence import ConfidenceJudge
-from autovalue.leaf_contributions import LeafContributions
+from bento.explanation import Explainer
+from bento.leaf_contributions import LeafContributions
 from autovalue.market_margin import MarketMargin
 from autovalue.model_bundle import ModelBundle
 from autovalue.valuation import Confidence, Fallback
@@ -70,13 +71,13 @@ def test_predictions_and_contributions_include_the_margin():
     predicted = bundle.predict_log(matrix)
     np.testing.assert_allclose(predicted, booster.predict(xgb.DMatrix(rows[features], base_margin=offset)), atol=1e-5)
     assert np.abs(predicted - y).mean() < 0.05  # the trees learnt only the deviation
-    contributions = bundle.contributions(matrix)
+    contributions = Explainer(bundle).contributions(matrix)
     np.testing.assert_allclose(contributions.sum(axis=1), predicted, atol=2e-5)
     # The level's distance from the training average counts for the level feature it came from.
     level_columns = [features.index(name) for name in spec_levels(spec)]
     assert np.abs(contributions[:, level_columns]).sum() > 0
     grouped = LeafContributions(booster, len(features)).projected(np.eye(len(features) + 1))
-    np.testing.assert_allclose(bundle.contributions(matrix, grouped), contributions, atol=1e-6)
+    np.testing.assert_allclose(Explainer(bundle).contributions(matrix, grouped), contributions, atol=1e-6)
 
 
 def spec_levels(spec: dict) -> list[str]:

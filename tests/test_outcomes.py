@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from autovalue.kafka_clients import json_producer
+from consumers.kafka_clients import json_producer
 from autovalue.outcome import Outcome
 from autovalue.processes import settings_environment
 from autovalue.settings import Settings

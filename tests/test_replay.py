@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from autovalue.kafka_clients import assign_from_time, partition_reader
+from consumers.kafka_clients import assign_from_time, partition_reader
 from autovalue.parquet import read_parquet
 from autovalue.processes import ServerProcess, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings

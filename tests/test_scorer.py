@@ -18,7 +18,7 @@ import pytest
 
 from kafka import TopicPartition
 
-from autovalue.kafka_clients import group_consumer, json_producer
+from consumers.kafka_clients import group_consumer, json_producer
 from autovalue.logs import tracebacks_outside_kafka_python
 from autovalue.processes import ServerProcess, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
@@ -196,7 +196,7 @@ def test_valuations_sit_where_their_key_puts_them(stack):
 
     from kafka.partitioner.default import murmur2
 
-    from autovalue.kafka_clients import assign_from_time, partition_reader
+    from consumers.kafka_clients import assign_from_time, partition_reader
     from consumers.scorer import Scorer
 
     settings = isolated(stack[0])

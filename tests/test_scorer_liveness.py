@@ -13,7 +13,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from autovalue.kafka_clients import group_consumer
+from consumers.kafka_clients import group_consumer
 from autovalue.processes import settings_environment
 from autovalue.tables import connect, scorer_heartbeats
 from autovalue_cli.stream_commands import STALLED_EXIT

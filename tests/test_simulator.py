@@ -11,7 +11,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from autovalue.kafka_clients import assign_from_time, partition_reader
+from consumers.kafka_clients import assign_from_time, partition_reader
 from consumers.messages import Accepted, parse_record
 from consumers.simulator import ListingFactory, OutcomeClock, simulate
 from market.generate import generate_market
