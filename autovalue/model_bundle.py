@@ -13,7 +13,6 @@ Layout of a bundle directory (`models/<version>/` and the BentoML model store en
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -156,31 +155,3 @@ class ModelBundle:
         metadata = json.loads((directory / METADATA_FILE).read_text())
         booster.set_param({"nthread": metadata.get("nthread", 1)})
         return cls(booster, metadata)
-
-
-# Which exported version is the champion: written by training when the MLflow alias moves,
-# read by the service at start-up, so the service never needs MLflow to be up.
-CHAMPION_POINTER = "champion.json"
-
-
-def write_champion(models_dir: Path, version: str) -> None:
-    """Point at `version`, stamped with the time (running services switch at it + a settle
-    time, bento.rollout); written whole or not at all (rename)."""
-    models_dir.mkdir(parents=True, exist_ok=True)
-    partial = models_dir / f"{CHAMPION_POINTER}.partial"
-    partial.write_text(json.dumps({"version": version, "since": time.time()}))
-    partial.replace(models_dir / CHAMPION_POINTER)
-
-
-def read_champion_record(models_dir: Path) -> dict | None:
-    """{"version", "since" (epoch seconds; absent in pointers written before it)} or None."""
-    try:
-        record = json.loads((models_dir / CHAMPION_POINTER).read_text())
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) and isinstance(record.get("version"), str) else None
-
-
-def read_champion(models_dir: Path) -> str | None:
-    record = read_champion_record(models_dir)
-    return record["version"] if record else None

@@ -10,7 +10,7 @@ from autovalue_cli.common import CommandError, add_command
 
 
 def cmd_champion(args: argparse.Namespace) -> int:
-    from autovalue.model_bundle import read_champion_record
+    from autovalue.champion_pointer import read_champion_record
 
     settings = get_settings()
     if args.action == "set":

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from autovalue.model_bundle import ModelBundle, read_champion
+from autovalue.model_bundle import ModelBundle
+from autovalue.champion_pointer import read_champion
 from autovalue.schema import Listing
 from autovalue.settings import Settings
 from autovalue.tables import STORED_AS, connect, valuations

@@ -15,7 +15,7 @@ def champion_tag(settings: Settings) -> str:
     """The champion training promoted (models/champion.json), unless AUTOVALUE_BENTO_MODEL_VERSION
     pins a version or says "latest". A candidate that lost to the champion is in the store too:
     "latest" is not the champion."""
-    from autovalue.model_bundle import read_champion
+    from autovalue.champion_pointer import read_champion
 
     version = settings.bento_model_version
     if version == "champion":

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from autovalue.model_bundle import read_champion_record
+from autovalue.champion_pointer import read_champion_record
 
 log = logging.getLogger("bentoml.service.autovalue.rollout")  # under bentoml: its workers log that tree
 

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 import autovalue.feature_inputs
-from autovalue.model_bundle import ModelBundle, read_champion
+from autovalue.model_bundle import ModelBundle
+from autovalue.champion_pointer import read_champion
 from autovalue.processes import ServerProcess, serve_command
 from autovalue.settings import Settings, get_settings
 from tests.conftest import free_port

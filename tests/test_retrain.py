@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autovalue.model_bundle import read_champion
+from autovalue.champion_pointer import read_champion
 from autovalue.settings import Settings
 from autovalue.tables import connect, outcomes, valuations
 from training.retrain import Retrained, retrain

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from autovalue.model_bundle import read_champion, read_champion_record, write_champion
+from autovalue.champion_pointer import read_champion, read_champion_record, write_champion
 from bento.rollout import Rollout
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autovalue.model_bundle import ModelBundle, write_champion
+from autovalue.model_bundle import ModelBundle
+from autovalue.champion_pointer import write_champion
 from autovalue.settings import Settings
 from training.metrics import price_metrics
 from training.tracking import CHAMPION, bundle_version, champion_version, download_bundle

@@ -8,7 +8,8 @@ import json
 import httpx
 import pandas as pd
 
-from autovalue.model_bundle import ModelBundle, read_champion
+from autovalue.model_bundle import ModelBundle
+from autovalue.champion_pointer import read_champion
 from autovalue.settings import Settings
 from training.dataset import observations
 from training.parity import ParityReport, check

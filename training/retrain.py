@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from autovalue.model_bundle import ModelBundle, read_champion
+from autovalue.model_bundle import ModelBundle
+from autovalue.champion_pointer import read_champion
 from autovalue.settings import Settings
 from training.landed_history import LandedHistory, landed_history, write_landed_history
 

@@ -1,0 +1,38 @@
+"""The champion pointer: which exported version (models/<version>/) serves, and since when.
+
+Written by training when the MLflow alias moves (training.champion) and by `autovalue champion set`;
+read by the service at start-up and by its rollout watch, so the service never needs MLflow to be
+up. Kept apart from the model format so a reader of the pointer loads no XGBoost (`bentoml serve`
+imports the service module in its arbiter process too).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+CHAMPION_POINTER = "champion.json"
+
+
+def write_champion(models_dir: Path, version: str) -> None:
+    """Point at `version`, stamped with the time (running services switch at it + a settle
+    time, bento.rollout); written whole or not at all (rename)."""
+    models_dir.mkdir(parents=True, exist_ok=True)
+    partial = models_dir / f"{CHAMPION_POINTER}.partial"
+    partial.write_text(json.dumps({"version": version, "since": time.time()}))
+    partial.replace(models_dir / CHAMPION_POINTER)
+
+
+def read_champion_record(models_dir: Path) -> dict | None:
+    """{"version", "since" (epoch seconds; absent in pointers written before it)} or None."""
+    try:
+        record = json.loads((models_dir / CHAMPION_POINTER).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("version"), str) else None
+
+
+def read_champion(models_dir: Path) -> str | None:
+    record = read_champion_record(models_dir)
+    return record["version"] if record else None
