@@ -186,7 +186,7 @@ class Settings(BaseSettings):
     train_unfamiliar_fraction: float = 0.1
     xgb_max_rounds: int = 2000
     xgb_early_stopping_rounds: int = 50
-    xgb_learning_rate: float = 0.1  # 0.05: same MAPE at 1M rows but 188 s; 1.12 vs 1.14 x floor at 200k
+    xgb_learning_rate: float = 0.1  # 0.05 gave the same MAPE in twice the rounds (bench/README.md, training)
     xgb_max_depth: int = 6
     xgb_min_child_weight: float = 20.0
     xgb_subsample: float = 0.8

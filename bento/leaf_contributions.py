@@ -6,7 +6,7 @@ mean of the leaves below it), and the root's mean goes to the bias. So each tree
 contribution vector once, at load, and a batch needs only XGBoost's leaf indices plus a sum.
 
 Why not `booster.predict(pred_contribs=True, approx_contribs=True)`: XGBoost recomputes every
-node's mean value on every call, ~3 ms for a 300-tree model whatever the batch size, which was
+node's mean value on every call, a fixed cost whatever the batch size (bench/README.md), which was
 most of a single valuation's time. The results equal XGBoost's (tests/test_leaf_contributions.py).
 """
 

@@ -60,7 +60,8 @@ class MarketReader:
         self.names: list[str] | None = None  # market features and their timestamps, as read
         self.service = store.get_feature_service(service_name)
         # Reads each distinct market key once and runs the on-demand view's registered transform:
-        # the same values as get_online_features(service), ~8x faster for a 500-listing batch.
+        # the same values as get_online_features(service), several times faster for a batch
+        # (bench/README.md).
         self.reader = ServiceFeatures(store, service_name)
         self.levels: list[Level] = []
         for projection in self.service.feature_view_projections:

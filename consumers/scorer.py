@@ -82,7 +82,7 @@ class Scorer:
         self.liveness = Liveness(settings, lambda: members_holding_partitions(
             self.store.engine, settings.consumer_group, 3 * settings.scorer_lag_interval_s, self.heartbeat.id))
         # What is loaded by now lives as long as the scorer: out of the collector's scans. Here,
-        # not in run(): a full collection of this heap takes ~0.25 s, a start-up cost.
+        # not in run(): a full collection of this heap is slow, a start-up cost.
         gc.collect()
         gc.freeze()
 
