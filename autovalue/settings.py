@@ -184,6 +184,9 @@ class Settings(BaseSettings):
     # an unseen car (training.calibration.with_unfamiliar_rows): how the trees learn to value a
     # car with a thin market or none.
     train_unfamiliar_fraction: float = 0.1
+    # A row's training weight halves every this many days of age before the newest row (None:
+    # all rows alike). `autovalue retrain` learns from a long history and a short stream.
+    train_recency_half_life_days: float | None = Field(default=None, gt=0)
     xgb_max_rounds: int = 2000
     xgb_early_stopping_rounds: int = 50
     xgb_learning_rate: float = 0.1  # 0.05 gave the same MAPE in twice the rounds (bench/README.md, training)

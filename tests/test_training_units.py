@@ -9,7 +9,7 @@ import pytest
 
 from autovalue.settings import Settings, get_settings
 from training.simulated_dataset import simulated_training_data
-from training.candidates import categorical_levels, train_xgboost, xgboost_frame
+from training.candidates import categorical_levels, recency_weights, train_xgboost, xgboost_frame
 from training.conformal import interval_offsets
 from training.dataset import TrainingData
 from training.dataset_files import load_dataset, save_dataset
@@ -122,3 +122,11 @@ def test_train_and_report_commands(tiny, tmp_path, monkeypatch, capsys):
     report_dir = tmp_path / "reports" / "v1"
     assert (report_dir / "model_card.md").is_file()
     assert (report_dir / "predicted_vs_actual.png").stat().st_size > 10_000
+
+
+def test_recency_weights_halve_each_half_life_and_are_off_by_default(tmp_path):
+    rows = pd.DataFrame({"event_timestamp": pd.to_datetime(["2026-01-31", "2026-01-01", "2025-12-02"], utc=True)})
+    assert recency_weights(Settings(home=tmp_path), rows) is None
+    weights = recency_weights(Settings(home=tmp_path, train_recency_half_life_days=30), rows)
+    np.testing.assert_allclose(weights, [1.0, 0.5, 0.25])
+    assert recency_weights(Settings(home=tmp_path, train_recency_half_life_days=30), rows.drop(columns="event_timestamp")) is None

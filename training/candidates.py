@@ -96,12 +96,25 @@ def xgboost_params(settings: Settings, seed: int) -> dict:
     return params
 
 
+def recency_weights(settings: Settings, rows: pd.DataFrame) -> np.ndarray | None:
+    """Each row's weight halves every `train_recency_half_life_days` of age before the newest row:
+    a drifting market's recent sales count for more. None (all alike) without a half-life or dates."""
+    half_life = settings.train_recency_half_life_days
+    if half_life is None or "event_timestamp" not in rows:
+        return None
+    moments = pd.to_datetime(rows["event_timestamp"], utc=True)
+    age_days = ((moments.max() - moments).dt.total_seconds() / 86_400).to_numpy()
+    return np.power(0.5, age_days / half_life)
+
+
 def train_xgboost(settings: Settings, seed: int, train: pd.DataFrame, y_train: np.ndarray,
                   stop: pd.DataFrame, y_stop: np.ndarray, callbacks: list | None = None,
-                  margin_train: np.ndarray | None = None, margin_stop: np.ndarray | None = None) -> xgb.Booster:
+                  margin_train: np.ndarray | None = None, margin_stop: np.ndarray | None = None,
+                  weight: np.ndarray | None = None) -> xgb.Booster:
     """Boost until the newest training slice stops improving; keep the best round only.
-    Margins: the market margin each row starts from (training.margin), if the model has one."""
-    dtrain = xgb.DMatrix(train, label=y_train, base_margin=margin_train, enable_categorical=True,
+    Margins: the market margin each row starts from (training.margin), if the model has one.
+    `weight`: each training row's (recency_weights), or all alike."""
+    dtrain = xgb.DMatrix(train, label=y_train, base_margin=margin_train, weight=weight, enable_categorical=True,
                          nthread=settings.train_threads)
     dstop = xgb.DMatrix(stop, label=y_stop, base_margin=margin_stop, enable_categorical=True,
                         nthread=settings.train_threads)
@@ -114,9 +127,10 @@ def train_xgboost(settings: Settings, seed: int, train: pd.DataFrame, y_train: n
 
 
 def refit_xgboost(settings: Settings, seed: int, frame: pd.DataFrame, y: np.ndarray, rounds: int,
-                  margin: np.ndarray | None = None) -> xgb.Booster:
+                  margin: np.ndarray | None = None, weight: np.ndarray | None = None) -> xgb.Booster:
     """A fixed number of rounds (found by early stopping) on more rows."""
-    matrix = xgb.DMatrix(frame, label=y, base_margin=margin, enable_categorical=True, nthread=settings.train_threads)
+    matrix = xgb.DMatrix(frame, label=y, base_margin=margin, weight=weight, enable_categorical=True,
+                         nthread=settings.train_threads)
     return xgb.train(xgboost_params(settings, seed), matrix, num_boost_round=rounds, verbose_eval=False)
 
 

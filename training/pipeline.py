@@ -114,7 +114,7 @@ def train(settings: Settings, data: TrainingData, split: SplitKind = "time", see
         split=parts.describe(frame["event_timestamp"]), seed=seed, data_fingerprint=data_fingerprint(data),
         feature_service=data.feature_service, feature_service_version=feature_service_version(data.feature_service),
         source=data.source, currency=data.currency, attributes=data.attributes, rows=len(frame),
-        noise_floor_mape=data.noise_floor_mape,
+        noise_floor_mape=data.noise_floor_mape, recency_half_life_days=settings.train_recency_half_life_days,
         trained_at=datetime.now(timezone.utc).isoformat(), xgboost_version=xgb.__version__,
     )
     steps("plots")
@@ -230,7 +230,8 @@ def _log_run(settings: Settings, bundle: ModelBundle, plots: list[Path]) -> tupl
                            "features": len(meta["features"]), "feature_service": meta["feature_service"],
                            "feature_service_version": meta["feature_service_version"],
                            "data_fingerprint": meta["data_fingerprint"], "source": meta["source"],
-                           "interval_method": meta["interval"]["method"], "structure": meta["structure"]})
+                           "interval_method": meta["interval"]["method"], "structure": meta["structure"],
+                           "recency_half_life_days": meta.get("recency_half_life_days")})
         mlflow.set_tags({"feature_service": meta["feature_service"], "data_fingerprint": meta["data_fingerprint"],
                          "source": meta["source"]})
         mlflow.log_metrics({f"{model}_{name}": value for model, values in meta["metrics"].items()

@@ -62,6 +62,7 @@ def fit(settings: Settings, seed: int, data: TrainingData, structure: Structure,
     native = candidates.native_categoricals(settings)
     spec = margin_spec(data.features, rows) if structure.with_margin else None
     train_rows, y_train = with_unfamiliar_rows(rows, y_log, data.features, settings.train_unfamiliar_fraction, seed)
+    weight = candidates.recency_weights(settings, train_rows)
     features, train_rows = model_inputs(spec, data.features, train_rows)
 
     def frame(part: pd.DataFrame) -> pd.DataFrame:
@@ -71,12 +72,12 @@ def fit(settings: Settings, seed: int, data: TrainingData, structure: Structure,
                    "margin_only": structure.margin_only, "structure": structure.name}
     if rounds is not None:
         booster = candidates.refit_xgboost(settings, seed, frame(train_rows), y_train, rounds=rounds,
-                                           margin=margins(spec, train_rows))
+                                           margin=margins(spec, train_rows), weight=weight)
         return Fitted(structure, booster, ModelBundle(booster, bundle_meta), float("nan"))
     _, stop_rows = model_inputs(spec, data.features, stop)
     booster = candidates.train_xgboost(settings, seed, frame(train_rows), y_train, frame(stop_rows), y_stop,
                                        callbacks=callbacks, margin_train=margins(spec, train_rows),
-                                       margin_stop=margins(spec, stop_rows))
+                                       margin_stop=margins(spec, stop_rows), weight=weight)
     bundle = ModelBundle(booster, bundle_meta)
     rmse = float(np.sqrt(np.mean((y_stop - bundle.predict_log(bundle.encode(stop))) ** 2)))
     return Fitted(structure, booster, bundle, rmse)
