@@ -58,11 +58,17 @@ def test_deal_feed_puts_the_most_underpriced_share_first():
 
 
 def test_dashboard_command_runs_streamlit_headless_without_telemetry():
-    argv = dashboard_argv("127.0.0.1", 8599)
-    assert argv[1:4] == ["-m", "streamlit", "run"] and argv[4].endswith("app/main.py")
-    options = dict(zip(argv[5::2], argv[6::2]))
-    assert options == {"--server.address": "127.0.0.1", "--server.port": "8599", "--server.headless": "true",
-                       "--browser.gatherUsageStats": "false", "--client.showErrorDetails": "type"}
+    """What matters of the command, not its spelling: the page the app starts from exists, it binds
+    where it is told, never opens a browser, sends no usage statistics and shows users no traceback."""
+    from pathlib import Path
+
+    argv = dashboard_argv("10.1.2.3", 8599)
+    script = next(arg for arg in argv if arg.endswith(".py"))
+    assert Path(script).is_file() and "st.navigation" in Path(script).read_text()
+    options = dict(zip(argv[argv.index(script) + 1::2], argv[argv.index(script) + 2::2]))
+    assert (options["--server.address"], options["--server.port"]) == ("10.1.2.3", "8599")
+    assert options["--server.headless"] == "true" and options["--browser.gatherUsageStats"] == "false"
+    assert options["--client.showErrorDetails"] in ("none", "type")
 
 
 def test_consumer_lag_from_a_real_broker(settings):
