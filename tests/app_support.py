@@ -184,6 +184,8 @@ def record_models(settings: Settings) -> None:
 
     import matplotlib
 
+    from autovalue.champion_pointer import write_champion
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from mlflow.tracking import MlflowClient
@@ -207,6 +209,7 @@ def record_models(settings: Settings) -> None:
         registered = client.create_model_version(settings.mlflow_model_name, f"runs:/{run.info.run_id}/model",
                                                  run_id=run.info.run_id)
         client.set_model_version_tag(settings.mlflow_model_name, registered.version, "promoted_at_training", promoted)
+    write_champion(settings.models_dir, "v2")  # the champion's record; the alias mirrors it
     client.set_registered_model_alias(settings.mlflow_model_name, "champion", "2")
     bundle = settings.models_dir / "v2"
     (bundle / "plots").mkdir(parents=True, exist_ok=True)

@@ -93,3 +93,25 @@ def test_the_pointer_before_it_had_a_time_and_a_broken_one(tmp_path):
     (tmp_path / "champion.json").write_text("{not json")
     assert read_champion_record(tmp_path) is None
     r.step()  # nothing to act on, nothing raised
+
+
+def test_the_champion_moves_once_in_its_record_and_the_alias_only_mirrors_it(tmp_path):
+    """models/champion.json is the champion's one record: written first, it stands when MLflow's
+    alias cannot follow, and the trainer's idea of the champion is read from it, not the alias."""
+    from types import SimpleNamespace
+
+    from autovalue.settings import Settings
+    from training.champion import set_champion
+    from training.tracking import champion_version
+
+    class Registry:
+        def set_registered_model_alias(self, name, alias, version):
+            raise RuntimeError("registry unreachable")
+
+        def get_model_version(self, name, version):
+            return SimpleNamespace(version=version)
+
+    settings = Settings(home=tmp_path)
+    set_champion(Registry(), settings, "3")
+    assert read_champion(settings.models_dir) == "v3"
+    assert champion_version(Registry(), settings).version == "3"  # the record, whatever the alias says

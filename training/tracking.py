@@ -35,11 +35,18 @@ def mlflow_client(settings: Settings):
 
 
 def champion_version(client, settings: Settings):
-    """The registry entry the alias points at, or None when there is no champion yet."""
+    """The registry entry of the champion, or None when there is no champion yet. The champion's
+    one record is models/champion.json (autovalue.champion_pointer), which the service follows;
+    the registry's `champion` alias mirrors it for MLflow's own views (training.champion)."""
     from mlflow.exceptions import MlflowException
 
+    from autovalue.champion_pointer import read_champion
+
+    version = read_champion(settings.models_dir)
+    if version is None or not version.removeprefix("v").isdigit():
+        return None
     try:
-        return client.get_model_version_by_alias(settings.mlflow_model_name, CHAMPION)
+        return client.get_model_version(settings.mlflow_model_name, version.removeprefix("v"))
     except MlflowException:
         return None
 
