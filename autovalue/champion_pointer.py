@@ -17,15 +17,19 @@ CHAMPION_POINTER = "champion.json"
 
 def write_champion(models_dir: Path, version: str) -> None:
     """Point at `version`, stamped with the time (running services switch at it + a settle
-    time, bento.rollout); written whole or not at all (rename)."""
+    time, bento.rollout) and naming the champion it replaces (a service started later scores
+    that one in shadow); written whole or not at all (rename)."""
     models_dir.mkdir(parents=True, exist_ok=True)
+    current = read_champion_record(models_dir) or {}
+    previous = current.get("version") if current.get("version") != version else current.get("previous")
     partial = models_dir / f"{CHAMPION_POINTER}.partial"
-    partial.write_text(json.dumps({"version": version, "since": time.time()}))
+    partial.write_text(json.dumps({"version": version, "since": time.time(), "previous": previous}))
     partial.replace(models_dir / CHAMPION_POINTER)
 
 
 def read_champion_record(models_dir: Path) -> dict | None:
-    """{"version", "since" (epoch seconds; absent in pointers written before it)} or None."""
+    """{"version", "since" (epoch seconds), "previous" (the champion it replaced, or None); the
+    last two absent in pointers written before them} or None."""
     try:
         record = json.loads((models_dir / CHAMPION_POINTER).read_text())
     except (OSError, ValueError):

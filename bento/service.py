@@ -29,6 +29,7 @@ from bentoml.exceptions import ServiceUnavailable
 from prometheus_client import Counter
 from pydantic import Field, ValidationError
 
+from autovalue.champion_pointer import read_champion_record
 from autovalue.market_attributes import parse_attributes
 from autovalue.schema import listing_model
 from autovalue.settings import get_settings
@@ -76,18 +77,34 @@ class ValuationService:
         bundle = load_champion(type(self).champion)  # the reference, not the resolved model
         self.valuator = self._ready_valuator(bundle)
         SERVED.update(model_version=bundle.version, feature_service=self.valuator.feature_service)
+        # The champion the last promotion replaced, scored in shadow (SETTINGS.service_shadow);
+        # a service started after that promotion finds it in the champion's record.
+        self.shadow = self._previous_champion(bundle.version)
         # Everything loaded so far lives as long as the worker: keep it out of GC scans, which
         # otherwise set the p99 of single valuations.
         gc.collect()
         gc.freeze()
-        log.info("serving champion %s (%s) with feature service %s", self.champion.tag, bundle.version,
-                 self.valuator.feature_service)
-        self.shadow = None  # the champion the last promotion replaced, scored in shadow (SETTINGS.service_shadow)
+        log.info("serving champion %s (%s) with feature service %s%s", self.champion.tag, bundle.version,
+                 self.valuator.feature_service, f"; {self.shadow.bundle.version} in shadow" if self.shadow else "")
         self.rollout: Rollout | None = None
         if SETTINGS.bento_model_version == "champion" and SETTINGS.service_champion_poll_s > 0:
             self.rollout = Rollout(SETTINGS.models_dir, bundle.version, self._load_version, self._switch,
                                    SETTINGS.service_champion_settle_s)
             self.rollout.watch(SETTINGS.service_champion_poll_s)
+
+    def _previous_champion(self, served: str):
+        """The replaced champion's valuator, when this service follows the champion and one is
+        recorded; None (one log line) when it cannot be loaded: a shadow never stops a start."""
+        record = read_champion_record(SETTINGS.models_dir) or {}
+        previous = record.get("previous")
+        if not (SETTINGS.service_shadow and SETTINGS.bento_model_version == "champion"
+                and record.get("version") == served and previous and previous != served):
+            return None
+        try:
+            return self._load_version(previous)
+        except Exception as error:  # noqa: BLE001 — whatever it is, the champion serves without it
+            log.warning("replaced champion %s not scored in shadow: %s: %s", previous, type(error).__name__, error)
+            return None
 
     def _valuator(self):
         """The valuator for this request (a rollout's new one from its moment on)."""

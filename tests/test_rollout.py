@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from autovalue.champion_pointer import read_champion_record
 from autovalue.processes import ServerProcess, serve_command
 from autovalue.settings import Settings
 from tests.conftest import free_port
@@ -57,6 +58,7 @@ def test_a_promotion_reaches_the_running_service_without_a_failed_request(two_mo
     port = free_port()
     env = service_env(settings, AUTOVALUE_SERVICE_CHAMPION_POLL_S="0.2", AUTOVALUE_SERVICE_CHAMPION_SETTLE_S="5",
                       AUTOVALUE_SERVICE_WORKERS="2")
+    replaced_before = read_champion_record(settings.models_dir).get("previous")
     server = ServerProcess(serve_command(port), env, port, settings.home / "serve.log").start(timeout=120)
     answers: list[tuple[int, str]] = []
     shadows: list[tuple[str, str | None, float, float | None]] = []  # version, shadow version, prices
@@ -98,7 +100,16 @@ def test_a_promotion_reaches_the_running_service_without_a_failed_request(two_mo
     assert sum(a != b for a, b in zip(versions, versions[1:])) == 1, "the version went back and forth"
     # From the promotion on, the replaced champion is scored in shadow: v1's own price for the car.
     v1_price = {price for version, _, price, _ in shadows if version == "v1"}
-    assert all(shadow is None for version, shadow, _, _ in shadows if version == "v1")
+    # Before it, v1 carries the champion its own record says it replaced (the fixture's `set v1`).
+    assert {shadow for version, shadow, _, _ in shadows if version == "v1"} == {replaced_before}
     assert len(v1_price) == 1  # the same car each time
+    v1_price = v1_price.pop()
     assert {(shadow, shadow_price) for version, shadow, _, shadow_price in shadows if version == "v2"} == \
-        {("v1", v1_price.pop())}
+        {("v1", v1_price)}
+    # A service started after the promotion scores the replaced champion too (the champion's record).
+    restarted = ServerProcess(serve_command(port), env, port, settings.home / "restart.log").start(timeout=120)
+    try:
+        v = httpx.post(restarted.url + "/valuate", json={"listing": {**LISTING, "listing_id": "after"}}, timeout=30).json()
+    finally:
+        restarted.stop()
+    assert (v["model_version"], v["shadow_model_version"], v["shadow_price"]) == ("v2", "v1", v1_price)

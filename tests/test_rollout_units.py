@@ -115,3 +115,13 @@ def test_the_champion_moves_once_in_its_record_and_the_alias_only_mirrors_it(tmp
     set_champion(Registry(), settings, "3")
     assert read_champion(settings.models_dir) == "v3"
     assert champion_version(Registry(), settings).version == "3"  # the record, whatever the alias says
+
+
+def test_the_champion_record_names_the_champion_it_replaced(tmp_path):
+    write_champion(tmp_path, "v1")
+    assert read_champion_record(tmp_path)["previous"] is None
+    write_champion(tmp_path, "v2")
+    write_champion(tmp_path, "v2")  # set again: still the one it replaced, not itself
+    assert (read_champion(tmp_path), read_champion_record(tmp_path)["previous"]) == ("v2", "v1")
+    write_champion(tmp_path, "v1")  # a rollback
+    assert read_champion_record(tmp_path)["previous"] == "v2"
