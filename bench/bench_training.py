@@ -24,7 +24,7 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("OTEL_SDK_DISABLED", "true")
 
 from autovalue.settings import Settings  # noqa: E402
-from training.simulated_dataset import simulated_training_data  # noqa: E402
+from bench.simulated_dataset import simulated_training_data  # noqa: E402
 from training.dataset import TrainingData  # noqa: E402
 from training.dataset_files import load_dataset, save_dataset  # noqa: E402
 from training.pipeline import train  # noqa: E402

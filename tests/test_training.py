@@ -1,4 +1,4 @@
-"""The training pipeline end to end on a small simulated market, against real MLflow (SQLite in
+"""The training pipeline end to end on a small simulated market through the real feature pipeline, against real MLflow (SQLite in
 tmp_path) and a real BentoML model store: quality bars, champion alias, export round trip."""
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import xgboost as xgb
 
 from autovalue.model_bundle import ModelBundle
 from autovalue.settings import Settings
-from training.simulated_dataset import simulated_training_data
 from training.candidates import xgboost_frame
 from training.dataset import TrainingData
 from training.export import load_from_bento_store, load_from_models_dir
+from training.margin import margins, model_inputs
 from training.pipeline import TrainingResult, train
 from training.tracking import CHAMPION, mlflow_client
+from tests.training_data import market_training_data
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +39,9 @@ class Trained:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Trained:
     home = tmp_path_factory.mktemp("training")
-    # This fixture's own feature names (the Feast service calls mileage odometer_km).
-    settings = Settings(home=home, report_residual_features=["age_years", "mileage_km"])
+    settings = Settings(home=home)
     os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_store))
-    data = simulated_training_data(home / "market", SMALL_MARKET["listings"], SMALL_MARKET["seed"],
-                                   days=SMALL_MARKET["days"])
+    data = market_training_data(settings, SMALL_MARKET["listings"], SMALL_MARKET["seed"], SMALL_MARKET["days"])
     weak_settings = settings.model_copy(update={"xgb_max_rounds": 5, "rf_trees": 5})
     weak = train(weak_settings, data, progress=False)
     strong = train(settings, data, progress=False)
@@ -88,7 +87,7 @@ def test_mlflow_run_has_lineage_metrics_plots_and_model(trained):
                  "xgboost_interval_mean_width", "linear_regression_mape", "random_forest_mape"):
         assert name in run.data.metrics
     plots = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert {"predicted_vs_actual.png", "residuals_by_age_years.png", "residuals_by_mileage_km.png",
+    assert {"predicted_vs_actual.png", "residuals_by_age_years.png", "residuals_by_odometer_km.png",
             "feature_importance.png"} <= plots
     bundle_files = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "bundle")}
     assert bundle_files == {"model.ubj", "metadata.json"}
@@ -106,7 +105,7 @@ def test_export_round_trip_gives_identical_predictions(trained):
     expected = result.bundle.predict(matrix)
     for loaded in (load_from_models_dir(trained.settings, "v2"), load_from_bento_store(trained.settings, "v2")):
         assert loaded.version == "v2"
-        assert loaded.features == trained.data.features
+        assert loaded.features == result.bundle.features and loaded.row_features == trained.data.features
         got = loaded.predict(loaded.encode(holdout))
         for a, b in zip(expected, got):
             np.testing.assert_array_equal(a, b)
@@ -120,18 +119,23 @@ def test_export_round_trip_gives_identical_predictions(trained):
 
 
 def test_bundle_encode_reproduces_training_predictions_exactly(trained):
-    """The service's path (encode -> float32 -> inplace_predict) equals the pandas-categorical path."""
+    """The service's path (encode -> float32 -> inplace_predict) equals training's (pandas
+    categoricals, the margin as XGBoost's base margin), from a frame and from a dict alike."""
     bundle = trained.strong.bundle
     frame = trained.data.frame.sample(2000, random_state=1)
-    frame.loc[frame.index[:5], "model"] = "Unseen Model"  # unseen levels must behave the same too
-    frame.loc[frame.index[5:10], "mileage_km"] = np.nan
-    training_path = bundle.booster.predict(
-        xgb.DMatrix(xgboost_frame(frame, bundle.features, bundle.categorical), enable_categorical=True))
+    frame.loc[frame.index[:5], "car_model"] = "Unseen Model"  # unseen levels must behave the same too
+    frame.loc[frame.index[5:10], "odometer_km"] = np.nan
+    # Training's path: the market source column and the market margin as XGBoost's base margin.
+    spec = bundle.metadata["market_margin"]
+    features, inputs = model_inputs(spec, trained.data.features, frame)
+    training_path = bundle.booster.predict(xgb.DMatrix(xgboost_frame(inputs, features, bundle.categorical),
+                                                       base_margin=margins(spec, inputs), enable_categorical=True))
     from_frame = bundle.predict_log(bundle.encode(frame))
-    as_dict = {name: frame[name].astype(object).where(frame[name].notna(), None).tolist() for name in bundle.features}
+    as_dict = {name: frame[name].astype(object).where(frame[name].notna(), None).tolist() for name in bundle.row_features}
     from_dict = bundle.predict_log(bundle.encode(as_dict))
-    np.testing.assert_array_equal(training_path, from_frame)
-    np.testing.assert_array_equal(training_path, from_dict)
+    # The margin is added in another order than in training: equal to float32 rounding (one ulp).
+    np.testing.assert_allclose(from_frame, training_path, rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(from_frame, from_dict)
 
 
 def test_bundles_load_without_pickle_and_carry_plots(trained):

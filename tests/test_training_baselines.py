@@ -9,10 +9,10 @@ import os
 import pytest
 
 from autovalue.settings import Settings
-from training.simulated_dataset import simulated_training_data
 from training.baselines import NAMES, NotApplicable, add_to_champion, missing_baselines
 from training.pipeline import train
 from training.tracking import mlflow_client
+from tests.training_data import market_training_data
 
 pytestmark = pytest.mark.slow
 
@@ -20,15 +20,15 @@ SMALL = {"listings": 20_000, "seed": 5, "days": 365}
 
 
 def _settings(home) -> Settings:
-    settings = Settings(home=home, report_residual_features=["age_years", "mileage_km"], rf_trees=20)
+    settings = Settings(home=home, rf_trees=20)
     os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_store))
     return settings
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return simulated_training_data(tmp_path_factory.mktemp("market"), SMALL["listings"], SMALL["seed"],
-                                   days=SMALL["days"])
+    return market_training_data(Settings(home=tmp_path_factory.mktemp("market")), SMALL["listings"], SMALL["seed"],
+                                SMALL["days"])
 
 
 def test_baselines_fitted_later_equal_those_of_a_full_run(tmp_path, data):

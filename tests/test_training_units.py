@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from autovalue.settings import Settings, get_settings
-from training.simulated_dataset import simulated_training_data
 from training.candidates import categorical_levels, recency_weights, train_xgboost, xgboost_frame
 from training.conformal import interval_offsets
 from training.dataset import TrainingData
@@ -16,11 +15,12 @@ from training.dataset_files import load_dataset, save_dataset
 from training.fingerprint import data_fingerprint, feature_service_version
 from training.pipeline import train
 from training.splits import make_split
+from tests.training_data import market_training_data
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> TrainingData:
-    return simulated_training_data(tmp_path_factory.mktemp("tiny"), 12_000, seed=11, days=365)
+    return market_training_data(Settings(home=tmp_path_factory.mktemp("tiny")), 12_000, seed=11)
 
 
 def test_time_split_trains_on_the_past_and_holds_out_the_most_recent(tiny):

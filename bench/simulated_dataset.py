@@ -1,8 +1,9 @@
-"""A TrainingData built straight from the simulated market, for training tests and benchmarks.
+"""A TrainingData built straight from the simulated market, for the training benchmark.
 
 Stands in for the Feast point-in-time dataset (training.dataset.build_dataset) so the trainer
-can be tested on its own: one observation per sold listing, labelled with the sold price at the
-sale time, with the listing's attributes and market features per model computed strictly before
+can be timed on its own at sizes the feature pipeline would take long to build (the tests
+train on the real pipeline's data: tests/training_data.py): one observation per sold listing,
+labelled with the sold price at the sale time, with the listing's attributes and market features per model computed strictly before
 the sale (what the feature store would have served at that moment). The real feature service
 is richer; the trainer reads feature names only from TrainingData.features.
 """
