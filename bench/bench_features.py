@@ -2,6 +2,10 @@
 reads of the feature service for 1 and 500 entities, SQLite versus Redis.
 
     python -m bench.bench_features [--entities 1000000] [--runs 3]
+    python -m bench.bench_features --curve 100000,300000,1000000,3000000 [--runs 3]
+
+`--curve`: the dataset's time and peak memory at each size (one market large enough for the
+largest, each size the first N sales; results/features_curve.json), and nothing else.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import argparse
 import gc
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,15 +94,44 @@ def online_reads(settings, calls: int) -> dict:
     return out
 
 
+def _dataset_runs(home: Path, entities: int, runs: int) -> list[dict]:
+    """Each run in a fresh process, so its peak memory is the dataset's alone."""
+    out = []
+    for _ in range(runs):
+        output = subprocess.run([sys.executable, "-m", "bench.bench_features", "--child", str(home), str(entities)],
+                                check=True, capture_output=True, text=True).stdout
+        out.append(json.loads(output.strip().splitlines()[-1]))
+    return out
+
+
+def cost_curve(sizes: list[int], runs: int) -> None:
+    home = Path(tempfile.mkdtemp(prefix="bench-features-curve-"))
+    started = time.perf_counter()
+    prepare(home, int(max(sizes) * 1.7))
+    prepare_s = time.perf_counter() - started
+    points = []
+    for entities in sorted(sizes):
+        measured = _dataset_runs(home, entities, runs)
+        points.append({"entity_rows": measured[0]["rows"], "seconds_median": round(median([r["seconds"] for r in measured]), 2),
+                       "peak_mb_median": round(median([r["peak_mb"] for r in measured])), "runs": measured})
+        print(json.dumps(points[-1]), flush=True)
+    write_result("features_curve", {"generate_and_build_features_s": round(prepare_s, 1), "points": points})
+    shutil.rmtree(home, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entities", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--curve", help="entity row counts, comma-separated: the cost curve alone")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         dataset_child(Path(args.child[0]), int(args.child[1]))
+        return
+    if args.curve:
+        cost_curve([int(n) for n in args.curve.split(",")], args.runs)
         return
 
     home = Path(tempfile.mkdtemp(prefix="bench-features-"))
@@ -105,11 +139,7 @@ def main() -> None:
     started = time.perf_counter()
     prepare(home, int(args.entities * 1.7))
     prepare_s = time.perf_counter() - started
-    runs = []
-    for _ in range(args.runs):
-        output = subprocess.run([sys.executable, "-m", "bench.bench_features", "--child", str(home), str(args.entities)],
-                                check=True, capture_output=True, text=True).stdout
-        runs.append(json.loads(output.strip().splitlines()[-1]))
+    runs = _dataset_runs(home, args.entities, args.runs)
 
     from feature_repo.pipeline import build_features
     from market.io import read_source
