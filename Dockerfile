@@ -15,6 +15,7 @@ COPY training /src/training
 COPY bento /src/bento
 COPY consumers /src/consumers
 COPY app /src/app
+COPY deploy /src/deploy
 RUN /opt/venv/bin/pip install --no-deps /src
 
 FROM python:3.11.14-slim-bookworm

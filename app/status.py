@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import httpx
 import streamlit as st
 
-from consumers.kafka_clients import broker_answers
-from autovalue.processes import READY_PATH
+from autovalue.service_paths import READY_PATH
 from autovalue.settings import Settings
+from consumers.kafka_clients import broker_answers
 
 TIMEOUT_S = 1.5
 

@@ -6,7 +6,7 @@ baselines of a champion that has none (in the background, niced). With --source 
 takes the generated one's place: every child reads S (AUTOVALUE_MARKET_SOURCE, its currency with it), the
 features are built from it, a champion is trained on it, and `replay` plays it instead of the
 simulator (an undated S gets no stream). Long-running parts are child
-processes under autovalue.supervisor: a child that dies is reported and started again with
+processes under deploy.supervisor: a child that dies is reported and started again with
 backoff; one that keeps dying ends the demo with status 1.
 """
 
@@ -21,9 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-from autovalue.processes import READY_PATH, answers, autovalue_command
+from autovalue.service_paths import READY_PATH
+from deploy.processes import answers, autovalue_command
 from autovalue.settings import Settings, get_settings
-from autovalue.supervisor import Supervisor, SupervisorFailed
+from deploy.supervisor import Supervisor, SupervisorFailed
 from autovalue_cli.common import add_command, positive_number, stop_on_signal
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from autovalue.processes import stop_process_group
+from deploy.processes import stop_process_group
 from bench.common import write_result
 from bench.faults_stack import Producer, Stack, kill_moments, scorer_logs, stored, tally
 from bench.stack import isolated

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from autovalue import accuracy
-from autovalue.processes import READY_PATH, answers, autovalue_command, settings_environment, stop_process_group
+from autovalue.service_paths import READY_PATH
+from deploy.processes import answers, autovalue_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from autovalue.tables import connect
 from bench.common import write_result

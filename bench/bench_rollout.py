@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from autovalue.processes import ServerProcess, autovalue_command, serve_command
+from deploy.processes import ServerProcess, autovalue_command, serve_command
 from bench.common import percentiles, write_result
 from bench.stack import free_port
 

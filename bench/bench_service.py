@@ -33,7 +33,7 @@ import numpy as np
 
 from autovalue.settings import Settings
 from bench.stack import build_market, free_port, train_champion
-from autovalue.processes import ServerProcess, serve_command, settings_environment
+from deploy.processes import ServerProcess, serve_command, settings_environment
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BATCH = 500

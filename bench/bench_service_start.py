@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from autovalue.processes import ServerProcess, serve_command, settings_environment
+from deploy.processes import ServerProcess, serve_command, settings_environment
 from autovalue.settings import Settings
 from bench.common import median, write_result
 from bench.stack import build_market, free_port, train_champion

@@ -20,7 +20,7 @@ import psutil
 from sqlalchemy import select
 
 from consumers.kafka_clients import group_consumer, json_producer
-from autovalue.processes import ServerProcess, autovalue_command, serve_command, settings_environment, stop_process_group
+from deploy.processes import ServerProcess, autovalue_command, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from autovalue.tables import connect, valuations
 from bench.common import median, percentiles, write_result

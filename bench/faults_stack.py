@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from consumers.kafka_clients import ensure_topics, json_producer
 from autovalue.logs import tracebacks_outside_kafka_python
-from autovalue.processes import ServerProcess, autovalue_command, serve_command, settings_environment
+from deploy.processes import ServerProcess, autovalue_command, serve_command, settings_environment
 from autovalue.settings import Settings
 from autovalue.tables import connect, dead_letters, valuations
 from broker.embedded import EmbeddedBroker

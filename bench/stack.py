@@ -1,6 +1,6 @@
 """What the benchmarks that run the stack share: free ports, a small market and champion in a
 throw-away home, and settings of their own on a shared broker. The service process itself is
-autovalue.processes.ServerProcess (the test suite starts it too)."""
+deploy.processes.ServerProcess (the test suite starts it too)."""
 
 from __future__ import annotations
 

@@ -16,10 +16,11 @@ import json
 from collections.abc import Iterable
 
 from autovalue.schema import LISTING_ENVELOPE_BYTES, too_large
+from autovalue.service_paths import READY_PATH
 from autovalue.strict_json import non_finite_literal
 
 # The probes, and the pages a browser opens (it sends no key): nothing secret is on them.
-OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/", "/docs", "/docs.json"})
+OPEN_PATHS = frozenset({"/healthz", "/livez", READY_PATH, "/", "/docs", "/docs.json"})
 OPEN_PREFIXES = ("/docs/static/",)
 JSON_TYPES = frozenset({"", "application/json"})
 

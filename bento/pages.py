@@ -21,9 +21,10 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from autovalue.service_paths import READY_PATH
 from bento.bentoml_internals import swagger_assets
 
-HEALTH_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+HEALTH_PATHS = frozenset({"/healthz", "/livez", READY_PATH})
 TITLE = "AutoValue valuation service"
 
 
@@ -142,7 +143,7 @@ class HealthBodyMiddleware:
                 status = message["status"]
 
         await self.app(scope, receive, keep_status)
-        if scope["path"] != "/readyz":
+        if scope["path"] != READY_PATH:
             body = {"status": "alive" if status == 200 else "unwell"}
         elif status == 200:
             body = {"status": "ready", **self.serving()}

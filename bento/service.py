@@ -32,6 +32,7 @@ from pydantic import Field, ValidationError
 from autovalue.champion_pointer import read_champion_record
 from autovalue.market_attributes import parse_attributes
 from autovalue.schema import listing_model
+from autovalue.service_paths import BATCH_PATH
 from autovalue.settings import get_settings
 from autovalue.valuation import Valuation
 from bento.champion import champion_tag, load_champion, stored_metadata
@@ -209,7 +210,7 @@ class ValuationService:
         except FeatureStoreUnavailable as error:
             raise ServiceUnavailable("the feature store is unavailable; retry later") from error
 
-    @bentoml.api(route="/valuate_batch", batchable=True, output_spec=ValuationList,
+    @bentoml.api(route=BATCH_PATH, batchable=True, output_spec=ValuationList,
                  max_batch_size=SETTINGS.service_batching_max_size,
                  max_latency_ms=SETTINGS.service_batching_max_latency_ms)
     def valuate_batch(self, listings: BatchOfListings) -> list[Valuation]:

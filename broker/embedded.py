@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from consumers.kafka_clients import broker_answers, ensure_topics
-from autovalue.processes import stop_process_group
+from deploy.processes import stop_process_group
 from autovalue.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -10,12 +10,12 @@ import pydantic_core
 from pydantic import TypeAdapter
 
 from autovalue.schema import Listing
+from autovalue.service_paths import BATCH_PATH
 from autovalue.settings import Settings
 from consumers.backoff import Abandoned, retry
 
 log = logging.getLogger(__name__)
 
-BATCH_PATH = "/valuate_batch"
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 JSON_BODY = {"Content-Type": "application/json"}
 

@@ -2,7 +2,7 @@
 store, a small champion trained on it and saved in a BentoML model store, and the environment of a
 real `autovalue serve` (= `bentoml serve`) process.
 
-The service process itself is autovalue.processes.ServerProcess, shared with the benchmarks.
+The service process itself is deploy.processes.ServerProcess, shared with the benchmarks.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def score_until_stored(settings: Settings, payloads: list, stored: int | None = 
     import sys
     import time
 
-    from autovalue.processes import settings_environment, stop_process_group
+    from deploy.processes import settings_environment, stop_process_group
     from tests.service_support import REPO
 
     expected = len(payloads) if stored is None else stored

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autovalue.processes import stop_process_group
+from deploy.processes import stop_process_group
 from autovalue.settings import Settings
 from tests.app_support import (APP_DIR, REPO, build_market, dashboard_env, fill_outcomes, metrics, new_stack, run,
                                set_env, texts, wait_for)

@@ -88,7 +88,7 @@ def test_the_demo_starts_a_dead_broker_again_and_says_what_was_lost(tmp_path, ca
     import os
     import signal
 
-    from autovalue.supervisor import Supervisor
+    from deploy.supervisor import Supervisor
     from autovalue_cli.demo import _broker_watch
     from tests.conftest import free_port
 

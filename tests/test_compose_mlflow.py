@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from autovalue.processes import stop_process_group
+from deploy.processes import stop_process_group
 from tests.conftest import free_port
 from tests.test_compose import SECRETS, _env_example, compose_config
 

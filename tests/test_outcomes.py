@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from consumers.kafka_clients import json_producer
 from autovalue.outcome import Outcome
-from autovalue.processes import settings_environment
+from deploy.processes import settings_environment
 from autovalue.settings import Settings
 from autovalue.tables import connect, dead_letters, outcomes, valuations
 from consumers.outcome_store import OutcomeStore

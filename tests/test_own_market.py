@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autovalue.processes import ServerProcess, serve_command
+from deploy.processes import ServerProcess, serve_command
 from autovalue.settings import Settings, get_settings
 from tests.conftest import free_port
 from tests.service_support import build_market, service_env

@@ -14,7 +14,7 @@ import pytest
 import autovalue.feature_inputs
 from autovalue.model_bundle import ModelBundle
 from autovalue.champion_pointer import read_champion
-from autovalue.processes import ServerProcess, serve_command
+from deploy.processes import ServerProcess, serve_command
 from autovalue.settings import Settings, get_settings
 from tests.conftest import free_port
 from tests.service_support import build_market, service_env, train_champion

@@ -13,7 +13,7 @@ import uuid
 import psycopg
 import pytest
 
-from autovalue.processes import ServerProcess, serve_command, settings_environment, stop_process_group
+from deploy.processes import ServerProcess, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from tests.conftest import free_port
 from tests.service_support import REPO, build_market

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from consumers.kafka_clients import assign_from_time, partition_reader
 from autovalue.parquet import read_parquet
-from autovalue.processes import ServerProcess, serve_command, settings_environment, stop_process_group
+from deploy.processes import ServerProcess, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from autovalue.tables import connect, valuations
 from consumers.replay import listing_message, plan

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from autovalue.champion_pointer import read_champion_record
-from autovalue.processes import ServerProcess, serve_command
+from deploy.processes import ServerProcess, serve_command
 from autovalue.settings import Settings
 from tests.conftest import free_port
 from tests.service_support import REPO, build_market, service_env, train_champion

@@ -20,7 +20,7 @@ from kafka import TopicPartition
 
 from consumers.kafka_clients import group_consumer, json_producer
 from autovalue.logs import tracebacks_outside_kafka_python
-from autovalue.processes import ServerProcess, serve_command, settings_environment, stop_process_group
+from deploy.processes import ServerProcess, serve_command, settings_environment, stop_process_group
 from autovalue.settings import Settings
 from consumers.heartbeat import wait_until_group_settled
 from consumers.simulator import MALFORMED_KINDS, ListingFactory, _malformed, simulate

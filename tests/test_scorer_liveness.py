@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from consumers.kafka_clients import group_consumer
-from autovalue.processes import settings_environment
+from deploy.processes import settings_environment
 from autovalue.tables import connect, scorer_heartbeats
 from autovalue_cli.stream_commands import STALLED_EXIT
 from consumers.scorer import Scorer, listings_consumer

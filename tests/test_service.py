@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from autovalue.processes import ServerProcess, serve_command
+from deploy.processes import ServerProcess, serve_command
 from autovalue.schema import LISTING_FIELDS
 from autovalue.settings import Settings
 from autovalue.valuation import deal_rating

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autovalue.supervisor import Supervisor, SupervisorFailed
+from deploy.supervisor import Supervisor, SupervisorFailed
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
 FAILING = [sys.executable, "-c", "import sys; print('cannot start'); sys.exit(3)"]
@@ -74,7 +74,7 @@ def test_stop_all_ends_every_child_group(tmp_path):
 ADOPTION = r"""
 import os, signal, sys, time
 from pathlib import Path
-from autovalue.supervisor import Supervisor
+from deploy.supervisor import Supervisor
 
 logs = Path(sys.argv[1])
 # Like `bentoml serve`: a child whose own child lives in a session of its own and keeps going.
@@ -124,7 +124,7 @@ def test_what_a_killed_child_leaves_running_is_ended(tmp_path):
 SPARED = """
 import subprocess, sys, time
 from pathlib import Path
-from autovalue.supervisor import Supervisor
+from deploy.supervisor import Supervisor
 
 supervisor = Supervisor(Path(sys.argv[1]), say=lambda line: None, adopt_orphans=True)
 # Like the demo's broker: started by this process itself, not by the supervisor.

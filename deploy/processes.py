@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 
+from autovalue.service_paths import READY_PATH
 from autovalue.settings import Settings
 
-READY_PATH = "/readyz"
 
 
 def autovalue_command(*args: str) -> list[str]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autovalue.processes import children_of, signal_group, stop_process_group
+from deploy.processes import children_of, signal_group, stop_process_group
 
 
 class SupervisorFailed(RuntimeError):
