@@ -92,14 +92,6 @@ def wait_for_signal() -> None:
         signal.pause()
 
 
-def stop_on_signal() -> list:
-    """A list that SIGINT or SIGTERM appends to: a command polls it to stop cleanly."""
-    stop: list = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.append(True))
-    return stop
-
-
 def one_line(error: BaseException) -> str:
     """An exception as one line: its type and the first line of its message (a driver's own
     message rather than SQLAlchemy's wrapper with the statement)."""

@@ -21,7 +21,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_retrain(args: argparse.Namespace) -> int:
     settings = get_settings()
-    from autovalue_cli.training_commands import quiet_telemetry
+    from training.tracking import quiet_telemetry
 
     quiet_telemetry(settings)
     from training.dataset import FeatureServiceMissing

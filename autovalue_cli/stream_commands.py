@@ -8,8 +8,8 @@ import sys
 from typing import get_args
 
 from autovalue.settings import Settings, get_settings
-from autovalue_cli.common import (CommandError, add_command, one_line, positive_int, positive_number, stop_on_signal,
-                                  utc_datetime)
+from autovalue_cli.common import CommandError, add_command, one_line, positive_int, positive_number, utc_datetime
+from deploy.processes import stop_on_signal
 
 log = logging.getLogger(__name__)
 

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from autovalue.settings import Settings, get_settings
 from autovalue_cli.common import CommandError, add_command
-
-
-def quiet_telemetry(settings: Settings) -> None:
-    # Before anything imports bentoml: no telemetry, and its model store inside the project.
-    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-    os.environ.setdefault("OTEL_SDK_DISABLED", "true")
-    os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_store))
+from training.tracking import quiet_telemetry
 
 
 def _load_training_data(settings: Settings, args: argparse.Namespace):
@@ -89,45 +82,6 @@ def cmd_parity(args: argparse.Namespace) -> int:
     if not reports:
         print("nothing to compare: no holdout or stream listings asked for or found")
     return 0 if all(report.agreement >= AGREEMENT_GOAL for report in reports) else 1
-
-
-def prepare_tracking() -> None:
-    """The MLflow store and experiment, created when missing (a child process of `setup`)."""
-    settings = get_settings()
-    quiet_telemetry(settings)
-    from training.tracking import mlflow_client
-
-    mlflow_client(settings)
-
-
-def ensure_champion(settings: Settings, baselines: bool = True) -> None:
-    """For `autovalue setup` and `demo`: train on the market source once when there is no champion
-    trained on it (a time split when it is dated, else random). `baselines=False` (the demo):
-    XGBoost alone; `autovalue baselines` adds them to its run later."""
-    quiet_telemetry(settings)
-    from market.io import read_meta
-    from training.champion import load_registered_bundle
-    from training.pipeline import train
-    from training.tracking import champion_version, mlflow_client
-
-    client = mlflow_client(settings)
-    current = champion_version(client, settings)
-    source = settings.market_source
-    if current is not None:
-        trained_on = load_registered_bundle(settings, client, current).metadata.get("source")
-        if trained_on == source:
-            return
-        # Another market's model cannot be judged on this one's holdout (its prices, its currency).
-        print(f"champion v{current.version} was trained on {trained_on}, not {source}: training one on {source} "
-              "and promoting it")
-    from training.dataset import build_dataset
-
-    split = "time" if read_meta(settings.raw_dir, source).get("has_listing_dates") else "random"
-    print(f"training a champion on {source} (autovalue train --split {split}" + ("" if baselines else ", baselines later")
-          + ")")
-    result = train(settings, build_dataset(settings, source), split=split, baselines=baselines,
-                   force_promote=current is not None)
-    print(f"model {result.version}: holdout MAPE {result.metrics['xgboost']['mape']:.2%}")
 
 
 def cmd_baselines(args: argparse.Namespace) -> int:

@@ -22,6 +22,14 @@ from autovalue.settings import Settings
 
 
 
+def stop_on_signal() -> list:
+    """A list that SIGINT or SIGTERM appends to: a command polls it to stop cleanly."""
+    stop: list = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.append(True))
+    return stop
+
+
 def autovalue_command(*args: str) -> list[str]:
     """`autovalue ARGS` with this interpreter (the console script may not be on PATH)."""
     return [sys.executable, "-m", "autovalue_cli.main", *args]

@@ -89,7 +89,7 @@ def test_the_demo_starts_a_dead_broker_again_and_says_what_was_lost(tmp_path, ca
     import signal
 
     from deploy.supervisor import Supervisor
-    from autovalue_cli.demo import _broker_watch
+    from deploy.demo import _broker_watch
     from tests.conftest import free_port
 
     settings = Settings(home=tmp_path, kafka_bootstrap=f"127.0.0.1:{free_port()}")

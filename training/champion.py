@@ -20,7 +20,7 @@ from autovalue.model_bundle import ModelBundle
 from autovalue.champion_pointer import write_champion
 from autovalue.settings import Settings
 from training.metrics import price_metrics
-from training.tracking import CHAMPION, bundle_version, champion_version, download_bundle
+from training.tracking import CHAMPION, bundle_version, champion_version, download_bundle, mlflow_client, quiet_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,6 @@ def make_champion(settings: Settings, version: str) -> tuple[str | None, str]:
     from mlflow.exceptions import MlflowException
 
     from training.export import load_from_bento_store
-    from training.tracking import mlflow_client
 
     number = version.removeprefix("v")
     if not number.isdigit():
@@ -103,3 +102,31 @@ def make_champion(settings: Settings, version: str) -> tuple[str | None, str]:
     current = champion_version(client, settings)
     set_champion(client, settings, number)
     return (f"v{current.version}" if current is not None else None), f"v{number}"
+
+
+def ensure_champion(settings: Settings, baselines: bool = True) -> None:
+    """For `autovalue setup` and the demo: train on the market source once when there is no champion
+    trained on it (a time split when it is dated, else random). `baselines=False` (the demo):
+    XGBoost alone; `autovalue baselines` adds them to its run later."""
+    quiet_telemetry(settings)  # before training imports bentoml
+    from market.io import read_meta
+    from training.pipeline import train
+
+    client = mlflow_client(settings)
+    current = champion_version(client, settings)
+    source = settings.market_source
+    if current is not None:
+        trained_on = load_registered_bundle(settings, client, current).metadata.get("source")
+        if trained_on == source:
+            return
+        # Another market's model cannot be judged on this one's holdout (its prices, its currency).
+        print(f"champion v{current.version} was trained on {trained_on}, not {source}: training one on {source} "
+              "and promoting it")
+    from training.dataset import build_dataset
+
+    split = "time" if read_meta(settings.raw_dir, source).get("has_listing_dates") else "random"
+    print(f"training a champion on {source} (autovalue train --split {split}" + ("" if baselines else ", baselines later")
+          + ")")
+    result = train(settings, build_dataset(settings, source), split=split, baselines=baselines,
+                   force_promote=current is not None)
+    print(f"model {result.version}: holdout MAPE {result.metrics['xgboost']['mape']:.2%}")

@@ -9,12 +9,29 @@ its artifact store.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
-from autovalue.settings import Settings
+from autovalue.settings import Settings, get_settings
 
 CHAMPION = "champion"
 log = logging.getLogger(__name__)
+
+
+def quiet_telemetry(settings: Settings) -> None:
+    """Before anything imports bentoml or mlflow: no telemetry, and BentoML's model store inside
+    the project (settings.bentoml_store)."""
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+    os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_store))
+
+
+def prepare_tracking() -> None:
+    """The MLflow store and experiment, created when missing (a child process of the set-up:
+    MLflow's first use creates its tables, seconds of single-threaded Python)."""
+    settings = get_settings()
+    quiet_telemetry(settings)
+    mlflow_client(settings)
 
 
 def mlflow_client(settings: Settings):
