@@ -6,13 +6,13 @@ the BentoML entry is created empty and filled by ModelBundle.save, so nothing is
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 from autovalue.model_bundle import METADATA_FILE, MODEL_FILE, ModelBundle
 from autovalue.settings import Settings
 from training.bentoml_store import create_model, get_model
+from training.tracking import quiet_telemetry
 
 
 def bento_tag(settings: Settings, version: str) -> str:
@@ -23,7 +23,7 @@ def _store_home(settings: Settings) -> Path:
     # BentoML reads BENTOML_HOME when first imported: its own files go to the first home used.
     # The store is named per call as well, so each Settings object (tests use several) writes
     # where it says (training/bentoml_store.py).
-    os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_store))
+    quiet_telemetry(settings)
     return settings.bentoml_store
 
 
