@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 
 from app.guard import NoData, Unavailable
 from app.model_metrics import MODELS
-from autovalue.champion_pointer import read_champion
 from autovalue.settings import Settings
+from training.tracking import champion_version
 
 MAIN_MODEL = "xgboost"  # the metrics of the served model carry this prefix in MLflow
 COMPARED_METRICS = ["mape", "median_ape", "mae", "r2", "interval_coverage", "interval_mean_relative_width"]
@@ -64,7 +64,7 @@ def read_registry(settings: Settings) -> Registry:
         runs = client.search_runs(experiments, order_by=["attributes.start_time DESC"], max_results=200) \
             if experiments else []
         versions = _versions(client, settings.mlflow_model_name)
-        champion = _champion(client, settings)
+        champion = champion_version(client, settings)  # models/champion.json's entry
     except MlflowException as error:
         raise Unavailable(f"MLflow at {settings.mlflow_uri} cannot be read ({error.message[:200]}).") from error
     if not runs:
@@ -85,20 +85,6 @@ def _versions(client, name: str) -> list:
         return list(client.search_model_versions(f"name='{name}'"))
     except MlflowException:
         return []
-
-
-def _champion(client, settings: Settings):
-    """The registry entry models/champion.json names: the champion's one record, which the
-    service follows (the registry's alias mirrors it)."""
-    from mlflow.exceptions import MlflowException
-
-    version = read_champion(settings.models_dir)
-    if version is None or not version.removeprefix("v").isdigit():
-        return None
-    try:
-        return client.get_model_version(settings.mlflow_model_name, version.removeprefix("v"))
-    except MlflowException:
-        return None
 
 
 def _previous_champion(versions: list, champion: int):

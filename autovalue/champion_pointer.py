@@ -1,8 +1,8 @@
 """The champion pointer: which exported version (models/<version>/) serves, and since when.
 
-Written by training when the MLflow alias moves (training.champion) and by `autovalue champion set`;
-read by the service at start-up and by its rollout watch, so the service never needs MLflow to be
-up. Kept apart from the model format so a reader of the pointer loads no XGBoost (`bentoml serve`
+The champion's one record: written by training's promotion and `autovalue champion set`
+(training.champion, which then moves MLflow's `champion` alias to mirror it); read by training,
+the dashboard, the service at start-up and its rollout watch, so the service never needs MLflow. Kept apart from the model format so a reader of the pointer loads no XGBoost (`bentoml serve`
 imports the service module in its arbiter process too).
 """
 

@@ -65,7 +65,8 @@ def main() -> None:
                        data, split="time", progress=False, decide_champion=False, baselines=False)
         judgement = retrain.judge(own, result.bundle, result.holdout)
         rows = result.holdout[pd.to_datetime(result.holdout["event_timestamp"], utc=True) >= start]
-        challenger_ape, champion_ape = retrain._ape(result.bundle, rows), retrain._ape(champion, rows)
+        challenger_ape = retrain.abs_pct_errors(result.bundle, rows)
+        champion_ape = retrain.abs_pct_errors(champion, rows)
         variant = {"half_life_days": half_life, "train_s": round(time.perf_counter() - started, 1),
                    "promoted": judgement.promote, "reason": judgement.reason}
         for name, mask in _slices(rows, segment, LAUNCHED_MODEL["model"]).items():

@@ -105,7 +105,7 @@ def judge(settings: Settings, challenger: ModelBundle, holdout: pd.DataFrame) ->
     champion's own holdout start on (rows before it the champion was fitted on)."""
     current = read_champion(settings.models_dir)
     if current is None:
-        mape = float(_ape(challenger, holdout).mean())
+        mape = float(abs_pct_errors(challenger, holdout).mean())
         return Judgement(True, "no champion yet", None, mape, None, len(holdout))
     champion = ModelBundle.load(settings.models_dir / current)
     start = (champion.metadata.get("split") or {}).get("holdout_start")
@@ -115,8 +115,8 @@ def judge(settings: Settings, challenger: ModelBundle, holdout: pd.DataFrame) ->
     if missing or rows.empty:
         why = (f"the champion needs features this dataset lacks ({', '.join(missing[:5])})" if missing
                else f"no holdout sale is newer than the champion's training (holdout from {start})")
-        return Judgement(False, why, current, float(_ape(challenger, holdout).mean()), None, 0)
-    challenger_ape, champion_ape = _ape(challenger, rows), _ape(champion, rows)
+        return Judgement(False, why, current, float(abs_pct_errors(challenger, holdout).mean()), None, 0)
+    challenger_ape, champion_ape = abs_pct_errors(challenger, rows), abs_pct_errors(champion, rows)
     challenger_mape, champion_mape = float(challenger_ape.mean()), float(champion_ape.mean())
     low = gain_lower_bound(champion_ape - challenger_ape, seed=settings.train_seed)
     clearly = low > 0
@@ -134,7 +134,8 @@ def gain_lower_bound(gains: np.ndarray, seed: int = 0, draws: int = 2_000) -> fl
     return float(np.percentile(means, 2.5))
 
 
-def _ape(bundle: ModelBundle, rows: pd.DataFrame) -> np.ndarray:
+def abs_pct_errors(bundle: ModelBundle, rows: pd.DataFrame) -> np.ndarray:
+    """Each row's |predicted - sold| / sold, `bundle` valuing the dataset rows as served."""
     predicted, _, _ = bundle.predict(bundle.encode(rows))
     actual = rows["label"].to_numpy(dtype=float)
     return np.abs(predicted - actual) / actual
