@@ -78,31 +78,35 @@ def build_dataset(settings, source: str | None = None, store=None, limit: int | 
     attributes = attributes_of(meta)
     service_name = feature_service_name(settings.feature_service, source, attributes)
     raw = read_source(settings.raw_dir, source) if raw is None else raw
-    rows = observations(raw, dated)
     if limit:
-        rows = rows.sample(n=min(limit, len(rows)), random_state=0).reset_index(drop=True)
+        raw = _sample_listings(raw, dated, limit)
+    rows = observations(raw, dated)
     store = store or feature_store(settings)
     spec = _service_features(store, service_name, source, dated)
     # Undated data has no market at its listing date: only the request-time views apply.
     names = spec.features if dated else spec.request_features
     categorical = [name for name in spec.categorical if name in names]
     asking = None
-    if dated and raw["sold_price"].notna().any() and not limit:
+    if dated and raw["sold_price"].notna().any():
         frame, asking = _sales_and_asking(spec, raw, names, attributes)
     else:
         frame = feature_rows(spec, rows, names, dated, attributes)
-        if dated and raw["sold_price"].notna().any():
-            listed = raw[raw["asking_price"].notna()].copy()
-            listed[LABEL] = listed["asking_price"]
-            listed["event_timestamp"] = listed["listed_at"]
-            listed = listed.sample(n=min(limit, len(listed)), random_state=0)
-            asking = feature_rows(spec, listed.reset_index(drop=True), names, dated, attributes)
     return TrainingData(frame=frame, features=names, categorical=categorical,
                         feature_service=service_name, source=source, has_dates=dated,
                         currency=meta.get("currency") or settings.market_currency or "IDR",
                         noise_floor_mape=meta.get("noise_floor_mape"), asking=asking,
                         market=[name for name in spec.market_features if name in names],
                         attributes=[a.declared() for a in attributes])
+
+
+def _sample_listings(raw: pd.DataFrame, dated: bool, limit: int) -> pd.DataFrame:
+    """At most `limit` listings of those a dataset joins (sold or priced; priced alone when
+    undated): a smaller dataset built exactly as the whole one, `limit` entity rows in its join."""
+    used = raw["asking_price"].notna()
+    if dated:
+        used |= raw["sold_price"].notna() & raw["sold_at"].notna()
+    used = raw[used]
+    return used.sample(n=min(limit, len(used)), random_state=0).reset_index(drop=True)
 
 
 class FeatureServiceMissing(LookupError):
@@ -157,7 +161,8 @@ def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool, attrib
         "listing_id": rows["listing_id"].to_numpy(),
         "model_key": joined["model_key"].to_numpy(),
         "year": rows["year"].to_numpy(dtype="int64"),
-        "event_timestamp": joined["event_timestamp"].to_numpy() if dated else pd.NaT,
+        # .array: a UTC column stays datetime64 (to_numpy() boxes every row into a Timestamp).
+        "event_timestamp": joined["event_timestamp"].array if dated else pd.NaT,
         LABEL: rows[LABEL].to_numpy(dtype=float),
     })
     for name in names:
