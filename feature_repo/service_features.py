@@ -90,17 +90,15 @@ class ServiceFeatures:
         out.update(self.transform(inputs))
         return out
 
-    def historical(self, entity: pd.DataFrame, request: Mapping[str, Sequence]) -> pd.DataFrame:
+    def historical(self, entity: pd.DataFrame, request: Mapping[str, Sequence]) -> dict[str, Sequence]:
         """Point-in-time join of the market views for `entity` (row_id, entity keys,
-        event_timestamp), plus the request-time features; rows in `entity`'s order.
+        event_timestamp), plus the request-time features: columns in `entity`'s row order (the
+        caller makes one frame of them: each frame built on the way copied a million rows).
         One as-of join per view (feature_repo.asof_join) where it is Feast's join; else Feast's."""
         market = market_asof(self.store, self.market_projections, entity)
-        frame = entity[["row_id", *ENTITY_KEYS, "event_timestamp"]].copy()
         if market is None:
             market = self.feast_historical(entity)
-        for name, values in {**market, **self.transform(request)}.items():
-            frame[name] = values
-        return frame
+        return {**market, **self.transform(request)}
 
     def feast_historical(self, entity: pd.DataFrame, chunk_rows: int = 250_000) -> dict[str, np.ndarray]:
         """The market views' features for `entity`'s rows through Feast's own point-in-time join,

@@ -95,7 +95,9 @@ def test_duplicate_stamps_are_left_to_feast(spec, tmp_path):
         entity = _edge_entities(settings)
         assert market_asof(service.store, service.market_projections, entity) is None
         joined = service.historical(entity, _request(len(entity)))
-        assert len(joined) == len(entity) and joined["row_id"].tolist() == entity["row_id"].tolist()
+        expected = service.feast_historical(entity)
+        _assert_same({name: joined[name] for name in expected}, expected)
+        assert len(joined["age_years"]) == len(entity)
     finally:
         original.to_parquet(path, index=False)
 

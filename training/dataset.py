@@ -133,13 +133,14 @@ def _sales_and_asking(spec, raw: pd.DataFrame, names: list[str], attributes=()) 
     two joins gave them."""
     sold = (raw["sold_price"].notna() & raw["sold_at"].notna()).to_numpy()
     priced = raw["asking_price"].notna().to_numpy()
-    listed = raw[sold | priced].copy()
-    listed[LABEL] = listed["asking_price"]
-    listed["event_timestamp"] = listed["listed_at"]
+    used = sold | priced
+    listed = raw if used.all() else raw[used]
+    listed = listed.assign(**{LABEL: listed["asking_price"], "event_timestamp": listed["listed_at"]})
     joined = feature_rows(spec, listed.reset_index(drop=True), names, dated=True, attributes=attributes)
-    sales = joined[sold[sold | priced]].reset_index(drop=True)
-    sales[LABEL] = listed.loc[sold[sold | priced], "sold_price"].to_numpy(dtype=float)
-    return sales, joined[priced[sold | priced]].reset_index(drop=True)
+    sales = joined[sold[used]].reset_index(drop=True)
+    sales[LABEL] = listed.loc[sold[used], "sold_price"].to_numpy(dtype=float)
+    asking = joined if priced[used].all() else joined[priced[used]].reset_index(drop=True)
+    return sales, asking
 
 
 def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool, attributes=()) -> pd.DataFrame:
@@ -153,18 +154,13 @@ def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool, attrib
     entity = pd.DataFrame({k: columns[k] for k in ENTITY_KEYS})
     entity[ROW_ID] = range(len(rows))
     entity["event_timestamp"] = pd.to_datetime(rows["event_timestamp"], utc=True)
-    if dated:
-        joined = spec.historical(entity, columns)
-    else:
-        joined = entity.assign(**spec.transform(columns))
-    frame = pd.DataFrame({
+    features = spec.historical(entity, columns) if dated else spec.transform(columns)
+    return pd.DataFrame({
         "listing_id": rows["listing_id"].to_numpy(),
-        "model_key": joined["model_key"].to_numpy(),
+        "model_key": entity["model_key"].to_numpy(),
         "year": rows["year"].to_numpy(dtype="int64"),
         # .array: a UTC column stays datetime64 (to_numpy() boxes every row into a Timestamp).
-        "event_timestamp": joined["event_timestamp"].array if dated else pd.NaT,
+        "event_timestamp": entity["event_timestamp"].array if dated else pd.NaT,
         LABEL: rows[LABEL].to_numpy(dtype=float),
+        **{name: features[name] for name in names},
     })
-    for name in names:
-        frame[name] = joined[name].to_numpy()
-    return frame
