@@ -31,27 +31,41 @@ def market_asof(store, projections: Sequence, entity: pd.DataFrame,
     or None where this join does not reproduce Feast's (see the module's docstring)."""
     events = _utc_naive(entity[event_column])
     order = np.argsort(events, kind="stable")
-    left = pd.DataFrame({"_event": events[order]})
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
     out: dict[str, np.ndarray] = {}
     for projection in projections:
         view = store.get_feature_view(projection.name)
         keys = projection.join_key_map or {e.name: e.name for e in view.entity_columns}
         features = [f.name for f in projection.features]
-        table = _feature_table(view, list(keys), features, left["_event"])
+        table = _feature_table(view, list(keys), features, events)
         if table is None:
             return None
-        for table_key, entity_key in keys.items():
-            left[table_key] = entity[entity_key].to_numpy()[order]
+        left = pd.DataFrame({"_event": events[order], **{k: entity[v].to_numpy()[order] for k, v in keys.items()}})
+        right = table[[*keys, "_ts"]].assign(_row=np.arange(len(table), dtype=float))
         ttl = pd.Timedelta(view.ttl) if view.ttl else None
-        joined = pd.merge_asof(left, table, left_on="_event", right_on="_ts", by=list(keys),
-                               direction="backward", allow_exact_matches=True, tolerance=ttl)
-        back = np.empty_like(order)
-        back[order] = np.arange(len(order))
+        # Only the matched row's number comes out of the join; each feature is then one take,
+        # straight into entity order (the joined frame of every feature was a copy too many).
+        row = pd.merge_asof(left, right, left_on="_event", right_on="_ts", by=list(keys), direction="backward",
+                            allow_exact_matches=True, tolerance=ttl)["_row"].to_numpy()[back]
+        found = ~np.isnan(row)
+        at = np.where(found, row, 0).astype(np.intp)
         for name in features:
-            out[name] = joined[name].to_numpy()[back]
-        left = left[["_event"]]
+            out[name] = _take(table[name].to_numpy(), at, found)
     return out
 
+
+def _take(values: np.ndarray, at: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """values[at], missing (NaN, or None for other kinds) where nothing was found, as Feast has it."""
+    taken = values[at] if len(values) else np.full(len(at), np.nan)
+    if found.all():
+        return taken
+    if taken.dtype.kind != "f":
+        taken = taken.astype(object)
+        taken[~found] = None
+    else:
+        taken[~found] = np.nan
+    return taken
 
 def _utc_naive(moments: pd.Series) -> np.ndarray:
     """UTC instants as naive datetime64[ns] (a naive input is UTC, as Feast reads it): both sides
