@@ -32,9 +32,9 @@ from feature_repo.market_stats import WINDOWS_DAYS
 
 MODEL_PUSH_SOURCE = "model_market_push"  # the simulated market's; push_source_name(source) in general
 MARKET_LEVELS = ("model", "brand", "segment")
-# Rows are stamped every midnight, so the latest one is at most a day old: a short TTL keeps
-# the point-in-time join small (it scans every row inside the TTL) and marks a stalled
-# pipeline as missing data rather than serving old prices. Whole days only (ibis interval).
+# Rows are stamped every midnight, so the latest one is at most a day old: a short TTL marks a
+# stalled pipeline as missing data rather than serving old prices (and keeps Feast's own join,
+# which scans every row inside the TTL, small). Whole days only (ibis interval).
 STATS_TTL = timedelta(days=2)
 
 

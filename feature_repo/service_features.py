@@ -2,11 +2,12 @@
 request-time views computed by their registered transformation.
 
 Feast converts every online value between protobuf and Python one by one, and carries every
-request column through each point-in-time join. Both are avoided here without leaving Feast:
-market views are read (online) or joined (offline) on the entity keys only, each distinct
-key once online, and the on-demand views run the transformation Feast registered for them,
-over the whole batch. The results equal `get_online_features(service).to_dict()` and
-`get_historical_features(service)` (tests/test_features.py checks both).
+request column through each point-in-time join. Both are avoided here: market views are read
+online on the entity keys only, each distinct key once; offline, each view is one as-of join
+(feature_repo.asof_join) where that is Feast's own join, else Feast's join on the entity keys
+only; the on-demand views run the transformation Feast registered for them, over the whole
+batch. The results equal `get_online_features(service).to_dict()` and
+`get_historical_features(service)` (tests/test_features.py and tests/test_asof_join.py).
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ class ServiceFeatures:
         market = market_asof(self.store, self.market_projections, entity)
         if market is None:
             market = self.feast_historical(entity)
-        return {**market, **self.transform(request)}
+        columns = self.transform(request)
+        for name, values in columns.items():  # each list freed as it becomes an array (a float is 32 bytes in a list)
+            columns[name] = np.asarray(values, dtype=object if name in self.categorical else float)
+        return {**market, **columns}
 
     def feast_historical(self, entity: pd.DataFrame, chunk_rows: int = 250_000) -> dict[str, np.ndarray]:
         """The market views' features for `entity`'s rows through Feast's own point-in-time join,

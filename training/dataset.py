@@ -134,18 +134,18 @@ def _sales_and_asking(spec, raw: pd.DataFrame, names: list[str], attributes=()) 
     sold = (raw["sold_price"].notna() & raw["sold_at"].notna()).to_numpy()
     priced = raw["asking_price"].notna().to_numpy()
     used = sold | priced
-    listed = raw if used.all() else raw[used]
-    listed = listed.assign(**{LABEL: listed["asking_price"], "event_timestamp": listed["listed_at"]})
-    joined = feature_rows(spec, listed.reset_index(drop=True), names, dated=True, attributes=attributes)
+    listed = raw if used.all() else raw[used].reset_index(drop=True)
+    joined = feature_rows(spec, listed, names, dated=True, attributes=attributes, label="asking_price", event="listed_at")
     sales = joined[sold[used]].reset_index(drop=True)
     sales[LABEL] = listed.loc[sold[used], "sold_price"].to_numpy(dtype=float)
     asking = joined if priced[used].all() else joined[priced[used]].reset_index(drop=True)
     return sales, asking
 
 
-def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool, attributes=()) -> pd.DataFrame:
-    """The feature service's features for observation `rows` (event_timestamp, label and the
-    listing columns, the market's `attributes` included), point in time when dated."""
+def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool, attributes=(),
+                 label: str = LABEL, event: str = "event_timestamp") -> pd.DataFrame:
+    """The feature service's features for observation `rows` (the columns `event` and `label`,
+    and the listing columns, the market's `attributes` included), point in time when dated."""
     from autovalue.feature_inputs import ENTITY_KEYS, feature_inputs
     from autovalue.schema import CAR_ATTRIBUTES
 
@@ -153,7 +153,7 @@ def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool, attrib
                              attributes)
     entity = pd.DataFrame({k: columns[k] for k in ENTITY_KEYS})
     entity[ROW_ID] = range(len(rows))
-    entity["event_timestamp"] = pd.to_datetime(rows["event_timestamp"], utc=True)
+    entity["event_timestamp"] = pd.to_datetime(rows[event], utc=True)
     features = spec.historical(entity, columns) if dated else spec.transform(columns)
     del columns  # a Python list per input: hundreds of MB at a million rows, not needed past here
     return pd.DataFrame({
@@ -162,6 +162,6 @@ def feature_rows(spec, rows: pd.DataFrame, names: list[str], dated: bool, attrib
         "year": rows["year"].to_numpy(dtype="int64"),
         # .array: a UTC column stays datetime64 (to_numpy() boxes every row into a Timestamp).
         "event_timestamp": entity["event_timestamp"].array if dated else pd.NaT,
-        LABEL: rows[LABEL].to_numpy(dtype=float),
+        LABEL: rows[label].to_numpy(dtype=float),
         **{name: features[name] for name in names},
     })
