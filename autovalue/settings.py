@@ -15,6 +15,12 @@ from typing import Literal
 from pydantic import Field, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# What the libraries read from the environment to stay quiet: no usage telemetry (there is no
+# network here, and production wants none), and no OpenTelemetry span kept per request. Every
+# process that imports BentoML, MLflow or Streamlit gets these (Settings.library_environment).
+QUIET_LIBRARIES = {"BENTOML_DO_NOT_TRACK": "true", "OTEL_SDK_DISABLED": "true",
+                   "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+
 
 class Settings(BaseSettings):
     # No .env file is read: docker compose passes its .env as environment, and a developer's
@@ -268,6 +274,11 @@ class Settings(BaseSettings):
     @property
     def bentoml_store(self) -> Path:
         return self.bentoml_home or self.data_dir / "bentoml"
+
+    def library_environment(self) -> dict[str, str]:
+        """The libraries' own environment for these settings: quiet, and BentoML's model store
+        (BENTOML_HOME, read once when bentoml is first imported) inside the project."""
+        return {**QUIET_LIBRARIES, "BENTOML_HOME": str(self.bentoml_store)}
 
     @property
     def database(self) -> str:

@@ -8,18 +8,9 @@ import sys
 
 from autovalue.settings import get_settings
 from autovalue_cli.common import CommandError, add_command
+from deploy.processes import settings_environment
 
 SERVICE = "bento.service:ValuationService"
-
-
-def serve_env(settings) -> dict[str, str]:
-    """The service process reads the same settings; BentoML's own switches come from them too."""
-    env = dict(os.environ)
-    env["BENTOML_HOME"] = str(settings.bentoml_store.resolve())
-    env["AUTOVALUE_HOME"] = str(settings.home.resolve())
-    env.setdefault("BENTOML_DO_NOT_TRACK", "true")
-    env.setdefault("OTEL_SDK_DISABLED", "true")  # else every request's span stays in memory
-    return env
 
 
 def serve_argv(host: str, port: int) -> list[str]:
@@ -30,7 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     if settings.mode == "production" and not settings.api_key:
         raise CommandError("AUTOVALUE_MODE=production needs AUTOVALUE_API_KEY: the valuation API would be open")
-    env = serve_env(settings)
+    env = settings_environment(settings)  # the same settings, and the libraries' own switches
     if args.workers:
         env["AUTOVALUE_SERVICE_WORKERS"] = str(args.workers)
     print(f"valuation service on {args.host}:{args.port} (model store {env['BENTOML_HOME']})", flush=True)

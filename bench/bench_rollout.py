@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from autovalue.settings import QUIET_LIBRARIES
 from deploy.processes import ServerProcess, autovalue_command, serve_command
 from bench.common import percentiles, write_result
 from bench.stack import free_port
@@ -58,7 +59,7 @@ def main() -> None:
     home = args.home.resolve() if args.home else Path(tempfile.mkdtemp(prefix="bench-rollout-"))
     port = free_port()
     env = {**os.environ, "AUTOVALUE_HOME": str(home), "AUTOVALUE_SERVICE_PORT": str(port),
-           "BENTOML_DO_NOT_TRACK": "true", "OTEL_SDK_DISABLED": "true", "PYTHONUNBUFFERED": "1"}
+           **QUIET_LIBRARIES, "PYTHONUNBUFFERED": "1"}
     if not args.home:
         print(f"autovalue setup and a second model in {home}", flush=True)
         cli(env, "setup")

@@ -20,10 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+from autovalue.settings import QUIET_LIBRARIES, Settings
 
-from autovalue.settings import Settings  # noqa: E402
+for _name, _value in QUIET_LIBRARIES.items():  # before anything imports bentoml or mlflow
+    os.environ.setdefault(_name, _value)
+
 from bench.simulated_dataset import simulated_training_data  # noqa: E402
 from training.dataset import TrainingData  # noqa: E402
 from training.dataset_files import load_dataset, save_dataset  # noqa: E402

@@ -16,10 +16,11 @@ import os
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+from autovalue.settings import QUIET_LIBRARIES, Settings
 
-from autovalue.settings import Settings  # noqa: E402
+for _name, _value in QUIET_LIBRARIES.items():  # before anything imports bentoml or mlflow
+    os.environ.setdefault(_name, _value)
+
 from feature_repo.pipeline import build_features  # noqa: E402
 from market.importer import import_csv  # noqa: E402
 from market.io import read_source  # noqa: E402

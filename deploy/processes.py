@@ -47,8 +47,7 @@ def settings_environment(settings: Settings, **extra: str) -> dict[str, str]:
         value = getattr(settings, name)
         if value is not None:
             env[f"AUTOVALUE_{name.upper()}"] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    env.update(BENTOML_DO_NOT_TRACK="true", OTEL_SDK_DISABLED="true", PYTHONUNBUFFERED="1",
-               BENTOML_HOME=str(settings.bentoml_store))
+    env.update(settings.library_environment(), PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
 

@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from autovalue.settings import Settings
+from autovalue.settings import QUIET_LIBRARIES, Settings
 from autovalue.tables import connect, dead_letters, outcomes, valuations
 from autovalue.valuation import deal_rating
 from tests.conftest import free_port
@@ -164,7 +164,7 @@ def dashboard_env(settings: Settings, **overrides: str) -> dict[str, str]:
         "AUTOVALUE_HOME": str(settings.home), "AUTOVALUE_DATABASE_URL": settings.database,
         "AUTOVALUE_SERVICE_URL": settings.service_url, "AUTOVALUE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "AUTOVALUE_MLFLOW_TRACKING_URI": settings.mlflow_uri,
-        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "BENTOML_DO_NOT_TRACK": "true",
+        **QUIET_LIBRARIES,
     }
     env.update(overrides)
     return env

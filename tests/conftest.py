@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from autovalue.settings import Settings
+from autovalue.settings import QUIET_LIBRARIES, Settings
 
 SHARED_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
-os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-os.environ.setdefault("OTEL_SDK_DISABLED", "true")
+for _name, _value in QUIET_LIBRARIES.items():
+    os.environ.setdefault(_name, _value)
 
 
 def free_port() -> int:

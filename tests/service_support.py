@@ -63,8 +63,7 @@ def train_champion(settings: Settings) -> dict:
 
 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "AUTOVALUE_HOME": str(settings.home), "BENTOML_HOME": str(settings.bentoml_store),
-           "BENTOML_DO_NOT_TRACK": "true", "OTEL_SDK_DISABLED": "true", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "AUTOVALUE_HOME": str(settings.home), **settings.library_environment(), "PYTHONUNBUFFERED": "1"}
     env.pop("AUTOVALUE_API_KEY", None)
     env.update(extra)
     return env

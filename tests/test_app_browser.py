@@ -47,7 +47,7 @@ def champion(tmp_path_factory) -> dict[str, str]:
     of its own (the stack's MLflow holds the Model page's two recorded models)."""
     settings = Settings(home=tmp_path_factory.mktemp("service"))
     build_market(settings)
-    env = dashboard_env(settings, BENTOML_HOME=str(settings.bentoml_store), OTEL_SDK_DISABLED="true")
+    env = dashboard_env(settings, BENTOML_HOME=str(settings.bentoml_store))
     subprocess.run([*CLI, "train", "--quiet"], env=env, cwd=REPO, check=True, timeout=900)
     return env
 

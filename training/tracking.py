@@ -21,9 +21,8 @@ log = logging.getLogger(__name__)
 def quiet_telemetry(settings: Settings) -> None:
     """Before anything imports bentoml or mlflow: no telemetry, and BentoML's model store inside
     the project (settings.bentoml_store)."""
-    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
-    os.environ.setdefault("OTEL_SDK_DISABLED", "true")
-    os.environ.setdefault("BENTOML_HOME", str(settings.bentoml_store))
+    for name, value in settings.library_environment().items():
+        os.environ.setdefault(name, value)
 
 
 def prepare_tracking() -> None:
