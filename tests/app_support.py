@@ -177,49 +177,12 @@ def set_env(values: dict[str, str], monkeypatch) -> None:
 
 
 def record_models(settings: Settings) -> None:
-    """Two trained models in a real MLflow store, as the trainer records them: runs with holdout
-    metrics, registered versions 1 and 2, the `champion` alias on 2, and v2's exported bundle
-    metadata and a plot under models/v2/."""
-    import json
+    """Two models from the real trainer on the stack's market, recorded as `autovalue train` records
+    them: v1 on a fifth of its listings, then v2 on all of them, which the champion gate promotes
+    over v1 by itself (v1 re-scored on v2's holdout), so models/champion.json and the alias say v2."""
+    from training.dataset import build_dataset
+    from training.pipeline import train
 
-    import matplotlib
-
-    from autovalue.champion_pointer import write_champion
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
-    experiment = client.create_experiment("autovalue", artifact_location=(settings.home / "mlartifacts").as_uri())
-    client.create_registered_model(settings.mlflow_model_name)
-    for version, mape, promoted in [(1, 0.121, "true"), (2, 0.094, "true")]:
-        run = client.create_run(experiment, run_name=f"train-{version}")
-        metrics = {"mape": mape, "median_ape": mape * 0.7, "mae": mape * 150e6, "r2": 0.95 - mape,
-                   "interval_coverage": 0.80 + version / 100, "interval_mean_relative_width": 0.3}
-        for name, value in metrics.items():
-            client.log_metric(run.info.run_id, f"xgboost_{name}", value)
-        client.log_metric(run.info.run_id, "linear_regression_mape", 0.25)
-        client.log_param(run.info.run_id, "rows", "2500")
-        client.set_tag(run.info.run_id, "promoted", promoted)
-        if version == 2:
-            client.set_tag(run.info.run_id, "champion_decision", "holdout MAPE 0.0940 beats champion v1 (0.1180)")
-            client.set_tag(run.info.run_id, "champion_mape_on_this_holdout", "0.118000")
-        client.set_terminated(run.info.run_id)
-        registered = client.create_model_version(settings.mlflow_model_name, f"runs:/{run.info.run_id}/model",
-                                                 run_id=run.info.run_id)
-        client.set_model_version_tag(settings.mlflow_model_name, registered.version, "promoted_at_training", promoted)
-    write_champion(settings.models_dir, "v2")  # the champion's record; the alias mirrors it
-    client.set_registered_model_alias(settings.mlflow_model_name, "champion", "2")
-    bundle = settings.models_dir / "v2"
-    (bundle / "plots").mkdir(parents=True, exist_ok=True)
-    (bundle / "metadata.json").write_text(json.dumps({
-        "version": "v2", "rows": 2500, "feature_service": "valuation_v1", "trained_at": "2026-01-02T03:04:05+00:00",
-        "metrics": {"xgboost": {"mape": 0.094, "median_ape": 0.066, "mae": 14.1e6, "r2": 0.856,
-                                "interval_coverage": 0.82, "interval_mean_relative_width": 0.3},
-                    "linear_regression": {"mape": 0.25, "median_ape": 0.2, "mae": 40e6, "r2": 0.6}}}))
-    fig, ax = plt.subplots(figsize=(4, 3))
-    ax.plot([1, 2, 3], [1, 2, 3])
-    ax.set_title("Holdout: predicted vs actual")
-    fig.savefig(bundle / "plots" / "predicted_vs_actual.png")
-    plt.close(fig)
+    first = train(settings, build_dataset(settings, limit=600), progress=False)
+    second = train(settings, build_dataset(settings), progress=False)
+    assert first.decision.promote and second.decision.promote, (first.decision, second.decision)

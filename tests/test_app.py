@@ -90,23 +90,45 @@ def test_live_page_shows_each_scorers_heartbeat(env):
 
 
 def test_model_page(env):
+    """The page shows what the trainer recorded: the champion v2's holdout figures, v2 against v1,
+    the gate's decision in percentages, both runs, the champion's own plots."""
+    import json
+    import re
+
+    meta = json.loads((env.models_dir / "v2" / "metadata.json").read_text())
+    first = json.loads((env.models_dir / "v1" / "metadata.json").read_text())
+    served, previous = meta["metrics"]["xgboost"], first["metrics"]["xgboost"]
     at = run("model")
     shown = metrics(at)
-    assert shown["Holdout MAPE"] == "9.40%" and shown["R²"] == "0.856"
+    assert shown["Holdout MAPE"] == f"{served['mape']:.2%}" and shown["R²"] == f"{served['r2']:.3f}"
     models = at.dataframe[0].value  # metrics down, models across, all in words
-    assert list(models.columns) == ["metric", "XGBoost (served)", "linear regression"]  # the served one first
-    assert models.set_index("metric").loc["MAPE (mean absolute % error)", "XGBoost (served)"] == "9.40%"
+    assert list(models.columns)[:2] == ["metric", "XGBoost (served)"]  # the served one first
+    assert {"linear regression", "random forest"} <= set(models.columns)
+    assert models.set_index("metric").loc["MAPE (mean absolute % error)", "XGBoost (served)"] == f"{served['mape']:.2%}"
     compared = at.dataframe[1].value
     assert list(compared.columns) == ["metric", "v2", "v1", "change"]
     assert "mape" not in set(compared["metric"])
-    assert compared.set_index("metric").loc["MAPE (mean absolute % error)", "change"] == "−2.70 points"
+    change = (served["mape"] - previous["mape"]) * 100
+    assert compared.set_index("metric").loc["MAPE (mean absolute % error)", "change"] == \
+        f"{change:+.2f} points".replace("-", "\u2212")
     captions = texts(at, "caption")
-    assert "11.80%" in captions  # previous champion on this holdout
-    assert "holdout MAPE 9.40% beats champion v1 (11.80%)" in captions
+    decision = _run_tags(env, "v2")["champion_decision"]  # "holdout MAPE 0.0812 beats champion v1 (0.0934)"
+    candidate, champion = (float(x) for x in re.findall(r"0\.\d+", decision))
+    assert f"holdout MAPE {candidate:.2%} beats champion v1 ({champion:.2%})" in captions
+    assert f"previous champion scored MAPE {champion:.2%}" in captions  # v1 on v2's holdout, like for like
     runs = at.table[0].value
-    assert len(runs) == 2 and set(runs["Promoted"]) == {"yes"} and set(runs["Rows"]) == {"2,500"}
-    assert [image.captions for image in at.get("image")] == [["predicted vs actual"]]  # champion plot
+    assert len(runs) == 2 and set(runs["Promoted"]) == {"yes"}
+    assert set(runs["Rows"]) == {f"{meta['rows']:,}", f"{first['rows']:,}"}
+    plots = sorted(p.stem.replace("_", " ") for p in (env.models_dir / "v2" / "plots").glob("*.png"))
+    assert plots and sorted(image.captions[0] for image in at.get("image")) == plots  # the champion's own
 
+
+def _run_tags(settings, version: str) -> dict:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=settings.mlflow_uri, registry_uri=settings.mlflow_uri)
+    registered = client.get_model_version(settings.mlflow_model_name, version.lstrip("v"))
+    return client.get_run(registered.run_id).data.tags
 
 def test_drift_page(env):
     at = run("drift")
