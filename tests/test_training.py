@@ -93,6 +93,9 @@ def test_mlflow_run_has_lineage_metrics_plots_and_model(trained):
     assert bundle_files == {"model.ubj", "metadata.json"}
     registered = client.get_model_version(trained.settings.mlflow_model_name, "2")
     assert registered.run_id == run.info.run_id
+    # One model artefact: the registered version is the run's bundle; no second copy of the model.
+    assert registered.source == f"runs:/{run.info.run_id}/bundle"
+    assert {Path(a.path).name for a in client.list_artifacts(run.info.run_id)} == {"bundle", "plots", "split.json"}
     # The embedded default keeps artifacts in the project folder, next to mlflow.db.
     assert (trained.settings.home / "mlflow.db").is_file()
     assert any((trained.settings.home / "mlartifacts").rglob("model.ubj"))

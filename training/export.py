@@ -1,7 +1,9 @@
 """Versioned export: `models/<version>/` and the BentoML model store under the same tag.
 
-Both hold exactly the ModelBundle files (model.ubj in XGBoost's own format + metadata.json);
-the BentoML entry is created empty and filled by ModelBundle.save, so nothing is pickled.
+Both hold exactly the ModelBundle files (model.ubj in XGBoost's own format + metadata.json), the
+same files the MLflow run logs as its `bundle`, which is the registered model version and the
+source of truth (training.pipeline): these are its copies where the tools and the service read it.
+The BentoML entry is created empty and the two files copied in, so nothing is pickled.
 """
 
 from __future__ import annotations

@@ -221,7 +221,6 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress, basel
 def _log_run(settings: Settings, bundle: ModelBundle, plots: list[Path]) -> tuple[str, str]:
     """One MLflow run: parameters, metrics, lineage tags, plots and the registered model."""
     import mlflow
-    import mlflow.xgboost
 
     meta = bundle.metadata
     with mlflow.start_run() as run:
@@ -244,10 +243,24 @@ def _log_run(settings: Settings, bundle: ModelBundle, plots: list[Path]) -> tupl
         mlflow.log_dict(meta["split"], "split.json")
         for path in plots:
             mlflow.log_artifact(str(path), "plots")
-        info = mlflow.xgboost.log_model(bundle.booster, name="model", model_format="ubj",
-                                        registered_model_name=settings.mlflow_model_name,
-                                        pip_requirements=[f"xgboost=={xgb.__version__}"])
-    return run.info.run_id, str(info.registered_model_version)
+    return run.info.run_id, _register_bundle(settings, run.info.run_id)
+
+
+def _register_bundle(settings: Settings, run_id: str) -> str:
+    """The registered model version is the run's bundle (model.ubj + metadata.json, logged once
+    exported: _log_bundle): one artefact, which models/<version>/ and the BentoML store copy. The
+    version number comes first because the bundle's metadata names it."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(settings.mlflow_uri)
+    try:
+        client.get_registered_model(settings.mlflow_model_name)
+    except MlflowException:
+        client.create_registered_model(settings.mlflow_model_name)
+    version = client.create_model_version(settings.mlflow_model_name, f"runs:/{run_id}/{tracking.BUNDLE_ARTIFACTS}",
+                                          run_id=run_id)
+    return str(version.version)
 
 
 def _log_bundle(directory: Path, run_id: str) -> None:
@@ -255,7 +268,7 @@ def _log_bundle(directory: Path, run_id: str) -> None:
 
     with mlflow.start_run(run_id=run_id):
         for name in ("model.ubj", "metadata.json"):
-            mlflow.log_artifact(str(directory / name), "bundle")
+            mlflow.log_artifact(str(directory / name), tracking.BUNDLE_ARTIFACTS)
 
 
 def _tag_decision(client, settings: Settings, run_id: str, registered: str, decision: champion.Decision) -> None:

@@ -17,6 +17,9 @@ from autovalue.settings import Settings, get_settings
 CHAMPION = "champion"
 log = logging.getLogger(__name__)
 
+# Where a run keeps its model bundle: the artefact its registered model version points at.
+BUNDLE_ARTIFACTS = "bundle"
+
 
 def quiet_telemetry(settings: Settings) -> None:
     """Before anything imports bentoml or mlflow: no telemetry, and BentoML's model store inside
@@ -75,7 +78,7 @@ def bundle_version(model_version) -> str:
 def download_bundle(client, run_id: str, target: Path) -> Path:
     """The bundle (model.ubj + metadata.json) logged with a run, fetched into `target`."""
     target.mkdir(parents=True, exist_ok=True)
-    return Path(client.download_artifacts(run_id, "bundle", str(target)))
+    return Path(client.download_artifacts(run_id, BUNDLE_ARTIFACTS, str(target)))
 
 
 def log_step_seconds(run_id: str, seconds: dict[str, float]) -> None:
