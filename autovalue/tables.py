@@ -166,6 +166,20 @@ outcomes = Table(
 )
 
 
+def as_listed(stored):
+    """Stored valuation rows (a DataFrame) as the listings came in: each column under its Listing
+    name (STORED_AS undone) and the market's own attributes, stored as JSON, as columns of their own."""
+    import json
+
+    import pandas as pd
+
+    rows = stored.rename(columns={column: name for name, column in STORED_AS.items()})
+    if "attributes" in rows and rows["attributes"].notna().any():
+        own = pd.DataFrame([json.loads(text) if text else {} for text in rows["attributes"]], index=rows.index)
+        rows = rows.drop(columns="attributes").join(own)
+    return rows
+
+
 def connect(url: str) -> Engine:
     """An engine with the tables created; safe to call from several processes."""
     engine = create_engine(url, pool_pre_ping=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -29,15 +28,12 @@ def cmd_broker(args: argparse.Namespace) -> int:
 def cmd_topics(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
-    from consumers.kafka_clients import broker_answers, ensure_topics
+    from consumers.kafka_clients import ensure_topics, wait_for_broker
 
     settings = get_settings()
-    deadline = time.monotonic() + args.wait
-    while not broker_answers(settings):
-        if time.monotonic() >= deadline:
-            raise CommandError(f"no Kafka broker answers at {settings.kafka_bootstrap} "
-                               f"(AUTOVALUE_KAFKA_BOOTSTRAP) after {args.wait:g} s")
-        time.sleep(1.0)
+    if not wait_for_broker(settings, args.wait):
+        raise CommandError(f"no Kafka broker answers at {settings.kafka_bootstrap} "
+                           f"(AUTOVALUE_KAFKA_BOOTSTRAP) after {args.wait:g} s")
     try:
         created = ensure_topics(settings)
     except KafkaError as error:

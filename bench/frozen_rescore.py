@@ -8,7 +8,6 @@ online store (no feed ever pushed to it), with the TTL lifted: the same statisti
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -16,9 +15,10 @@ from sqlalchemy import select
 
 from autovalue.model_bundle import ModelBundle
 from autovalue.champion_pointer import read_champion
-from autovalue.schema import Listing
+from autovalue.market_attributes import parse_attributes
+from autovalue.schema import Listing, listing_model
 from autovalue.settings import Settings
-from autovalue.tables import STORED_AS, connect, valuations
+from autovalue.tables import as_listed, connect, valuations
 
 BATCH = 500
 
@@ -36,10 +36,11 @@ def frozen_prices(settings: Settings, valuation_ids: list[int]) -> dict[int, flo
         level.ttl_s = None  # frozen: the set-up statistics stand for every later day
     valuator = Valuator(bundle, market, top_drivers=1)
     rows = _stored_listings(settings, valuation_ids)
+    model = listing_model(parse_attributes(bundle.metadata.get("attributes")))
     prices: dict[int, float] = {}
     for start in range(0, len(rows), BATCH):
         chunk = rows.iloc[start:start + BATCH]
-        listings = [_listing(row) for row in chunk.to_dict("records")]
+        listings = [_listing(row, model) for row in chunk.to_dict("records")]
         for valuation_id, valued in zip(chunk["id"], valuator.valuate(listings)):
             prices[int(valuation_id)] = float(valued.predicted_price)
     return prices
@@ -61,16 +62,14 @@ def _stored_listings(settings: Settings, ids: list[int]) -> pd.DataFrame:
                                    .mappings().all()) for i in range(0, len(ids), 5000)]
     finally:
         engine.dispose()
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return frame.rename(columns={stored: name for name, stored in STORED_AS.items()})
+    return as_listed(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
 
 
-def _listing(row: dict) -> Listing:
-    fields = {name: row[name] for name in Listing.model_fields if name in row and _given(row[name])}
-    own = json.loads(row["attributes"]) if isinstance(row.get("attributes"), str) and row["attributes"] else {}
+def _listing(row: dict, model: type[Listing]) -> Listing:
+    fields = {name: row[name] for name in model.model_fields if name in row and _given(row[name])}
     listed = pd.Timestamp(fields["listed_at"])
     fields["listed_at"] = (listed.tz_localize("UTC") if listed.tzinfo is None else listed).to_pydatetime()
-    return Listing(**{**fields, **own, "listing_id": str(row["listing_id"])})
+    return model(**{**fields, "listing_id": str(row["listing_id"])})
 
 
 def _given(value) -> bool:

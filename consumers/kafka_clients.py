@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -40,6 +41,16 @@ def broker_answers(settings: Settings, timeout_ms: int = 2000) -> bool:
         return False
     finally:
         client.close()
+
+
+def wait_for_broker(settings: Settings, timeout_s: float, every_s: float = 1.0) -> bool:
+    """Whether a broker answers at the bootstrap address within `timeout_s` (asked every `every_s`)."""
+    deadline = time.monotonic() + timeout_s
+    while not broker_answers(settings):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(every_s)
+    return True
 
 
 def ensure_topics(settings: Settings) -> list[str]:

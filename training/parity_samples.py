@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pandas as pd
 
@@ -55,7 +53,7 @@ def stream_rows(settings: Settings, bundle: ModelBundle, n: int) -> tuple[pd.Dat
     """The latest `n` listings the scorer stored with the champion, and their stored valuations."""
     from sqlalchemy import select
 
-    from autovalue.tables import connect, valuations
+    from autovalue.tables import as_listed, connect, valuations
 
     engine = connect(settings.database)
     try:
@@ -67,11 +65,7 @@ def stream_rows(settings: Settings, bundle: ModelBundle, n: int) -> tuple[pd.Dat
         engine.dispose()
     if stored.empty:
         return stored, stored
-    rows = stored.rename(columns={"mileage": "mileage_km"})
-    if "attributes" in rows and rows["attributes"].notna().any():  # the market's own, stored as JSON
-        own = pd.DataFrame([json.loads(text) if text else {} for text in rows["attributes"]], index=rows.index)
-        rows = rows.drop(columns="attributes").join(own)
-    return rows, stored[["listing_id", "predicted_price", "listed_at", "market_data_age_s"]]
+    return as_listed(stored), stored[["listing_id", "predicted_price", "listed_at", "market_data_age_s"]]
 
 
 def run_parity(settings: Settings, holdout: int, stream: int) -> list[ParityReport]:
