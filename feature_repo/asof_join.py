@@ -10,8 +10,8 @@ backward as-of join with the TTL as its tolerance (pandas' `merge_asof`).
 
 Anything else (a created-timestamp column, two rows of one key at one timestamp, a source that
 is not a file) is answered by `None`, and the caller asks Feast. `get_historical_features` stays
-the definition: tests/test_features.py checks this join against it row for row, at the TTL's
-edges and across time zones.
+the definition: tests/test_asof_join.py checks this join against it row for row at the TTL's edges
+and across time zones, tests/test_features.py a whole dataset on a sample.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from feast import FileSource
-
 
 
 def market_asof(store, projections: Sequence, entity: pd.DataFrame,

@@ -124,6 +124,7 @@ class ServiceFeatures:
         names = [ref.split(":", 1)[1] for ref in self.market_refs]
         return {name: joined.column(name).to_numpy(zero_copy_only=False) for name in names}
 
+
 def _picker(rows: list[int]) -> Callable[[Sequence], Sequence]:
     """values -> their items at `rows`. itemgetter does it in C (a quarter of the list
     comprehension's time for a batch), but gives a bare value for one index and needs one."""

@@ -67,7 +67,8 @@ def observations(raw: pd.DataFrame, dated: bool) -> pd.DataFrame:
 def build_dataset(settings, source: str | None = None, store=None, limit: int | None = None,
                   raw: pd.DataFrame | None = None) -> TrainingData:
     """Point-in-time-correct training data for `source` through its feature service; `raw`:
-    listings of that market to use instead of its file (a retrain's landed history)."""
+    listings of that market to use instead of its file (a retrain's landed history); `limit`:
+    at most that many of its listings, sampled (the benchmark's entity rows)."""
     from autovalue.market_attributes import attributes_of, feature_service_name
     from feature_repo.config import feature_store
     from market.io import read_meta, read_source
@@ -80,7 +81,6 @@ def build_dataset(settings, source: str | None = None, store=None, limit: int | 
     raw = read_source(settings.raw_dir, source) if raw is None else raw
     if limit:
         raw = _sample_listings(raw, dated, limit)
-    rows = observations(raw, dated)
     store = store or feature_store(settings)
     spec = _service_features(store, service_name, source, dated)
     # Undated data has no market at its listing date: only the request-time views apply.
@@ -90,7 +90,7 @@ def build_dataset(settings, source: str | None = None, store=None, limit: int | 
     if dated and raw["sold_price"].notna().any():
         frame, asking = _sales_and_asking(spec, raw, names, attributes)
     else:
-        frame = feature_rows(spec, rows, names, dated, attributes)
+        frame = feature_rows(spec, observations(raw, dated), names, dated, attributes)
     return TrainingData(frame=frame, features=names, categorical=categorical,
                         feature_service=service_name, source=source, has_dates=dated,
                         currency=meta.get("currency") or settings.market_currency or "IDR",
