@@ -30,7 +30,10 @@ from bench.common import median, write_result
 from bench.stack import build_market, free_port, train_champion
 
 GOAL_S = 5.0
-IMPORTS = {"bento.service": "import bento.service", "feast": "import feast", "xgboost": "import xgboost"}
+IMPORTS = {"bento.service": "import bento.service", "feast": "import feast", "xgboost": "import xgboost",
+           # as a worker imports it (bento/lean_imports.py): without scikit-learn
+           "xgboost_in_a_worker": "from bento.lean_imports import skip_unused_imports; skip_unused_imports(); "
+                                  "import xgboost"}
 LISTING = {"listing_id": "start-probe", "brand": "Toyota", "model": "Avanza", "year": 2020, "mileage_km": 50_000,
            "fuel": "petrol", "transmission": "manual", "body_type": "mpv", "region": "Bali", "seller_type": "dealer",
            "asking_price": 180e6}

@@ -70,6 +70,9 @@ class ValuationService:
         # Feast, pandas and XGBoost load here, in the workers: `bentoml serve` itself imports
         # this module only to read the service definition.
         from bento import log_filters
+        from bento.lean_imports import skip_unused_imports
+
+        skip_unused_imports()  # before anything imports XGBoost: it would import scikit-learn
         from feature_repo.config import feature_store
 
         log_filters.install()  # here, in the worker, after BentoML has set up its logging
