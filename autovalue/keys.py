@@ -13,7 +13,7 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", str(text).strip().lower())
 
 
-@lru_cache(maxsize=65_536)  # one string object per car model: a million rows share a few hundred
+@lru_cache(maxsize=65_536)  # one string object per car model, shared by all its rows (a dataset's memory)
 def model_key(brand: str, model: str) -> str:
     """`Toyota`, ` Avanza ` -> `toyota|avanza`: one key per car model across all sources."""
     return f"{normalize(brand)}|{normalize(model)}"

@@ -20,8 +20,9 @@ _LOCAL = LocalFileSystem()
 
 
 def read_parquet(path: str | PathLike, columns: list[str] | None = None) -> pd.DataFrame:
-    """Arrow's allocator keeps the file's buffers after the conversion to pandas (345 MB of a
-    1.7M-listing market): handed back at once, so the process's peak is the frame's, not both."""
+    """Arrow's allocator keeps the file's buffers after the conversion to pandas (a third of a
+    market file's footprint: bench/README.md, "Features"): handed back at once, so what the
+    process holds afterwards is the frame alone."""
     frame = pd.read_parquet(str(path), columns=columns, filesystem=_LOCAL)
     pa.default_memory_pool().release_unused()
     return frame

@@ -123,7 +123,7 @@ def train(settings: Settings, data: TrainingData, split: SplitKind = "time", see
                             evaluated.holdout, settings.report_residual_features, bundle.booster, data.currency)
         steps("mlflow")
         client = tracking.mlflow_client(settings)
-        run_id, registered = _log_run(settings, bundle, plots)
+        run_id, registered = _log_run(settings, client, bundle, plots)
         steps("export")
         bundle.metadata.update(version=f"v{registered}", mlflow_run_id=run_id,
                                registered_model={"name": settings.mlflow_model_name, "version": registered})
@@ -218,7 +218,7 @@ def _fit_and_evaluate(settings, data, frame, parts, seed, steps, progress, basel
     return _Evaluated(bundle, metrics, holdout, predicted)
 
 
-def _log_run(settings: Settings, bundle: ModelBundle, plots: list[Path]) -> tuple[str, str]:
+def _log_run(settings: Settings, client, bundle: ModelBundle, plots: list[Path]) -> tuple[str, str]:
     """One MLflow run: parameters, metrics, lineage tags, plots and the registered model."""
     import mlflow
 
@@ -243,17 +243,15 @@ def _log_run(settings: Settings, bundle: ModelBundle, plots: list[Path]) -> tupl
         mlflow.log_dict(meta["split"], "split.json")
         for path in plots:
             mlflow.log_artifact(str(path), "plots")
-    return run.info.run_id, _register_bundle(settings, run.info.run_id)
+    return run.info.run_id, _register_bundle(settings, client, run.info.run_id)
 
 
-def _register_bundle(settings: Settings, run_id: str) -> str:
+def _register_bundle(settings: Settings, client, run_id: str) -> str:
     """The registered model version is the run's bundle (model.ubj + metadata.json, logged once
     exported: _log_bundle): one artefact, which models/<version>/ and the BentoML store copy. The
     version number comes first because the bundle's metadata names it."""
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(settings.mlflow_uri)
     try:
         client.get_registered_model(settings.mlflow_model_name)
     except MlflowException:
