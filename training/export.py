@@ -13,7 +13,6 @@ from pathlib import Path
 
 from autovalue.model_bundle import METADATA_FILE, MODEL_FILE, ModelBundle
 from autovalue.settings import Settings
-from training.bentoml_store import create_model, get_model
 from training.tracking import quiet_telemetry
 
 
@@ -24,7 +23,7 @@ def bento_tag(settings: Settings, version: str) -> str:
 def _store_home(settings: Settings) -> Path:
     # BentoML reads BENTOML_HOME when first imported: its own files go to the first home used.
     # The store is named per call as well, so each Settings object (tests use several) writes
-    # where it says (training/bentoml_store.py).
+    # where it says (bento/bentoml_internals.py).
     quiet_telemetry(settings)
     return settings.bentoml_store
 
@@ -41,6 +40,8 @@ def export_bundle(settings: Settings, bundle: ModelBundle) -> tuple[Path, str]:
               "source": str(bundle.metadata.get("source"))}
     summary = {"mape": bundle.metadata["metrics"]["xgboost"]["mape"],
                "data_fingerprint": bundle.metadata["data_fingerprint"]}
+    from bento.bentoml_internals import create_model  # imports BentoML: only when exporting
+
     with create_model(_store_home(settings), tag, module="autovalue.model_bundle", labels=labels,
                       metadata=summary, context=_context()) as entry:
         for name in (MODEL_FILE, METADATA_FILE):
@@ -49,6 +50,8 @@ def export_bundle(settings: Settings, bundle: ModelBundle) -> tuple[Path, str]:
 
 
 def load_from_bento_store(settings: Settings, version: str) -> ModelBundle:
+    from bento.bentoml_internals import get_model
+
     entry = get_model(_store_home(settings), bento_tag(settings, version))
     return ModelBundle.load(Path(entry.path))
 
