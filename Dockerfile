@@ -22,6 +22,8 @@ FROM python:3.11.14-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     BENTOML_DO_NOT_TRACK=true \
+    MLFLOW_DISABLE_TELEMETRY=true \
+    DO_NOT_TRACK=true \
     OTEL_SDK_DISABLED=true \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
     AUTOVALUE_HOME=/var/lib/autovalue \

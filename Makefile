@@ -5,8 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# No telemetry anywhere (no network here, and none wanted in production either).
+# No telemetry anywhere (no network here, and none wanted in production either): the variables of
+# autovalue.settings.QUIET_LIBRARIES.
 export BENTOML_DO_NOT_TRACK := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export OTEL_SDK_DISABLED := true
 export PYTHONUNBUFFERED := 1

@@ -17,9 +17,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # What the libraries read from the environment to stay quiet: no usage telemetry (there is no
 # network here, and production wants none), and no OpenTelemetry span kept per request. Every
-# process that imports BentoML, MLflow or Streamlit gets these (Settings.library_environment).
-QUIET_LIBRARIES = {"BENTOML_DO_NOT_TRACK": "true", "OTEL_SDK_DISABLED": "true",
-                   "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+# process that imports BentoML, MLflow or Streamlit gets these (Settings.library_environment);
+# the Makefile, the Dockerfile and bentofile.yaml repeat them for the processes started without
+# us (tests/test_compose.py checks they agree). DO_NOT_TRACK is the shared convention MLflow
+# also honours.
+QUIET_LIBRARIES = {"BENTOML_DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+                   "OTEL_SDK_DISABLED": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
 
 
 class Settings(BaseSettings):

