@@ -31,7 +31,10 @@ from bench.stack import build_market, free_port, train_champion
 
 GOAL_S = 5.0
 IMPORTS = {"bento.service": "import bento.service", "feast": "import feast", "xgboost": "import xgboost",
-           # as a worker imports it (bento/lean_imports.py): without scikit-learn
+           # as a worker imports them (bento/lean_imports.py): Feast without typeguard's
+           # instrumentation, XGBoost without scikit-learn
+           "feast_in_a_worker": "from bento.lean_imports import skip_type_check_instrumentation; "
+                                "skip_type_check_instrumentation(); import feast",
            "xgboost_in_a_worker": "from bento.lean_imports import skip_unused_imports; skip_unused_imports(); "
                                   "import xgboost"}
 LISTING = {"listing_id": "start-probe", "brand": "Toyota", "model": "Avanza", "year": 2020, "mileage_km": 50_000,

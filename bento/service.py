@@ -70,9 +70,10 @@ class ValuationService:
         # Feast, pandas and XGBoost load here, in the workers: `bentoml serve` itself imports
         # this module only to read the service definition.
         from bento import log_filters
-        from bento.lean_imports import skip_unused_imports
+        from bento.lean_imports import skip_type_check_instrumentation, skip_unused_imports
 
         skip_unused_imports()  # before anything imports XGBoost: it would import scikit-learn
+        skip_type_check_instrumentation()  # before anything imports Feast
         from feature_repo.config import feature_store
 
         log_filters.install()  # here, in the worker, after BentoML has set up its logging

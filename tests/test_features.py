@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -244,6 +247,33 @@ def test_batch_reader_returns_exactly_what_feast_returns(embedded):
     assert set(got) == set(expected)
     for name in expected:
         assert got[name] == expected[name], name
+
+
+LEAN_READ = """
+import json, sys
+from bento.lean_imports import skip_type_check_instrumentation
+assert skip_type_check_instrumentation()
+from autovalue.feature_inputs import feature_inputs
+from autovalue.settings import Settings
+from feature_repo.config import feature_store
+from feature_repo.service_features import ServiceFeatures
+from market.io import read_source
+settings = Settings(home=sys.argv[1])
+listings = read_source(settings.raw_dir, "market").sample(60, random_state=3).to_dict("records")
+inputs = feature_inputs({k: [row[k] for row in listings] for k in json.loads(sys.argv[2])})
+print(json.dumps(ServiceFeatures(feature_store(settings), settings.feature_service).read_online(inputs), default=str))
+"""
+
+
+def test_a_service_worker_reads_the_same_without_feasts_type_checks(embedded):
+    """A worker imports Feast with typeguard's decorator a no-op (bento/lean_imports.py)."""
+    settings, raw = embedded
+    listings = raw.sample(60, random_state=3).to_dict("records")
+    inputs = feature_inputs({k: [row[k] for row in listings] for k in _listing()})
+    expected = ServiceFeatures(feature_store(settings), settings.feature_service).read_online(inputs)
+    out = subprocess.run([sys.executable, "-c", LEAN_READ, str(settings.home), json.dumps(list(_listing()))],
+                         capture_output=True, text=True, check=True, timeout=300)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == json.loads(json.dumps(expected, default=str))
 
 
 def test_dataset_equals_feasts_own_join_through_the_feature_service(embedded, dataset):
