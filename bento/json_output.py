@@ -2,8 +2,8 @@
 
 BentoML's generic output path for `list[Valuation]` dumps every valuation to Python objects
 twice, re-encodes them with the standard-library json module and builds the JSON schema again
-for the content type: ~17 ms for 500 valuations, against ~2 ms here (measured in process,
-bench/README.md). The class is still BentoML's root model of `list[Valuation]`, so the OpenAPI
+for the content type: several times the cost of writing it here in one pass (measured in
+process, bench/README.md). The class is still BentoML's root model of `list[Valuation]`, so the OpenAPI
 schema and adaptive batching (which splits the list back per request) are unchanged.
 """
 

@@ -176,7 +176,7 @@ class ValuationService:
         except ValidationError as error:
             # BentoML would report it as the caller's bad input (400/422): it is ours.
             raise RuntimeError(f"valuation contract violated: {error}") from error
-        # One increment per label pair, not per valuation (labels() costs ~3 us a call).
+        # One increment per label pair, not per valuation (each labels() call looks the pair up).
         counted = collections.Counter((v.deal_rating.value if v.deal_rating else "none", v.fallback.value)
                                       for v in valuations)
         for (rating, fallback), n in counted.items():

@@ -100,8 +100,8 @@ class ValuationStore:
 class _DriverStatement:
     """A statement compiled once and run as the driver's own executemany, each row's values
     converted by the column types' bind processors. SQLAlchemy's executemany rebuilds and
-    re-processes every row's parameters in Python (~30 µs a row, a fifth of a scorer's time
-    per listing); the SQL, the dialect and the conversions are the same."""
+    re-processes every row's parameters in Python, a large share of a scorer's time per listing
+    (bench/README.md, Streaming); the SQL, the dialect and the conversions are the same."""
 
     def __init__(self, statement, columns: list[str], dialect) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=columns)
@@ -113,7 +113,7 @@ class _DriverStatement:
 
     def execute(self, connection, rows: list[dict], same_in_every_row: dict | None = None) -> None:
         """`rows` are converted in place (the caller builds them for this call);
-        `same_in_every_row`: values converted once for the whole batch (a datetime costs ~3 µs)."""
+        `same_in_every_row`: values converted once for the whole batch (a datetime's conversion is not free)."""
         shared = {name: self.processors[name](value) if name in self.processors else value
                   for name, value in (same_in_every_row or {}).items()}
         processors = {name: processor for name, processor in self.processors.items() if name not in shared}

@@ -103,7 +103,7 @@ class BatchWriter:
         """A listing keyed by its listing_id (the simulator's, and any keyed producer's) sits in
         the partition the default partitioner picks for that key: when both topics have as many
         partitions, its valuation goes to the same partition number without hashing every key
-        in Python (~13 µs a message, a tenth of the scorer's time per listing). Otherwise (None)
+        in Python (a noticeable share of the scorer's time per listing). Otherwise (None)
         the key decides."""
         if not accepted:
             return []
