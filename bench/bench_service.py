@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from autovalue.settings import Settings
+from bench.service_floor import floor_table, in_process_floor
 from bench.stack import build_market, free_port, train_champion
 from deploy.processes import ServerProcess, serve_command, settings_environment
 
@@ -236,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         batches = [json.dumps({"listings": (pool * 2)[k:k + BATCH]}).encode() for k in range(0, len(pool), 250)]
         bare_single = [json.dumps({"rows": [r]}).encode() for r in rows]
         bare_batches = [json.dumps({"rows": (rows * 2)[k:k + BATCH]}).encode() for k in range(0, len(rows), 250)]
+        floor = in_process_floor(settings, pool, BATCH)
+        print(f"in process, no HTTP: {floor}", flush=True)
 
         summary, raw = {}, {}
         for workers in [int(w) for w in args.workers.split(",")]:
@@ -251,9 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         RESULTS.mkdir(parents=True, exist_ok=True)
         meta = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "runs": args.runs,
                 "seconds_per_test": args.seconds, "champion": f"{ROUNDS} trees, depth {DEPTH}",
-                "market_listings": args.listings, "batch_rows": BATCH, "cores": 2}
+                "market_listings": args.listings, "batch_rows": BATCH, "cores": 2, "in_process_ms": floor}
         (RESULTS / "service.json").write_text(json.dumps({"meta": meta, "medians": summary, "raw": raw}, indent=2))
-        text = table(summary)
+        text = table(summary) + "\n\n" + floor_table(floor, BATCH)
         (RESULTS / "service.md").write_text(
             f"# Valuation service benchmark ({meta['date']})\n\n`python -m bench.bench_service`: medians of "
             f"{args.runs} runs of {args.seconds:.0f} s; champion {meta['champion']}; load generator on the same "
