@@ -16,9 +16,10 @@ module is imported: about two thirds of `import feast` (bench/README.md, "Servic
 typeguard documents the decorator as meant for code whose checks "aren't meant to be run in
 production" and makes it a no-op under `python -O`; -O would also drop every `assert` in every
 library, so a worker instead makes only this decorator a no-op before Feast is imported. The
-service builds no Feast definitions: it reads them from the registry. The trainer, the CLI and
-`feast apply` keep the checks. tests/test_lean_imports.py checks the decorator's forms and that
-the service's Feast reads answer the same either way (pinned: typeguard 4.6.1).
+service defines nothing in Feast: its definitions come from the registry, written by the feature
+pipeline, whose process keeps the checks (as do the trainer and the CLI).
+tests/test_lean_imports.py checks the decorator's forms and that the checks stay elsewhere;
+tests/test_features.py that the service's Feast reads answer the same (pinned: typeguard 4.6.1).
 """
 
 from __future__ import annotations
