@@ -6,7 +6,6 @@ import argparse
 import math
 import os
 import re
-import signal
 from datetime import datetime, timezone
 
 
@@ -77,19 +76,6 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) == 0:
         raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
     return int(text)
-
-
-def wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM."""
-    stop = {"now": False}
-
-    def handler(signum, frame):
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    while not stop["now"]:
-        signal.pause()
 
 
 def one_line(error: BaseException) -> str:

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from autovalue.settings import get_settings
-from autovalue_cli.common import CommandError, add_command, one_line, wait_for_signal
+from autovalue_cli.common import CommandError, add_command, one_line
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -20,6 +20,8 @@ def cmd_broker(args: argparse.Namespace) -> int:
         print(f"broker already running at {settings.kafka_bootstrap}; topics ensured")
         return 0
     print(f"tansu broker on {settings.kafka_bootstrap} (memory only); Ctrl-C stops it")
+    from deploy.processes import wait_for_signal
+
     wait_for_signal()
     broker.stop()
     return 0

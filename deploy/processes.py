@@ -30,6 +30,13 @@ def stop_on_signal() -> list:
     return stop
 
 
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM (a foreground part with nothing else to do, e.g. the broker)."""
+    stop = stop_on_signal()
+    while not stop:
+        signal.pause()
+
+
 def autovalue_command(*args: str) -> list[str]:
     """`autovalue ARGS` with this interpreter (the console script may not be on PATH)."""
     return [sys.executable, "-m", "autovalue_cli.main", *args]
