@@ -21,6 +21,11 @@ class Explainer:
     def __init__(self, bundle: ModelBundle, lookup: LeafContributions | None = None) -> None:
         self.bundle = bundle
         self.lookup = lookup if lookup is not None else LeafContributions(bundle.booster, len(bundle.features))
+        # The leaves are found by column position (validate_features=False), so the matrix needs
+        # no names; it needs the types only where a column is a native categorical (its splits
+        # are category sets). Naming and typing a DMatrix is re-validated on every construction.
+        types = bundle.feature_types
+        self._types = types if "c" in types else None
 
     def with_threads(self, threads: int) -> "Explainer":
         """The same model on `threads` threads, sharing this one's lookup (the same trees)."""
@@ -35,8 +40,8 @@ class Explainer:
         """Per-feature contributions to log(price); the last column is the bias; each row sums
         to the predicted log price. `lookup`: a projection of this model's lookup (`grouped`)."""
         bundle = self.bundle
-        dmatrix = xgb.DMatrix(matrix, feature_names=bundle.features, feature_types=bundle.feature_types,
-                              enable_categorical=True, nthread=bundle.metadata.get("nthread", 1))
+        dmatrix = xgb.DMatrix(matrix, feature_types=self._types, enable_categorical=self._types is not None,
+                              nthread=bundle.metadata.get("nthread", 1))
         leaves = bundle.booster.predict(dmatrix, pred_leaf=True, validate_features=False)
         lookup = lookup if lookup is not None else self.lookup
         out = lookup.contributions(leaves.reshape(len(matrix), -1))
