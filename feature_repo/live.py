@@ -8,7 +8,8 @@ or simulated market's is its own calendar, so its 7-day window is seven of its d
 real ones (which hold months of a compressed stream). Every level is pushed (model, brand,
 segment): on a market's calendar a level only the batch pipeline wrote would pass its TTL at the
 listings' moments. Pushes go online only: with a parquet offline source Feast rewrites the whole
-file on each offline push, without a lock (unsafe with several pushers, and slow); offline history comes from the batch pipeline instead.
+file on each offline push, without a lock (unsafe with several pushers, and slow); offline
+history comes from the batch pipeline instead.
 
 One LiveMarket belongs to one market feed (consumers/market_feed.py), which calls `add` and
 `push` from a single thread.
