@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from kafka import TopicPartition
 
 from consumers.kafka_clients import broker_answers, ensure_topics, group_consumer, json_producer
@@ -51,6 +53,7 @@ def test_nothing_answers_on_a_free_port(tmp_path):
     assert not broker_answers(Settings(home=tmp_path, kafka_bootstrap=f"127.0.0.1:{free_port()}"), timeout_ms=500)
 
 
+@pytest.mark.slow  # waits for a consumer group join on the real broker
 def test_produce_and_consume_in_a_group_with_manual_commit(settings):
     group = f"test-{uuid.uuid4().hex[:8]}"
     ids = [f"listing-{i}" for i in range(60)]

@@ -21,6 +21,9 @@ from training.tracking import CHAMPION, mlflow_client
 
 SEED, HISTORY_DAYS, STREAM_DAYS, PER_DAY = 11, 200, 30, 110
 
+# The loop trains a champion and two challengers on a 6,000-listing market (CONTRIBUTING.md: slow).
+pytestmark = pytest.mark.slow
+
 
 @dataclass
 class Loop:
