@@ -265,6 +265,7 @@ print(json.dumps(ServiceFeatures(feature_store(settings), settings.feature_servi
 """
 
 
+@pytest.mark.slow  # a fresh interpreter imports Feast
 def test_a_service_worker_reads_the_same_without_feasts_type_checks(embedded):
     """A worker imports Feast with typeguard's decorator a no-op (bento/lean_imports.py)."""
     settings, raw = embedded

@@ -11,13 +11,14 @@ import sys
 from importlib import metadata
 
 import numpy as np
+import pytest
 import xgboost as xgb
 
 from bento.lean_imports import TYPEGUARD_WRITTEN_FOR, _unchecked, skip_type_check_instrumentation, skip_unused_imports
 
 PREDICT = """
 import json, sys
-from bento.lean_imports import TYPEGUARD_WRITTEN_FOR, _unchecked, skip_type_check_instrumentation, skip_unused_imports
+from bento.lean_imports import skip_unused_imports
 marked = skip_unused_imports()
 import numpy as np, xgboost as xgb
 booster = xgb.Booster(model_file=sys.argv[1])
@@ -76,6 +77,7 @@ def test_written_for_the_installed_typeguard():
     assert metadata.version("typeguard") == TYPEGUARD_WRITTEN_FOR, "re-check bento/lean_imports.py against this typeguard"
 
 
+@pytest.mark.slow  # two fresh interpreters import Feast
 def test_feast_is_imported_without_its_type_checks_only_where_asked():
     assert _feast_field("skip") == {"skipped": True, "raised": None, "instrumented": False}
     assert _feast_field("keep") == {"skipped": False, "raised": "TypeCheckError", "instrumented": True}
