@@ -128,13 +128,13 @@ def listings_pool(settings: Settings, n: int = 2000) -> list[dict]:
 def encoded_rows(settings: Settings, pool: list[dict]) -> list[list[float]]:
     """The same listings as the bare endpoint takes them: the model's input rows."""
     from autovalue.feature_inputs import feature_inputs
-    from autovalue.model_bundle import ModelBundle
+    from training.export import load_from_bento_store
     from autovalue.schema import Listing
     from bento.market import MarketReader
     from autovalue.schema import attribute_columns
     from feature_repo.config import feature_store
 
-    bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
+    bundle = load_from_bento_store(settings, "v1")
     reader = MarketReader(feature_store(settings), bundle.metadata["feature_service"])
     listings = [Listing(**x) for x in pool]
     read = reader.read(feature_inputs(attribute_columns(listings)))

@@ -33,14 +33,14 @@ def _median_ms(call: Callable[[], object], repeats: int) -> float:
 def in_process_floor(settings: Settings, pool: list[dict], batch: int, repeats: int = 30) -> dict:
     """Median milliseconds of each step for one listing and for `batch` listings."""
     from autovalue.market_attributes import parse_attributes
-    from autovalue.model_bundle import ModelBundle
+    from training.export import load_from_bento_store
     from autovalue.schema import listing_model
     from autovalue.valuation import VALUATION_LIST
     from bento.market import MarketReader
     from bento.valuator import Valuator
     from feature_repo.config import feature_store
 
-    bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
+    bundle = load_from_bento_store(settings, "v1")
     served = listing_model(parse_attributes(bundle.metadata.get("attributes")), bundle.metadata.get("currency"))
     parser = TypeAdapter(Annotated[list[served], Field(min_length=1)])
     market = MarketReader(feature_store(settings), bundle.metadata["feature_service"],

@@ -442,14 +442,14 @@ def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
     import numpy as np
 
     from autovalue.feature_inputs import feature_inputs
-    from autovalue.model_bundle import ModelBundle
+    from training.export import load_from_bento_store
     from autovalue.schema import Listing
     from bento.market import MarketReader
     from autovalue.schema import attribute_columns
     from feature_repo.config import feature_store
 
     settings, _, _ = stack
-    bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
+    bundle = load_from_bento_store(settings, "v1")
     listings = market_listings(settings, 300, seed=2)
     listings += [Listing(**{**LISTING, "brand": "Nopebrand", "model": "Ghost", "body_type": "convertible"})]
     read = MarketReader(feature_store(settings), "valuation_v1").read(feature_inputs(attribute_columns(listings)))
@@ -463,13 +463,13 @@ def test_the_fast_encoder_gives_the_bundles_own_matrix(stack):
 
 
 def test_batches_on_more_threads_value_exactly_as_one_thread(stack):
-    from autovalue.model_bundle import ModelBundle
+    from training.export import load_from_bento_store
     from bento.market import MarketReader
     from bento.valuator import Valuator
     from feature_repo.config import feature_store
 
     settings, _, _ = stack
-    bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
+    bundle = load_from_bento_store(settings, "v1")
     listings = market_listings(settings, 200, seed=3)
     market = MarketReader(feature_store(settings), "valuation_v1")
     one = Valuator(bundle, market, 3).valuate(listings)
@@ -484,13 +484,13 @@ def test_batches_on_more_threads_value_exactly_as_one_thread(stack):
 def test_a_shadow_prices_the_served_read_as_its_own(stack):
     """The shadow reuses the served model's feature read when that read serves it: the prices
     are its own read's to the unit, and the online store is read once, not twice."""
-    from autovalue.model_bundle import ModelBundle
+    from training.export import load_from_bento_store
     from bento.market import MarketReader
     from bento.valuator import Valuator
     from feature_repo.config import feature_store
 
     settings, _, _ = stack
-    bundle = ModelBundle.load(settings.bentoml_store / "models" / settings.bento_model_name / "v1")
+    bundle = load_from_bento_store(settings, "v1")
     listings = market_listings(settings, 50, seed=4)
     served = Valuator(bundle, MarketReader(feature_store(settings), "valuation_v1"), 3)
     shadow = Valuator(bundle, MarketReader(feature_store(settings), "valuation_v1"), 3)
